@@ -1,0 +1,218 @@
+// Package discovery turns what the mesh is made of (Kubernetes objects and
+// Istio rules, from a folder or a cluster) into one immutable Snapshot.
+//
+// The Snapshot holds no Envoy types: it is the control plane's model of the
+// mesh, read by translate and never written after it is built.
+package discovery
+
+import (
+	"fmt"
+	"sort"
+
+	networking "istio.io/api/networking/v1"
+)
+
+// DefaultDomainSuffix is the cluster domain used to build service FQDNs.
+const DefaultDomainSuffix = "cluster.local"
+
+// LocalAddressAnnotation marks a pod that runs in local mode (no iptables):
+// its value is the loopback address that plays the pod's "localhost". The app
+// listens there, and the sidecar binds its outbound and admin ports there.
+const LocalAddressAnnotation = "sidecar.pilotlight.io/local-address"
+
+// Snapshot is one consistent view of the mesh. All slices are sorted by
+// namespace then name, so that translation output is deterministic.
+type Snapshot struct {
+	// Version changes whenever anything in the snapshot changes.
+	Version uint64
+
+	Services         []*Service
+	Pods             []*Pod
+	VirtualServices  []*VirtualService
+	DestinationRules []*DestinationRule
+	Gateways         []*Gateway
+
+	// Endpoints of each service, keyed by the service's Key().
+	Endpoints map[string][]*Endpoint
+
+	// Problems found while building the snapshot: objects that were skipped
+	// (or parts of them that were ignored) and why.
+	Problems []Problem
+
+	servicesByHost map[string]*Service
+	podsByKey      map[string]*Pod
+}
+
+// Meta identifies a Kubernetes-style object.
+type Meta struct {
+	Kind        string
+	Name        string
+	Namespace   string
+	Labels      map[string]string
+	Annotations map[string]string
+}
+
+// Key is "namespace/name".
+func (m Meta) Key() string { return m.Namespace + "/" + m.Name }
+
+// Service is a Kubernetes Service that the mesh routes to.
+type Service struct {
+	Meta
+	// Hostname is the FQDN, e.g. catalogue.sock-shop.svc.cluster.local.
+	Hostname string
+	Ports    []ServicePort
+	Selector map[string]string
+}
+
+// ServicePort is one port of a Service.
+type ServicePort struct {
+	Name     string
+	Port     uint32
+	Protocol string // TCP, UDP, SCTP (Kubernetes); HTTP is inferred from name or appProtocol.
+	// TargetPort is either a number (TargetPortNumber) or a container
+	// port name (TargetPortName) resolved per pod.
+	TargetPortNumber uint32
+	TargetPortName   string
+	AppProtocol      string
+}
+
+// Pod is a workload that may run a sidecar.
+type Pod struct {
+	Meta
+	IP             string
+	Ready          bool
+	ServiceAccount string
+	ContainerPorts []ContainerPort
+}
+
+// ContainerPort is a named port a pod's container listens on.
+type ContainerPort struct {
+	Name string
+	Port uint32
+}
+
+// LocalAddress is the pod's localhost: 127.0.0.1 in a real pod with iptables
+// capture, or the annotated loopback address in local mode.
+func (p *Pod) LocalAddress() string {
+	if a := p.Annotations[LocalAddressAnnotation]; a != "" {
+		return a
+	}
+	return "127.0.0.1"
+}
+
+// LocalMode reports whether the pod runs without traffic capture.
+func (p *Pod) LocalMode() bool { return p.Annotations[LocalAddressAnnotation] != "" }
+
+// ResolveTargetPort returns the container port a service port sends to on
+// this pod, and false when a named target port is not declared by the pod.
+func (p *Pod) ResolveTargetPort(sp ServicePort) (uint32, bool) {
+	if sp.TargetPortName == "" {
+		if sp.TargetPortNumber != 0 {
+			return sp.TargetPortNumber, true
+		}
+		return sp.Port, true
+	}
+	for _, cp := range p.ContainerPorts {
+		if cp.Name == sp.TargetPortName {
+			return cp.Port, true
+		}
+	}
+	return 0, false
+}
+
+// Endpoint is one address serving one port of a service.
+type Endpoint struct {
+	Address string
+	// Ports maps the service port name (or its number as a string when it
+	// has no name) to the endpoint's port.
+	Ports map[string]uint32
+	// Labels are the labels of the pod behind the endpoint, used for
+	// DestinationRule subsets.
+	Labels  map[string]string
+	PodName string
+	Ready   bool
+}
+
+// PortKey is how a service port is looked up in Endpoint.Ports.
+func PortKey(sp ServicePort) string {
+	if sp.Name != "" {
+		return sp.Name
+	}
+	return fmt.Sprint(sp.Port)
+}
+
+// VirtualService is an Istio VirtualService in any served API version.
+type VirtualService struct {
+	Meta
+	Spec *networking.VirtualService
+}
+
+// DestinationRule is an Istio DestinationRule in any served API version.
+type DestinationRule struct {
+	Meta
+	Spec *networking.DestinationRule
+}
+
+// Gateway is an Istio Gateway in any served API version.
+type Gateway struct {
+	Meta
+	Spec *networking.Gateway
+}
+
+// Problem reports an object (or a field of it) that could not be used.
+type Problem struct {
+	// Source is where the object came from: "file.yaml#2" for the third
+	// document of a file, or "namespace/name" for the API server.
+	Source string
+	Kind   string
+	Name   string // namespace/name when known
+	Field  string // e.g. spec.http[0].route[1].destination.subset
+	Reason string
+}
+
+func (p Problem) String() string {
+	s := p.Source
+	if p.Kind != "" || p.Name != "" {
+		s += ": " + p.Kind + " " + p.Name
+	}
+	if p.Field != "" {
+		s += ": " + p.Field
+	}
+	return s + ": " + p.Reason
+}
+
+// Hostname builds the FQDN of a service.
+func Hostname(name, namespace, domainSuffix string) string {
+	return name + "." + namespace + ".svc." + domainSuffix
+}
+
+// Seal sorts the snapshot's objects and builds its look-up indexes. A source
+// calls it once, before publishing; nothing may change the snapshot after.
+func (s *Snapshot) Seal() *Snapshot {
+	SortByKey(s.Services)
+	SortByKey(s.Pods)
+	SortByKey(s.VirtualServices)
+	SortByKey(s.DestinationRules)
+	SortByKey(s.Gateways)
+	sort.Slice(s.Problems, func(i, j int) bool { return s.Problems[i].String() < s.Problems[j].String() })
+	s.servicesByHost = make(map[string]*Service, len(s.Services))
+	for _, svc := range s.Services {
+		s.servicesByHost[svc.Hostname] = svc
+	}
+	s.podsByKey = make(map[string]*Pod, len(s.Pods))
+	for _, p := range s.Pods {
+		s.podsByKey[p.Key()] = p
+	}
+	return s
+}
+
+// ServiceByHost finds a service by FQDN.
+func (s *Snapshot) ServiceByHost(host string) *Service { return s.servicesByHost[host] }
+
+// Pod finds a pod by namespace and name.
+func (s *Snapshot) Pod(namespace, name string) *Pod { return s.podsByKey[namespace+"/"+name] }
+
+// SortByKey sorts objects by namespace/name.
+func SortByKey[T interface{ Key() string }](items []T) {
+	sort.SliceStable(items, func(i, j int) bool { return items[i].Key() < items[j].Key() })
+}
