@@ -1,0 +1,43 @@
+package discovery
+
+import (
+	"reflect"
+
+	"google.golang.org/protobuf/proto"
+)
+
+// SameConfig reports whether two snapshots hold the same services and Istio
+// rules, so that they can differ only in endpoints and pods. Pods matter to
+// config only for the proxy of that pod (its inbound side): compare those
+// one by one with SamePod.
+func SameConfig(a, b *Snapshot) bool {
+	return reflect.DeepEqual(a.Services, b.Services) &&
+		sameRules(a.VirtualServices, b.VirtualServices, func(v *VirtualService) (Meta, proto.Message) { return v.Meta, v.Spec }) &&
+		sameRules(a.DestinationRules, b.DestinationRules, func(d *DestinationRule) (Meta, proto.Message) { return d.Meta, d.Spec }) &&
+		sameRules(a.Gateways, b.Gateways, func(g *Gateway) (Meta, proto.Message) { return g.Meta, g.Spec })
+}
+
+// SamePod reports whether a pod is unchanged but for readiness, which only
+// affects the endpoints other proxies see.
+func SamePod(a, b *Pod) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	x, y := *a, *b
+	x.Ready, y.Ready = false, false
+	return reflect.DeepEqual(x, y)
+}
+
+func sameRules[T any](a, b []T, parts func(T) (Meta, proto.Message)) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		ma, sa := parts(a[i])
+		mb, sb := parts(b[i])
+		if !reflect.DeepEqual(ma, mb) || !proto.Equal(sa, sb) {
+			return false
+		}
+	}
+	return true
+}

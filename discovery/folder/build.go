@@ -1,0 +1,261 @@
+package folder
+
+import (
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/pilotlight/pilotlight/discovery"
+)
+
+// build turns Kubernetes objects into the mesh model: services, pods, and the
+// endpoints of each service.
+func build(services []*corev1.Service, pods []*corev1.Pod, slices []*discoveryv1.EndpointSlice) *discovery.Snapshot {
+	s := &discovery.Snapshot{Endpoints: map[string][]*discovery.Endpoint{}}
+	for _, svc := range services {
+		s.Services = append(s.Services, toService(svc))
+	}
+	podsByKey := map[string]*discovery.Pod{}
+	for _, p := range pods {
+		pod := toPod(p)
+		s.Pods = append(s.Pods, pod)
+		podsByKey[pod.Key()] = pod
+	}
+	for _, svc := range s.Services {
+		eps, found := sliceEndpoints(svc, slices, podsByKey)
+		if !found {
+			eps = podEndpoints(svc, pods, podsByKey)
+		}
+		if len(eps) > 0 {
+			sortEndpoints(eps)
+			s.Endpoints[svc.Key()] = eps
+		}
+	}
+	return s
+}
+
+func toService(svc *corev1.Service) *discovery.Service {
+	out := &discovery.Service{
+		Meta:     meta("Service", svc),
+		Hostname: discovery.Hostname(svc.Name, svc.Namespace, discovery.DefaultDomainSuffix),
+		Selector: svc.Spec.Selector,
+	}
+	for _, p := range svc.Spec.Ports {
+		out.Ports = append(out.Ports, toServicePort(p))
+	}
+	return out
+}
+
+func toServicePort(p corev1.ServicePort) discovery.ServicePort {
+	sp := discovery.ServicePort{
+		Name:     p.Name,
+		Port:     uint32(p.Port),
+		Protocol: string(p.Protocol),
+	}
+	if sp.Protocol == "" {
+		sp.Protocol = string(corev1.ProtocolTCP) // the API server's default
+	}
+	// targetPort is a number or the name of a container port; unset means
+	// the same number as the service port (ResolveTargetPort handles that).
+	if p.TargetPort.Type == intstr.String {
+		sp.TargetPortName = p.TargetPort.StrVal
+	} else if p.TargetPort.IntVal > 0 {
+		sp.TargetPortNumber = uint32(p.TargetPort.IntVal)
+	}
+	if p.AppProtocol != nil {
+		sp.AppProtocol = *p.AppProtocol
+	}
+	return sp
+}
+
+func toPod(p *corev1.Pod) *discovery.Pod {
+	pod := &discovery.Pod{
+		Meta:           meta("Pod", p),
+		IP:             p.Status.PodIP,
+		Ready:          podReady(p),
+		ServiceAccount: p.Spec.ServiceAccountName,
+	}
+	if pod.ServiceAccount == "" {
+		// The API server's admission would set it; the pod's identity
+		// (its SPIFFE ID) is built from it.
+		pod.ServiceAccount = "default"
+	}
+	for _, c := range p.Spec.Containers {
+		for _, cp := range c.Ports {
+			pod.ContainerPorts = append(pod.ContainerPorts, discovery.ContainerPort{Name: cp.Name, Port: uint32(cp.ContainerPort)})
+		}
+	}
+	return pod
+}
+
+// podReady: a pod serves when it has an address, is running, and its Ready
+// condition (if written at all) is not False. A pod in a folder usually has
+// no status conditions, and should then count as ready.
+func podReady(p *corev1.Pod) bool {
+	if p.Status.PodIP == "" || terminated(p) {
+		return false
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady && c.Status == corev1.ConditionFalse {
+			return false
+		}
+	}
+	return true
+}
+
+// terminated reports whether the pod has finished. An empty phase counts as
+// running: files seldom write one.
+func terminated(p *corev1.Pod) bool {
+	return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+}
+
+func meta(kind string, obj metav1.Object) discovery.Meta {
+	return discovery.Meta{
+		Kind:        kind,
+		Name:        obj.GetName(),
+		Namespace:   obj.GetNamespace(),
+		Labels:      obj.GetLabels(),
+		Annotations: obj.GetAnnotations(),
+	}
+}
+
+// sliceEndpoints returns the endpoints that EndpointSlices give the service,
+// and whether any slice is labelled with its name. Slices win over selecting
+// pods because that is what Kubernetes itself serves, and because a service
+// without a selector can only get endpoints this way.
+func sliceEndpoints(svc *discovery.Service, slices []*discoveryv1.EndpointSlice, pods map[string]*discovery.Pod) (eps []*discovery.Endpoint, found bool) {
+	byAddress := map[string]*discovery.Endpoint{}
+	for _, slice := range slices {
+		if slice.Namespace != svc.Namespace || slice.Labels[discoveryv1.LabelServiceName] != svc.Name {
+			continue
+		}
+		found = true
+		ports := slicePorts(svc, slice)
+		for _, e := range slice.Endpoints {
+			for _, addr := range e.Addresses {
+				// Kubernetes splits one service's endpoints across slices by
+				// port set, so an address may come back with more ports.
+				if ep := byAddress[addr]; ep != nil {
+					mergePorts(ep, ports)
+					ep.Ready = ep.Ready && endpointReady(e)
+					continue
+				}
+				ep := sliceEndpoint(addr, e, ports, slice.Namespace, pods)
+				byAddress[addr] = ep
+				eps = append(eps, ep)
+			}
+		}
+	}
+	return eps, found
+}
+
+// slicePorts maps the service's ports to the slice's. A slice port carries
+// the name of the service port it serves, so they are matched by name.
+func slicePorts(svc *discovery.Service, slice *discoveryv1.EndpointSlice) map[string]uint32 {
+	ports := map[string]uint32{}
+	for _, sp := range svc.Ports {
+		for _, p := range slice.Ports {
+			if p.Port != nil && derefString(p.Name) == sp.Name {
+				ports[discovery.PortKey(sp)] = uint32(*p.Port)
+			}
+		}
+	}
+	return ports
+}
+
+func sliceEndpoint(addr string, e discoveryv1.Endpoint, ports map[string]uint32, namespace string, pods map[string]*discovery.Pod) *discovery.Endpoint {
+	ep := &discovery.Endpoint{Address: addr, Ready: endpointReady(e)}
+	mergePorts(ep, ports)
+	if ref := e.TargetRef; ref != nil && (ref.Kind == "Pod" || ref.Kind == "") {
+		ns := ref.Namespace
+		if ns == "" {
+			ns = namespace
+		}
+		ep.PodName = ref.Name
+		// Subsets of a DestinationRule select endpoints by pod labels.
+		if pod := pods[ns+"/"+ref.Name]; pod != nil {
+			ep.Labels = pod.Labels
+		}
+	}
+	return ep
+}
+
+// endpointReady follows the EndpointSlice API: an unknown (nil) readiness
+// is to be read as ready.
+func endpointReady(e discoveryv1.Endpoint) bool {
+	return e.Conditions.Ready == nil || *e.Conditions.Ready
+}
+
+func mergePorts(ep *discovery.Endpoint, ports map[string]uint32) {
+	if ep.Ports == nil {
+		ep.Ports = map[string]uint32{}
+	}
+	for k, v := range ports {
+		ep.Ports[k] = v
+	}
+}
+
+// podEndpoints derives endpoints the way the EndpointSlice controller does:
+// the running pods of the service's namespace that its selector matches and
+// that have an address.
+func podEndpoints(svc *discovery.Service, pods []*corev1.Pod, podsByKey map[string]*discovery.Pod) []*discovery.Endpoint {
+	if len(svc.Selector) == 0 {
+		return nil // a service without a selector only gets endpoints from slices
+	}
+	var eps []*discovery.Endpoint
+	for _, p := range pods {
+		pod := podsByKey[p.Namespace+"/"+p.Name]
+		// A finished pod's address may already belong to a new pod.
+		if p.Namespace != svc.Namespace || pod.IP == "" || terminated(p) || !selects(svc.Selector, pod.Labels) {
+			continue
+		}
+		if ep := podEndpoint(svc, pod); ep != nil {
+			eps = append(eps, ep)
+		}
+	}
+	return eps
+}
+
+// podEndpoint is the endpoint of one pod, or nil when none of the service's
+// ports resolve on it. Like Kubernetes, a port whose named target the pod
+// does not declare is left out for that pod.
+func podEndpoint(svc *discovery.Service, pod *discovery.Pod) *discovery.Endpoint {
+	ports := map[string]uint32{}
+	for _, sp := range svc.Ports {
+		if port, ok := pod.ResolveTargetPort(sp); ok {
+			ports[discovery.PortKey(sp)] = port
+		}
+	}
+	if len(ports) == 0 {
+		return nil
+	}
+	return &discovery.Endpoint{Address: pod.IP, Ports: ports, Labels: pod.Labels, PodName: pod.Name, Ready: pod.Ready}
+}
+
+func selects(selector, labels map[string]string) bool {
+	for k, v := range selector {
+		if got, ok := labels[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+func sortEndpoints(eps []*discovery.Endpoint) {
+	sort.Slice(eps, func(i, j int) bool {
+		if eps[i].Address != eps[j].Address {
+			return eps[i].Address < eps[j].Address
+		}
+		return eps[i].PodName < eps[j].PodName
+	})
+}
+
+func derefString(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
