@@ -1,0 +1,65 @@
+package translate
+
+import (
+	"time"
+
+	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/pilotlight/pilotlight/discovery"
+)
+
+// connectTimeout is Istio's default (meshConfig.connectTimeout).
+const connectTimeout = 10 * time.Second
+
+// buildOutboundClusters makes one EDS cluster per service port, and one per
+// DestinationRule subset of it, all fed over ADS.
+func (m *Mesh) buildOutboundClusters() []*cluster.Cluster {
+	var out []*cluster.Cluster
+	for _, svc := range m.snap.Services {
+		for _, port := range svc.Ports {
+			out = append(out, edsCluster(OutboundClusterName(port.Port, "", svc.Hostname)))
+			for _, subset := range m.rules.subsets(svc.Hostname) {
+				out = append(out, edsCluster(OutboundClusterName(port.Port, subset.Name, svc.Hostname)))
+			}
+		}
+	}
+	return out
+}
+
+func edsCluster(name string) *cluster.Cluster {
+	return &cluster.Cluster{
+		Name:                 name,
+		ClusterDiscoveryType: &cluster.Cluster_Type{Type: cluster.Cluster_EDS},
+		// eds_cluster_config.eds_config: endpoints come over the same ADS stream.
+		EdsClusterConfig: &cluster.Cluster_EdsClusterConfig{EdsConfig: adsConfigSource()},
+		ConnectTimeout:   durationpb.New(connectTimeout),
+		LbPolicy:         cluster.Cluster_ROUND_ROBIN,
+	}
+}
+
+// inboundClusters send what the sidecar accepted to the app on the pod's
+// localhost: 127.0.0.1 in a real pod, the annotated address in local mode.
+func inboundClusters(pod *discovery.Pod, ports []uint32) []*cluster.Cluster {
+	out := make([]*cluster.Cluster, 0, len(ports))
+	for _, port := range ports {
+		name := InboundClusterName(port)
+		out = append(out, &cluster.Cluster{
+			Name:                 name,
+			ClusterDiscoveryType: &cluster.Cluster_Type{Type: cluster.Cluster_STATIC},
+			ConnectTimeout:       durationpb.New(connectTimeout),
+			LoadAssignment:       loadAssignment(name, []hostPort{{pod.LocalAddress(), port}}),
+		})
+	}
+	return out
+}
+
+func adsConfigSource() *core.ConfigSource {
+	return &core.ConfigSource{
+		ResourceApiVersion:    core.ApiVersion_V3,
+		ConfigSourceSpecifier: &core.ConfigSource_Ads{Ads: &core.AggregatedConfigSource{}},
+	}
+}
+
+func durationSeconds(s int64) *durationpb.Duration { return durationpb.New(time.Duration(s) * time.Second) }

@@ -1,0 +1,127 @@
+package translate
+
+import (
+	"fmt"
+	"strconv"
+
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/pilotlight/pilotlight/discovery"
+)
+
+// How traffic enters and leaves a sidecar in local mode (no iptables); see
+// the README's diagram:
+//   - outbound: the app sends plain HTTP to an HTTP proxy listener on its
+//     localhost:15001 (HTTP_PROXY), which routes by Host to the services.
+//   - inbound: mesh traffic arrives at podIP:targetPort (the Kubernetes
+//     endpoint) and is handed to the app on localhost:targetPort.
+// With iptables capture the same clusters and routes serve; only the
+// listeners' addresses differ, which is why they are built apart here.
+
+// outboundProxyListener is the sidecar's egress: an explicit HTTP proxy.
+func outboundProxyListener(pod *discovery.Pod) *listener.Listener {
+	manager := &hcm.HttpConnectionManager{
+		StatPrefix: "outbound_http_proxy",
+		// rds: the routes come over ADS as route configuration "http_proxy".
+		RouteSpecifier: &hcm.HttpConnectionManager_Rds{Rds: &hcm.Rds{
+			RouteConfigName: HTTPProxyRouteName,
+			ConfigSource:    adsConfigSource(),
+		}},
+		// http_protocol_options.allow_absolute_url: accept "GET http://host/"
+		// as HTTP proxies receive it.
+		HttpProtocolOptions: &core.Http1ProtocolOptions{AllowAbsoluteUrl: wrapperspb.Bool(true)},
+		HttpFilters:         httpFilters(outbound),
+	}
+	addr := pod.LocalAddress()
+	return &listener.Listener{
+		Name:         ListenerName(addr, OutboundProxyPort),
+		Address:      socketAddress(addr, OutboundProxyPort),
+		FilterChains: []*listener.FilterChain{{Name: "outbound_http_proxy", Filters: []*listener.Filter{hcmFilter(manager)}}},
+		TrafficDirection: core.TrafficDirection_OUTBOUND,
+	}
+}
+
+// inboundListeners accept mesh traffic for each port the pod serves.
+func inboundListeners(pod *discovery.Pod, ports []uint32) []*listener.Listener {
+	out := make([]*listener.Listener, 0, len(ports))
+	for _, port := range ports {
+		out = append(out, &listener.Listener{
+			Name:             ListenerName(pod.IP, port),
+			Address:          socketAddress(pod.IP, port),
+			FilterChains:     inboundFilterChains(port),
+			TrafficDirection: core.TrafficDirection_INBOUND,
+		})
+	}
+	return out
+}
+
+// inboundFilterChains is where the security work adds chains: PERMISSIVE
+// mTLS will put a tls_inspector listener filter in front and a second chain
+// matching transport_protocol "tls" beside this plaintext one.
+func inboundFilterChains(port uint32) []*listener.FilterChain {
+	cluster := InboundClusterName(port)
+	manager := &hcm.HttpConnectionManager{
+		StatPrefix: cluster,
+		// route_config: inline, since only this sidecar needs it.
+		RouteSpecifier: &hcm.HttpConnectionManager_RouteConfig{RouteConfig: &route.RouteConfiguration{
+			Name: cluster,
+			VirtualHosts: []*route.VirtualHost{{
+				Name:    "inbound|http|" + uitoa(port),
+				Domains: []string{"*"},
+				Routes:  []*route.Route{forwardAll("default", cluster)},
+			}},
+		}},
+		HttpFilters: httpFilters(inbound),
+	}
+	return []*listener.FilterChain{{Name: "inbound_plaintext", Filters: []*listener.Filter{hcmFilter(manager)}}}
+}
+
+func hcmFilter(manager *hcm.HttpConnectionManager) *listener.Filter {
+	return &listener.Filter{
+		Name:       wellknown.HTTPConnectionManager,
+		ConfigType: &listener.Filter_TypedConfig{TypedConfig: mustAny(manager)},
+	}
+}
+
+// inboundPorts are the distinct target ports of every service port that
+// selects this pod: the ports where the mesh will send it traffic.
+func (m *Mesh) inboundPorts(pod *discovery.Pod) []uint32 {
+	seen := map[uint32]bool{}
+	var out []uint32
+	for _, svc := range m.snap.Services {
+		if svc.Namespace != pod.Namespace || len(svc.Selector) == 0 || !hasLabels(pod.Labels, svc.Selector) {
+			continue
+		}
+		for _, sp := range svc.Ports {
+			if port, ok := pod.ResolveTargetPort(sp); ok && !seen[port] {
+				seen[port] = true
+				out = append(out, port)
+			}
+		}
+	}
+	sortByName(out, func(p uint32) string { return pad(p) })
+	return out
+}
+
+// mustAny wraps a message in Any. Marshaling our own well-formed messages
+// cannot fail, so a failure is a programming error.
+// Deterministic, so that equal config always gives equal bytes and versions.
+func mustAny(m proto.Message) *anypb.Any {
+	a := &anypb.Any{}
+	if err := anypb.MarshalFrom(a, m, proto.MarshalOptions{Deterministic: true}); err != nil {
+		panic(err)
+	}
+	return a
+}
+
+func uitoa(n uint32) string { return strconv.FormatUint(uint64(n), 10) }
+
+// pad sorts ports numerically as strings.
+func pad(n uint32) string { return fmt.Sprintf("%010d", n) }

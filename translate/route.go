@@ -1,0 +1,73 @@
+package translate
+
+import (
+	"strings"
+
+	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+
+	"github.com/pilotlight/pilotlight/discovery"
+)
+
+// httpProxyRouteConfig is the route table of the outbound HTTP proxy for
+// sidecars in one namespace: one virtual host per HTTP service port.
+func httpProxyRouteConfig(snap *discovery.Snapshot, r *rules, namespace string) *route.RouteConfiguration {
+	rc := &route.RouteConfiguration{Name: HTTPProxyRouteName}
+	for _, svc := range snap.Services {
+		for _, port := range svc.Ports {
+			if !isHTTP(port) {
+				continue
+			}
+			rc.VirtualHosts = append(rc.VirtualHosts, &route.VirtualHost{
+				Name:    svc.Hostname + ":" + uitoa(port.Port),
+				Domains: proxyDomains(svc, port.Port, namespace),
+				Routes:  serviceRoutes(snap, r, svc, port.Port),
+			})
+		}
+	}
+	sortByName(rc.VirtualHosts, func(v *route.VirtualHost) string { return v.Name })
+	return rc
+}
+
+// proxyDomains are the Host values that reach a service port through the
+// HTTP proxy: the FQDN, name.namespace.svc, name.namespace and, from the
+// service's own namespace, the short name; each with ":port". A client
+// omits the port only for 80, so only port 80 also answers to bare names.
+// (Envoy rejects a route table where two virtual hosts share a domain; the
+// short name of another namespace's service would collide, so it is left out.)
+func proxyDomains(svc *discovery.Service, port uint32, namespace string) []string {
+	names := []string{svc.Hostname, svc.Name + "." + svc.Namespace + ".svc", svc.Name + "." + svc.Namespace}
+	if svc.Namespace == namespace {
+		names = append(names, svc.Name)
+	}
+	var domains []string
+	for _, n := range names {
+		domains = append(domains, n+":"+uitoa(port))
+		if port == 80 {
+			domains = append(domains, n)
+		}
+	}
+	return domains
+}
+
+// serviceRoutes are the routes of one service port: its VirtualService's
+// when it has one, else everything to the whole service.
+func serviceRoutes(snap *discovery.Snapshot, r *rules, svc *discovery.Service, port uint32) []*route.Route {
+	if vs := r.virtualServices[svc.Hostname]; vs != nil {
+		return virtualServiceRoutes(snap, vs, port)
+	}
+	return []*route.Route{forwardAll("default", OutboundClusterName(port, "", svc.Hostname))}
+}
+
+// isHTTP follows Istio's protocol selection: appProtocol, else the port
+// name's prefix. Unnamed ports are treated as HTTP for now (Istio sniffs).
+func isHTTP(port discovery.ServicePort) bool {
+	proto := strings.ToLower(port.AppProtocol)
+	if proto == "" {
+		proto, _, _ = strings.Cut(strings.ToLower(port.Name), "-")
+	}
+	switch proto {
+	case "tcp", "tls", "https", "mongo", "mysql", "redis", "udp":
+		return false
+	}
+	return true
+}
