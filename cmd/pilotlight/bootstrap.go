@@ -1,0 +1,72 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/encoding/protojson"
+	"sigs.k8s.io/yaml"
+
+	"github.com/pilotlight/pilotlight/translate"
+)
+
+func bootstrapCommand() *cobra.Command {
+	var (
+		p            translate.Proxy
+		localAddress string
+		xdsAddr      string
+		adminPort    int
+		gateway      bool
+		delta        bool
+	)
+	cmd := &cobra.Command{
+		Use:   "bootstrap",
+		Short: "Print the Envoy bootstrap of a sidecar or gateway pod",
+		Long: `Bootstrap prints the static config an Envoy starts with: its node id
+(Istio-style, type~podIP~pod.namespace~namespace.svc.cluster.local), its admin
+address, and the ADS server that sends it everything else.`,
+		Example: "  pilotlight bootstrap --pod catalogue-v1 --namespace sock-shop --pod-ip 127.10.0.3 \\\n" +
+			"      --local-address 127.20.0.3 > catalogue.yaml && envoy -c catalogue.yaml",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p.Type = translate.Sidecar
+			if gateway {
+				p.Type = translate.Router
+			}
+			if localAddress == "" {
+				localAddress = "127.0.0.1"
+			}
+			b, err := translate.Bootstrap(translate.BootstrapOptions{
+				Proxy:     p,
+				XDSAddr:   xdsAddr,
+				AdminAddr: net.JoinHostPort(localAddress, strconv.Itoa(adminPort)),
+				Delta:     delta,
+			})
+			if err != nil {
+				return err
+			}
+			js, err := protojson.Marshal(b)
+			if err != nil {
+				return err
+			}
+			out, err := yaml.JSONToYAML(js)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprint(cmd.OutOrStdout(), string(out))
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&p.PodName, "pod", "", "pod name (required)")
+	cmd.Flags().StringVar(&p.Namespace, "namespace", "default", "pod namespace")
+	cmd.Flags().StringVar(&p.IP, "pod-ip", "", "pod IP (required)")
+	cmd.Flags().StringVar(&localAddress, "local-address", "", "the pod's localhost in local mode (admin binds here); default 127.0.0.1")
+	cmd.Flags().StringVar(&xdsAddr, "xds-addr", "127.0.0.1:15010", "address of pilotlight's ADS server")
+	cmd.Flags().IntVar(&adminPort, "admin-port", translate.AdminPort, "Envoy admin port")
+	cmd.Flags().BoolVar(&gateway, "gateway", false, "a gateway (router) proxy instead of a sidecar")
+	cmd.Flags().BoolVar(&delta, "delta", false, "use incremental (Delta) xDS instead of state of the world")
+	_ = cmd.MarkFlagRequired("pod")
+	_ = cmd.MarkFlagRequired("pod-ip")
+	return cmd
+}

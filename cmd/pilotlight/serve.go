@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
+
+	"github.com/pilotlight/pilotlight/discovery/folder"
+	"github.com/pilotlight/pilotlight/xds"
+)
+
+type serveFlags struct {
+	configDir string
+	xdsAddr   string
+	httpAddr  string
+	debounce  time.Duration
+	logLevel  string
+}
+
+func serveCommand() *cobra.Command {
+	f := serveFlags{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve Envoy proxies their config over ADS",
+		Long: `Serve reads the mesh (Kubernetes Services, Pods, EndpointSlices and Istio
+VirtualServices, DestinationRules, Gateways) and serves every connected Envoy
+its own view over ADS (state of the world and Delta).
+
+With --config-dir it reads multi-document YAML from a folder and watches it.`,
+		Example: "  pilotlight serve --config-dir examples/sockshop",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return serve(ctx, f)
+		},
+	}
+	cmd.Flags().StringVar(&f.configDir, "config-dir", "", "folder of Kubernetes-style YAML to read and watch (required)")
+	cmd.Flags().StringVar(&f.xdsAddr, "xds-addr", "127.0.0.1:15010", "address of the ADS gRPC server")
+	cmd.Flags().StringVar(&f.httpAddr, "http-addr", "127.0.0.1:15014", "address of /metrics, /healthz, /readyz and /debug/")
+	cmd.Flags().DurationVar(&f.debounce, "debounce", 100*time.Millisecond, "quiet time after a change before pushing")
+	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	_ = cmd.MarkFlagRequired("config-dir")
+	return cmd
+}
+
+func serve(ctx context.Context, f serveFlags) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	server := xds.NewServer(ctx, xds.Options{Log: log, Registry: reg, Debounce: f.debounce})
+	xdsListener, err := net.Listen("tcp", f.xdsAddr)
+	if err != nil {
+		return fmt.Errorf("--xds-addr: %w", err)
+	}
+	httpListener, err := net.Listen("tcp", f.httpAddr)
+	if err != nil {
+		return fmt.Errorf("--http-addr: %w", err)
+	}
+	grpcServer := grpc.NewServer(
+		grpc.MaxConcurrentStreams(1<<20),
+		// Envoy keeps one long-lived stream; let it ping, and notice dead peers.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
+	)
+	server.Register(grpcServer)
+	httpServer := &http.Server{Handler: debugMux(server, reg), ReadHeaderTimeout: 5 * time.Second}
+
+	errs := make(chan error, 3)
+	go server.Run(ctx)
+	go func() { errs <- folder.Watch(ctx, f.configDir, log, server.Update) }()
+	go func() { errs <- grpcServer.Serve(xdsListener) }()
+	go func() { errs <- httpServer.Serve(httpListener) }()
+	log.Info("pilotlight serving", "config-dir", f.configDir, "xds", xdsListener.Addr().String(), "http", httpListener.Addr().String())
+
+	select {
+	case <-ctx.Done():
+		err = nil
+	case err = <-errs:
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = httpServer.Shutdown(shutdown)
+	grpcServer.Stop()
+	if errors.Is(err, http.ErrServerClosed) || errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	log.Info("pilotlight stopped")
+	return err
+}
