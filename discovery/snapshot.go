@@ -163,11 +163,11 @@ type Gateway struct {
 type Problem struct {
 	// Source is where the object came from: "file.yaml#2" for the third
 	// document of a file, or "namespace/name" for the API server.
-	Source string
-	Kind   string
-	Name   string // namespace/name when known
-	Field  string // e.g. spec.http[0].route[1].destination.subset
-	Reason string
+	Source string `json:"source"`
+	Kind   string `json:"kind,omitempty"`
+	Name   string `json:"name,omitempty"`  // namespace/name when known
+	Field  string `json:"field,omitempty"` // e.g. spec.http[0].route[1].destination.subset
+	Reason string `json:"reason"`
 }
 
 func (p Problem) String() string {

@@ -25,6 +25,7 @@ func (m *Mesh) buildOutboundClusters() []*cluster.Cluster {
 			}
 		}
 	}
+	sortByName(out, func(c *cluster.Cluster) string { return c.Name })
 	return out
 }
 

@@ -83,6 +83,8 @@ type Mesh struct {
 	ServeArgs []string
 	// EnvoyArgs are added to every envoy command line.
 	EnvoyArgs []string
+	// BootstrapArgs are added to every `pilotlight bootstrap` (e.g. --delta).
+	BootstrapArgs []string
 
 	// Set by Start.
 	Bins       Binaries
@@ -353,6 +355,7 @@ func (m *Mesh) bootstrap(p *Pod) string {
 	t.Helper()
 	args := []string{"bootstrap", "--pod", p.Name, "--namespace", p.Namespace, "--pod-ip", p.PodIP,
 		"--local-address", p.Local, "--xds-addr", m.XDSAddr, "--admin-port", strconv.Itoa(AdminPort)}
+	args = append(args, m.BootstrapArgs...)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, m.Bins.Pilotlight, args...)
