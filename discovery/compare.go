@@ -6,15 +6,17 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// SameConfig reports whether two snapshots hold the same services and Istio
-// rules, so that they can differ only in endpoints and pods. Pods matter to
-// config only for the proxy of that pod (its inbound side): compare those
-// one by one with SamePod.
+// SameConfig reports whether two snapshots hold the same services, Istio
+// rules and TLS secrets, so that they can differ only in endpoints and pods.
+// Pods matter to config only for the proxy of that pod (its inbound side,
+// a gateway's selection): compare those one by one with SamePod.
 func SameConfig(a, b *Snapshot) bool {
 	return reflect.DeepEqual(a.Services, b.Services) &&
 		sameRules(a.VirtualServices, b.VirtualServices, func(v *VirtualService) (Meta, proto.Message) { return v.Meta, v.Spec }) &&
 		sameRules(a.DestinationRules, b.DestinationRules, func(d *DestinationRule) (Meta, proto.Message) { return d.Meta, d.Spec }) &&
-		sameRules(a.Gateways, b.Gateways, func(g *Gateway) (Meta, proto.Message) { return g.Meta, g.Spec })
+		sameRules(a.Gateways, b.Gateways, func(g *Gateway) (Meta, proto.Message) { return g.Meta, g.Spec }) &&
+		// A gateway's listeners and SDS secrets follow its certificates.
+		reflect.DeepEqual(a.Secrets, b.Secrets)
 }
 
 // SamePod reports whether a pod is unchanged but for readiness, which only

@@ -31,6 +31,9 @@ type Snapshot struct {
 	VirtualServices  []*VirtualService
 	DestinationRules []*DestinationRule
 	Gateways         []*Gateway
+	// Secrets holds the TLS material of Kubernetes Secrets, for gateway
+	// servers' tls.credentialName.
+	Secrets []*Secret
 
 	// Endpoints of each service, keyed by the service's Key().
 	Endpoints map[string][]*Endpoint
@@ -41,6 +44,7 @@ type Snapshot struct {
 
 	servicesByHost map[string]*Service
 	podsByKey      map[string]*Pod
+	secretsByKey   map[string]*Secret
 }
 
 // Meta identifies a Kubernetes-style object.
@@ -159,6 +163,16 @@ type Gateway struct {
 	Spec *networking.Gateway
 }
 
+// Secret is the TLS material of a Kubernetes Secret: a kubernetes.io/tls
+// Secret (tls.crt, tls.key, ca.crt) or an Opaque one with Istio's keys
+// (cert, key, cacert). PEM, checked to form a key pair (see NewSecret).
+type Secret struct {
+	Meta
+	CertChain  []byte
+	PrivateKey []byte
+	CACert     []byte // optional: CA certificates to verify clients with
+}
+
 // Problem reports an object (or a field of it) that could not be used.
 type Problem struct {
 	// Source is where the object came from: "file.yaml#2" for the third
@@ -194,6 +208,7 @@ func (s *Snapshot) Seal() *Snapshot {
 	SortByKey(s.VirtualServices)
 	SortByKey(s.DestinationRules)
 	SortByKey(s.Gateways)
+	SortByKey(s.Secrets)
 	sort.Slice(s.Problems, func(i, j int) bool { return s.Problems[i].String() < s.Problems[j].String() })
 	s.servicesByHost = make(map[string]*Service, len(s.Services))
 	for _, svc := range s.Services {
@@ -203,6 +218,10 @@ func (s *Snapshot) Seal() *Snapshot {
 	for _, p := range s.Pods {
 		s.podsByKey[p.Key()] = p
 	}
+	s.secretsByKey = make(map[string]*Secret, len(s.Secrets))
+	for _, sec := range s.Secrets {
+		s.secretsByKey[sec.Key()] = sec
+	}
 	return s
 }
 
@@ -211,6 +230,11 @@ func (s *Snapshot) ServiceByHost(host string) *Service { return s.servicesByHost
 
 // Pod finds a pod by namespace and name.
 func (s *Snapshot) Pod(namespace, name string) *Pod { return s.podsByKey[namespace+"/"+name] }
+
+// Secret finds a TLS secret by namespace and name.
+func (s *Snapshot) Secret(namespace, name string) *Secret {
+	return s.secretsByKey[namespace+"/"+name]
+}
 
 // SortByKey sorts objects by namespace/name.
 func SortByKey[T interface{ Key() string }](items []T) {

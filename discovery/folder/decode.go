@@ -41,6 +41,7 @@ var decoders = map[string]decoder{
 	"v1/Namespace":                      decodeKubernetes[corev1.Namespace],
 	"v1/Service":                        decodeKubernetes[corev1.Service],
 	"v1/Pod":                            decodeKubernetes[corev1.Pod],
+	"v1/Secret":                         decodeKubernetes[corev1.Secret],
 	"discovery.k8s.io/v1/EndpointSlice": decodeKubernetes[discoveryv1.EndpointSlice],
 
 	"networking.istio.io/v1/VirtualService":       decodeVirtualService[istiov1.VirtualService],
@@ -106,7 +107,7 @@ func decodeIstio[T any, PT object[T]](doc []byte, namespace, kind string, spec p
 		errs = append(errs, decodeProto(rawSpec, spec)...)
 	}
 	obj.SetNamespace(namespace)
-	return meta(kind, obj), errs
+	return discovery.MetaOf(kind, obj), errs
 }
 
 // cutSpec splits a document into its spec and everything else.
@@ -183,6 +184,7 @@ var protoErrorPosition = regexp.MustCompile(`\(line (\d+):(\d+)\): (.*)$`)
 // decodeProto decodes an Istio spec strictly and reports the failing field as
 // a path from the document root ("spec.http[0].route[0].weigth").
 func decodeProto(spec []byte, msg proto.Message) []fieldError {
+	spec = normalizeDurations(spec, msg.ProtoReflect().Descriptor())
 	err := protojson.Unmarshal(spec, msg)
 	if err == nil {
 		return nil

@@ -1,6 +1,7 @@
 // Package folder serves the mesh from a folder of Kubernetes and Istio YAML,
 // the files one would `kubectl apply -R -f`: Services, Pods, EndpointSlices,
-// VirtualServices, DestinationRules and Gateways.
+// Secrets (the TLS ones, for gateways), VirtualServices, DestinationRules
+// and Gateways.
 //
 // A folder has no API server in front of it: nothing rejected a misspelt
 // field or a route to a missing subset when the file was written. So every
@@ -53,6 +54,7 @@ type loader struct {
 	services []*corev1.Service
 	pods     []*corev1.Pod
 	slices   []*discoveryv1.EndpointSlice
+	secrets  []*corev1.Secret
 
 	virtualServices  []*discovery.VirtualService
 	destinationRules []*discovery.DestinationRule
@@ -278,6 +280,8 @@ func (l *loader) add(obj any) {
 		l.pods = append(l.pods, o)
 	case *discoveryv1.EndpointSlice:
 		l.slices = append(l.slices, o)
+	case *corev1.Secret:
+		l.secrets = append(l.secrets, o)
 	case *discovery.VirtualService:
 		l.virtualServices = append(l.virtualServices, o)
 	case *discovery.DestinationRule:
@@ -292,15 +296,32 @@ func (l *loader) add(obj any) {
 // snapshot builds the mesh model from what was loaded, drops invalid Istio
 // objects and seals the result.
 func (l *loader) snapshot(version uint64) *discovery.Snapshot {
-	s := build(l.services, l.pods, l.slices)
+	s := discovery.Build(l.services, l.pods, l.slices)
 	s.Version = version
 	s.VirtualServices = l.virtualServices
 	s.DestinationRules = l.destinationRules
 	s.Gateways = l.gateways
+	l.addSecrets(s)
 	for _, p := range discovery.Validate(s) {
 		p.Source = l.origin[p.Kind+" "+p.Name]
 		s.Problems = append(s.Problems, p)
 	}
 	s.Problems = append(s.Problems, l.problems...)
 	return s.Seal()
+}
+
+// addSecrets keeps the TLS material of the loaded Secrets. It runs before
+// validation, which checks that gateways find the secrets they name.
+func (l *loader) addSecrets(s *discovery.Snapshot) {
+	for _, sec := range l.secrets {
+		tlsSecret, problem := discovery.SecretOf(sec)
+		if problem != nil {
+			problem.Source = l.origin["Secret "+sec.Namespace+"/"+sec.Name]
+			l.problems = append(l.problems, *problem)
+			continue
+		}
+		if tlsSecret != nil {
+			s.Secrets = append(s.Secrets, tlsSecret)
+		}
+	}
 }

@@ -1,4 +1,4 @@
-package folder
+package discovery
 
 import (
 	"sort"
@@ -7,18 +7,18 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-
-	"github.com/pilotlight/pilotlight/discovery"
 )
 
-// build turns Kubernetes objects into the mesh model: services, pods, and the
-// endpoints of each service.
-func build(services []*corev1.Service, pods []*corev1.Pod, slices []*discoveryv1.EndpointSlice) *discovery.Snapshot {
-	s := &discovery.Snapshot{Endpoints: map[string][]*discovery.Endpoint{}}
+// Build turns Kubernetes objects into the mesh model: services, pods, and the
+// endpoints of each service. Every source (folder, cluster) builds through it,
+// so that the same objects give the same snapshot wherever they come from.
+// The caller adds the Istio objects, validates, and seals.
+func Build(services []*corev1.Service, pods []*corev1.Pod, slices []*discoveryv1.EndpointSlice) *Snapshot {
+	s := &Snapshot{Endpoints: map[string][]*Endpoint{}}
 	for _, svc := range services {
 		s.Services = append(s.Services, toService(svc))
 	}
-	podsByKey := map[string]*discovery.Pod{}
+	podsByKey := map[string]*Pod{}
 	for _, p := range pods {
 		pod := toPod(p)
 		s.Pods = append(s.Pods, pod)
@@ -37,10 +37,10 @@ func build(services []*corev1.Service, pods []*corev1.Pod, slices []*discoveryv1
 	return s
 }
 
-func toService(svc *corev1.Service) *discovery.Service {
-	out := &discovery.Service{
-		Meta:     meta("Service", svc),
-		Hostname: discovery.Hostname(svc.Name, svc.Namespace, discovery.DefaultDomainSuffix),
+func toService(svc *corev1.Service) *Service {
+	out := &Service{
+		Meta:     MetaOf("Service", svc),
+		Hostname: Hostname(svc.Name, svc.Namespace, DefaultDomainSuffix),
 		Selector: svc.Spec.Selector,
 	}
 	for _, p := range svc.Spec.Ports {
@@ -49,8 +49,8 @@ func toService(svc *corev1.Service) *discovery.Service {
 	return out
 }
 
-func toServicePort(p corev1.ServicePort) discovery.ServicePort {
-	sp := discovery.ServicePort{
+func toServicePort(p corev1.ServicePort) ServicePort {
+	sp := ServicePort{
 		Name:     p.Name,
 		Port:     uint32(p.Port),
 		Protocol: string(p.Protocol),
@@ -71,9 +71,9 @@ func toServicePort(p corev1.ServicePort) discovery.ServicePort {
 	return sp
 }
 
-func toPod(p *corev1.Pod) *discovery.Pod {
-	pod := &discovery.Pod{
-		Meta:           meta("Pod", p),
+func toPod(p *corev1.Pod) *Pod {
+	pod := &Pod{
+		Meta:           MetaOf("Pod", p),
 		IP:             p.Status.PodIP,
 		Ready:          podReady(p),
 		ServiceAccount: p.Spec.ServiceAccountName,
@@ -85,7 +85,7 @@ func toPod(p *corev1.Pod) *discovery.Pod {
 	}
 	for _, c := range p.Spec.Containers {
 		for _, cp := range c.Ports {
-			pod.ContainerPorts = append(pod.ContainerPorts, discovery.ContainerPort{Name: cp.Name, Port: uint32(cp.ContainerPort)})
+			pod.ContainerPorts = append(pod.ContainerPorts, ContainerPort{Name: cp.Name, Port: uint32(cp.ContainerPort)})
 		}
 	}
 	return pod
@@ -112,8 +112,11 @@ func terminated(p *corev1.Pod) bool {
 	return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
 }
 
-func meta(kind string, obj metav1.Object) discovery.Meta {
-	return discovery.Meta{
+// MetaOf is the Meta of a Kubernetes object. It leaves out what changes
+// without the object changing meaning (resourceVersion, generation, status,
+// managedFields), so that comparing snapshots sees only real changes.
+func MetaOf(kind string, obj metav1.Object) Meta {
+	return Meta{
 		Kind:        kind,
 		Name:        obj.GetName(),
 		Namespace:   obj.GetNamespace(),
@@ -126,8 +129,8 @@ func meta(kind string, obj metav1.Object) discovery.Meta {
 // and whether any slice is labelled with its name. Slices win over selecting
 // pods because that is what Kubernetes itself serves, and because a service
 // without a selector can only get endpoints this way.
-func sliceEndpoints(svc *discovery.Service, slices []*discoveryv1.EndpointSlice, pods map[string]*discovery.Pod) (eps []*discovery.Endpoint, found bool) {
-	byAddress := map[string]*discovery.Endpoint{}
+func sliceEndpoints(svc *Service, slices []*discoveryv1.EndpointSlice, pods map[string]*Pod) (eps []*Endpoint, found bool) {
+	byAddress := map[string]*Endpoint{}
 	for _, slice := range slices {
 		if slice.Namespace != svc.Namespace || slice.Labels[discoveryv1.LabelServiceName] != svc.Name {
 			continue
@@ -154,20 +157,20 @@ func sliceEndpoints(svc *discovery.Service, slices []*discoveryv1.EndpointSlice,
 
 // slicePorts maps the service's ports to the slice's. A slice port carries
 // the name of the service port it serves, so they are matched by name.
-func slicePorts(svc *discovery.Service, slice *discoveryv1.EndpointSlice) map[string]uint32 {
+func slicePorts(svc *Service, slice *discoveryv1.EndpointSlice) map[string]uint32 {
 	ports := map[string]uint32{}
 	for _, sp := range svc.Ports {
 		for _, p := range slice.Ports {
 			if p.Port != nil && derefString(p.Name) == sp.Name {
-				ports[discovery.PortKey(sp)] = uint32(*p.Port)
+				ports[PortKey(sp)] = uint32(*p.Port)
 			}
 		}
 	}
 	return ports
 }
 
-func sliceEndpoint(addr string, e discoveryv1.Endpoint, ports map[string]uint32, namespace string, pods map[string]*discovery.Pod) *discovery.Endpoint {
-	ep := &discovery.Endpoint{Address: addr, Ready: endpointReady(e)}
+func sliceEndpoint(addr string, e discoveryv1.Endpoint, ports map[string]uint32, namespace string, pods map[string]*Pod) *Endpoint {
+	ep := &Endpoint{Address: addr, Ready: endpointReady(e)}
 	mergePorts(ep, ports)
 	if ref := e.TargetRef; ref != nil && (ref.Kind == "Pod" || ref.Kind == "") {
 		ns := ref.Namespace
@@ -189,7 +192,7 @@ func endpointReady(e discoveryv1.Endpoint) bool {
 	return e.Conditions.Ready == nil || *e.Conditions.Ready
 }
 
-func mergePorts(ep *discovery.Endpoint, ports map[string]uint32) {
+func mergePorts(ep *Endpoint, ports map[string]uint32) {
 	if ep.Ports == nil {
 		ep.Ports = map[string]uint32{}
 	}
@@ -201,11 +204,11 @@ func mergePorts(ep *discovery.Endpoint, ports map[string]uint32) {
 // podEndpoints derives endpoints the way the EndpointSlice controller does:
 // the running pods of the service's namespace that its selector matches and
 // that have an address.
-func podEndpoints(svc *discovery.Service, pods []*corev1.Pod, podsByKey map[string]*discovery.Pod) []*discovery.Endpoint {
+func podEndpoints(svc *Service, pods []*corev1.Pod, podsByKey map[string]*Pod) []*Endpoint {
 	if len(svc.Selector) == 0 {
 		return nil // a service without a selector only gets endpoints from slices
 	}
-	var eps []*discovery.Endpoint
+	var eps []*Endpoint
 	for _, p := range pods {
 		pod := podsByKey[p.Namespace+"/"+p.Name]
 		// A finished pod's address may already belong to a new pod.
@@ -222,17 +225,17 @@ func podEndpoints(svc *discovery.Service, pods []*corev1.Pod, podsByKey map[stri
 // podEndpoint is the endpoint of one pod, or nil when none of the service's
 // ports resolve on it. Like Kubernetes, a port whose named target the pod
 // does not declare is left out for that pod.
-func podEndpoint(svc *discovery.Service, pod *discovery.Pod) *discovery.Endpoint {
+func podEndpoint(svc *Service, pod *Pod) *Endpoint {
 	ports := map[string]uint32{}
 	for _, sp := range svc.Ports {
 		if port, ok := pod.ResolveTargetPort(sp); ok {
-			ports[discovery.PortKey(sp)] = port
+			ports[PortKey(sp)] = port
 		}
 	}
 	if len(ports) == 0 {
 		return nil
 	}
-	return &discovery.Endpoint{Address: pod.IP, Ports: ports, Labels: pod.Labels, PodName: pod.Name, Ready: pod.Ready}
+	return &Endpoint{Address: pod.IP, Ports: ports, Labels: pod.Labels, PodName: pod.Name, Ready: pod.Ready}
 }
 
 func selects(selector, labels map[string]string) bool {
@@ -244,7 +247,7 @@ func selects(selector, labels map[string]string) bool {
 	return true
 }
 
-func sortEndpoints(eps []*discovery.Endpoint) {
+func sortEndpoints(eps []*Endpoint) {
 	sort.Slice(eps, func(i, j int) bool {
 		if eps[i].Address != eps[j].Address {
 			return eps[i].Address < eps[j].Address

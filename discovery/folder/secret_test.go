@@ -1,0 +1,137 @@
+package folder
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/pem"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pilotlight/pilotlight/discovery"
+)
+
+// testKeyPair is a throwaway self-signed certificate and key, PEM.
+func testKeyPair(t *testing.T) (certPEM, keyPEM []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "shop.example.com"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+}
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// indent prefixes every line of a PEM block, for a YAML block scalar.
+func indent(pem []byte, prefix string) string {
+	return prefix + strings.ReplaceAll(strings.TrimSpace(string(pem)), "\n", "\n"+prefix)
+}
+
+// TestLoadSecrets: TLS material is read from kubernetes.io/tls Secrets and
+// from Opaque ones with Istio's keys (stringData too); other Secrets are
+// ignored; a TLS Secret that is not a key pair is a problem, and left out.
+func TestLoadSecrets(t *testing.T) {
+	cert, key := testKeyPair(t)
+	snap := mustLoad(t, map[string]string{"secrets.yaml": `apiVersion: v1
+kind: Secret
+metadata: {name: tls-cert, namespace: edge}
+type: kubernetes.io/tls
+data:
+  tls.crt: ` + b64(cert) + `
+  tls.key: ` + b64(key) + `
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: istio-generic, namespace: edge}
+stringData:
+  cert: |
+` + indent(cert, "    ") + `
+  key: |
+` + indent(key, "    ") + `
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: password, namespace: edge}
+type: Opaque
+stringData: {password: hunter2}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: swapped, namespace: edge}
+type: kubernetes.io/tls
+data:
+  tls.crt: ` + b64(key) + `
+  tls.key: ` + b64(cert) + `
+`})
+	var names []string
+	for _, s := range snap.Secrets {
+		names = append(names, s.Key())
+	}
+	if strings.Join(names, " ") != "edge/istio-generic edge/tls-cert" {
+		t.Errorf("secrets %v, want edge/istio-generic and edge/tls-cert", names)
+	}
+	if s := snap.Secret("edge", "istio-generic"); s == nil || string(s.CertChain) != string(cert) || string(s.PrivateKey) != string(key) {
+		t.Errorf("edge/istio-generic: %+v", s)
+	}
+	p := findProblem(t, snap, "Secret", "edge/swapped")
+	if p.Field != "data.tls.crt" || p.Source != "secrets.yaml#3" {
+		t.Errorf("problem %s, want secrets.yaml#3 data.tls.crt", p)
+	}
+	if len(snap.Problems) != 1 {
+		t.Errorf("problems %v, want only edge/swapped", snap.Problems)
+	}
+}
+
+// TestLoadGatewayWithMissingSecret: the Gateway is kept and its server's
+// credentialName reported, with the file it came from.
+func TestLoadGatewayWithMissingSecret(t *testing.T) {
+	snap := mustLoad(t, map[string]string{
+		"pod.yaml": `apiVersion: v1
+kind: Pod
+metadata: {name: ingressgateway, namespace: edge, labels: {istio: ingressgateway}}
+status: {podIP: 10.0.0.1}
+`,
+		"gateway.yaml": `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: shop, namespace: edge}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 8443, name: https, protocol: HTTPS}
+    hosts: [shop.example.com]
+    tls: {mode: SIMPLE, credentialName: shop-cert}
+`})
+	if len(snap.Gateways) != 1 {
+		t.Errorf("gateways %v, want the Gateway kept", snap.Gateways)
+	}
+	p := findProblem(t, snap, "Gateway", "edge/shop")
+	if p.Field != "spec.servers[0].tls.credentialName" || p.Source != "gateway.yaml#0" || !strings.Contains(p.Reason, "edge/shop-cert") {
+		t.Errorf("problem %s", p)
+	}
+}
+
+// TestSecretChangeIsAConfigChange: a new certificate is not an
+// endpoint-only change (the xds layer would keep the old one).
+func TestSecretChangeIsAConfigChange(t *testing.T) {
+	a := &discovery.Snapshot{Secrets: []*discovery.Secret{{Meta: discovery.Meta{Name: "c", Namespace: "n"}, CertChain: []byte("1")}}}
+	b := &discovery.Snapshot{Secrets: []*discovery.Secret{{Meta: discovery.Meta{Name: "c", Namespace: "n"}, CertChain: []byte("2")}}}
+	if discovery.SameConfig(a, b) {
+		t.Error("SameConfig ignores a changed certificate")
+	}
+}
