@@ -28,6 +28,7 @@ type serveFlags struct {
 	httpAddr  string
 	debounce  time.Duration
 	logLevel  string
+	kube      kubeFlags
 }
 
 func serveCommand() *cobra.Command {
@@ -39,20 +40,23 @@ func serveCommand() *cobra.Command {
 VirtualServices, DestinationRules, Gateways) and serves every connected Envoy
 its own view over ADS (state of the world and Delta).
 
-With --config-dir it reads multi-document YAML from a folder and watches it.`,
-		Example: "  pilotlight serve --config-dir examples/sockshop",
+With --config-dir it reads multi-document YAML from a folder and watches it.
+Otherwise it watches a Kubernetes API server: the one of --kubeconfig, or, in
+a pod, its own cluster. Then the elected leader writes status on invalid
+Istio objects.`,
+		Example: "  pilotlight serve --config-dir examples/sockshop\n  pilotlight serve --kubeconfig ~/.kube/config",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return serve(ctx, f)
 		},
 	}
-	cmd.Flags().StringVar(&f.configDir, "config-dir", "", "folder of Kubernetes-style YAML to read and watch (required)")
+	cmd.Flags().StringVar(&f.configDir, "config-dir", "", "folder of Kubernetes-style YAML to read and watch, instead of a cluster")
 	cmd.Flags().StringVar(&f.xdsAddr, "xds-addr", "127.0.0.1:15010", "address of the ADS gRPC server")
 	cmd.Flags().StringVar(&f.httpAddr, "http-addr", "127.0.0.1:15014", "address of /metrics, /healthz, /readyz and /debug/")
 	cmd.Flags().DurationVar(&f.debounce, "debounce", 100*time.Millisecond, "quiet time after a change before pushing")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
-	_ = cmd.MarkFlagRequired("config-dir")
+	f.kube.addTo(cmd)
 	return cmd
 }
 
@@ -62,6 +66,9 @@ func serve(ctx context.Context, f serveFlags) error {
 		return fmt.Errorf("--log-level: %w", err)
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if err := f.checkSource(); err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -81,11 +88,24 @@ func serve(ctx context.Context, f serveFlags) error {
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 	)
 	server.Register(grpcServer)
-	httpServer := &http.Server{Handler: debugMux(server, reg), ReadHeaderTimeout: 5 * time.Second}
+	var handler http.Handler = debugMux(server, reg)
+	source := func(ctx context.Context) error { return folder.Watch(ctx, f.configDir, log, server.Update) }
+	if f.configDir == "" {
+		k, err := newKubeMode(f.kube, log)
+		if err != nil {
+			return err
+		}
+		source = func(ctx context.Context) error { return k.run(ctx, server.Update) }
+		handler = k.handler(handler, server)
+	}
+	httpServer := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
 
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	errs := make(chan error, 3)
+	sourceDone := make(chan struct{})
 	go server.Run(ctx)
-	go func() { errs <- folder.Watch(ctx, f.configDir, log, server.Update) }()
+	go func() { defer close(sourceDone); errs <- source(ctx) }()
 	go func() { errs <- grpcServer.Serve(xdsListener) }()
 	go func() { errs <- httpServer.Serve(httpListener) }()
 	log.Info("pilotlight serving", "config-dir", f.configDir, "xds", xdsListener.Addr().String(), "http", httpListener.Addr().String())
@@ -99,6 +119,13 @@ func serve(ctx context.Context, f serveFlags) error {
 	defer cancel()
 	_ = httpServer.Shutdown(shutdown)
 	grpcServer.Stop()
+	// Let the source end: in Kubernetes mode the leader gives its lease up,
+	// so that another replica writes status without waiting for it to expire.
+	cancel()
+	select {
+	case <-sourceDone:
+	case <-shutdown.Done():
+	}
 	if errors.Is(err, http.ErrServerClosed) || errors.Is(err, context.Canceled) {
 		err = nil
 	}
