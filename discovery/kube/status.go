@@ -21,9 +21,9 @@ const (
 	ReasonAccepted      = "Accepted"
 
 	// CodeReferenceNotFound marks a reference to a subset or host that does
-	// not exist; CodeInvalid any other problem.
+	// not exist; CodeInvalid (Istio's SchemaValidationError) any other problem.
 	CodeReferenceNotFound = "IST0101"
-	CodeInvalid           = "IST0102"
+	CodeInvalid           = "IST0106"
 )
 
 // Status returns the status an object should carry given its problems, or
@@ -96,7 +96,7 @@ func problemText(p discovery.Problem) string {
 }
 
 func validationMessage(p discovery.Problem) *analysis.AnalysisMessageBase {
-	t := &analysis.AnalysisMessageBase_Type{Name: "InvalidConfig", Code: CodeInvalid}
+	t := &analysis.AnalysisMessageBase_Type{Name: "SchemaValidationError", Code: CodeInvalid}
 	if missingReference(p) {
 		t = &analysis.AnalysisMessageBase_Type{Name: "ReferencedResourceNotFound", Code: CodeReferenceNotFound}
 	}

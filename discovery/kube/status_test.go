@@ -51,7 +51,7 @@ func TestStatusOfAnInvalidObject(t *testing.T) {
 		}},
 		ValidationMessages: []*analysis.AnalysisMessageBase{
 			{Type: &analysis.AnalysisMessageBase_Type{Name: "ReferencedResourceNotFound", Code: "IST0101"}, Level: analysis.AnalysisMessageBase_ERROR},
-			{Type: &analysis.AnalysisMessageBase_Type{Name: "InvalidConfig", Code: "IST0102"}, Level: analysis.AnalysisMessageBase_ERROR},
+			{Type: &analysis.AnalysisMessageBase_Type{Name: "SchemaValidationError", Code: "IST0106"}, Level: analysis.AnalysisMessageBase_ERROR},
 		},
 	}
 	if !proto.Equal(got, want) {

@@ -67,7 +67,7 @@ const (
 // and one with a regex RE2 cannot compile are not served (the proxy NACKs
 // nothing and keeps the valid config), and each gets a status that says
 // why: condition Reconciled=False, reason InvalidConfig, a message naming
-// the field, and one ERROR validation message with IST0101 or IST0102.
+// the field, and one ERROR validation message with IST0101 or IST0106.
 // Status is written only when it differs (the resourceVersion stays put
 // across later pushes). Fixing the regex makes the condition
 // Reconciled=True/Accepted, clears the messages, and the route is served.
@@ -83,7 +83,7 @@ func TestKubeInvalidConfigStatus(t *testing.T) {
 	e.c.ApplyYAML(cartsRegex("(Chrome"))
 
 	unknown := e.waitStatus("catalogue-unknown-subset", "False", "InvalidConfig", unknownSubsetField, "IST0101")
-	bad := e.waitStatus("carts-regex", "False", "InvalidConfig", badRegexField, "IST0102")
+	bad := e.waitStatus("carts-regex", "False", "InvalidConfig", badRegexField, "IST0106")
 
 	// The proxy got nothing it refuses, and the valid config is served:
 	// the demo's routes, and the default route of catalogue and carts
