@@ -135,21 +135,24 @@ func (c *viewCache) Fetch(context.Context, *cachev3.Request) (cachev3.Response, 
 }
 
 // ensureView builds the first view of a new proxy, outside the lock since
-// translation may take a while.
+// translation may take a while. The node is registered first: a snapshot
+// applied while we translate then sees it and builds it a view from the
+// newer mesh, and ours (from the older one) is dropped. Registering after
+// translating would let that apply miss the node and leave it stale.
 func (c *viewCache) ensureView(nodeID string) {
 	c.mu.Lock()
-	known := c.nodes[nodeID] != nil && c.nodes[nodeID].view != nil
+	known := c.node(nodeID).view != nil
 	c.mu.Unlock()
 	if known {
 		return
 	}
 	v, err := c.viewFor(nodeID)
 	if err != nil {
-		c.log.Warn("no view for proxy", "node", nodeID, "error", err)
+		c.log.Warn("no view for proxy yet", "node", nodeID, "error", err)
 		return
 	}
 	c.mu.Lock()
-	if n := c.node(nodeID); n.view == nil {
+	if n := c.nodes[nodeID]; n != nil && n.view == nil {
 		n.view = v
 	}
 	c.mu.Unlock()

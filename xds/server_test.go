@@ -210,3 +210,24 @@ func TestSharedResourcesAreMarshaledOnce(t *testing.T) {
 		t.Fatalf("cluster %s: two proxies hold different copies (%p, %p)", name, ra, rb)
 	}
 }
+
+// A snapshot applied while a new proxy's first view is being translated
+// must reach that proxy: the first view, built from the older mesh, may not
+// win. (Seen in Kubernetes mode: a pod created just before its Envoy
+// connected left the Envoy with no listeners until the next change.)
+func TestSnapshotAppliedDuringFirstViewReachesTheProxy(t *testing.T) {
+	snap := discoverytest.Synthetic(2, 2)
+	ts := newTestServer(t, snap)
+	build := ts.cache.viewFor
+	ts.cache.viewFor = func(nodeID string) (*View, error) {
+		v, err := build(nodeID) // from the 2-service mesh
+		ts.apply(discoverytest.Synthetic(3, 2))
+		return v, err
+	}
+	node := proxyOf(snap.Pods[0]).NodeID()
+	ts.cache.ensureView(node)
+	got := len(ts.cache.Nodes()[node].Types[resourcev3.ClusterType].Resources)
+	if want := 3*3 + 1; got != want {
+		t.Fatalf("proxy holds %d clusters, want %d from the snapshot applied meanwhile", got, want)
+	}
+}
