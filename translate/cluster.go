@@ -19,9 +19,9 @@ func (m *Mesh) buildOutboundClusters() []*cluster.Cluster {
 	var out []*cluster.Cluster
 	for _, svc := range m.snap.Services {
 		for _, port := range svc.Ports {
-			out = append(out, edsCluster(OutboundClusterName(port.Port, "", svc.Hostname)))
+			out = append(out, m.outboundCluster(svc.Hostname, "", port.Port))
 			for _, subset := range m.rules.subsets(svc.Hostname) {
-				out = append(out, edsCluster(OutboundClusterName(port.Port, subset.Name, svc.Hostname)))
+				out = append(out, m.outboundCluster(svc.Hostname, subset.Name, port.Port))
 			}
 		}
 	}
@@ -29,6 +29,16 @@ func (m *Mesh) buildOutboundClusters() []*cluster.Cluster {
 	return out
 }
 
+// outboundCluster is the cluster outbound|port|subset|host, shaped by the
+// traffic policy its DestinationRule gives it (destinationrule.go).
+func (m *Mesh) outboundCluster(host, subset string, port uint32) *cluster.Cluster {
+	c := edsCluster(OutboundClusterName(port, subset, host))
+	applyTrafficPolicy(c, m.rules.clusterPolicy(host, subset, port))
+	return c
+}
+
+// edsCluster is a cluster before any traffic policy: applyTrafficPolicy
+// sets its balancing and limits, Istio's defaults included.
 func edsCluster(name string) *cluster.Cluster {
 	return &cluster.Cluster{
 		Name:                 name,
@@ -36,7 +46,6 @@ func edsCluster(name string) *cluster.Cluster {
 		// eds_cluster_config.eds_config: endpoints come over the same ADS stream.
 		EdsClusterConfig: &cluster.Cluster_EdsClusterConfig{EdsConfig: adsConfigSource()},
 		ConnectTimeout:   durationpb.New(connectTimeout),
-		LbPolicy:         cluster.Cluster_ROUND_ROBIN,
 	}
 }
 
@@ -51,6 +60,9 @@ func inboundClusters(pod *discovery.Pod, ports []uint32) []*cluster.Cluster {
 			ClusterDiscoveryType: &cluster.Cluster_Type{Type: cluster.Cluster_STATIC},
 			ConnectTimeout:       durationpb.New(connectTimeout),
 			LoadAssignment:       loadAssignment(name, []hostPort{{pod.LocalAddress(), port}}),
+			// Istio's wide-open limits here too: Envoy's defaults would cap
+			// a busy pod at 1024 connections from its own sidecar.
+			CircuitBreakers: defaultCircuitBreakers(),
 		})
 	}
 	return out
@@ -63,4 +75,6 @@ func adsConfigSource() *core.ConfigSource {
 	}
 }
 
-func durationSeconds(s int64) *durationpb.Duration { return durationpb.New(time.Duration(s) * time.Second) }
+func durationSeconds(s int64) *durationpb.Duration {
+	return durationpb.New(time.Duration(s) * time.Second)
+}

@@ -14,14 +14,20 @@ type hostPort struct {
 
 // buildLoadAssignments makes the EDS resource of every outbound cluster:
 // the ready endpoints of the service port, narrowed to the subset's labels.
+// A PASSTHROUGH cluster (ORIGINAL_DST) has no endpoints and gets none.
 func (m *Mesh) buildLoadAssignments() []*endpoint.ClusterLoadAssignment {
 	var out []*endpoint.ClusterLoadAssignment
 	for _, svc := range m.snap.Services {
 		endpoints := m.snap.Endpoints[svc.Key()]
 		for _, port := range svc.Ports {
-			name := OutboundClusterName(port.Port, "", svc.Hostname)
-			out = append(out, loadAssignment(name, readyAddresses(endpoints, port, nil)))
+			if !m.isPassthrough(svc.Hostname, "", port.Port) {
+				name := OutboundClusterName(port.Port, "", svc.Hostname)
+				out = append(out, loadAssignment(name, readyAddresses(endpoints, port, nil)))
+			}
 			for _, subset := range m.rules.subsets(svc.Hostname) {
+				if m.isPassthrough(svc.Hostname, subset.Name, port.Port) {
+					continue
+				}
 				name := OutboundClusterName(port.Port, subset.Name, svc.Hostname)
 				out = append(out, loadAssignment(name, readyAddresses(endpoints, port, subset.Labels)))
 			}
@@ -29,6 +35,10 @@ func (m *Mesh) buildLoadAssignments() []*endpoint.ClusterLoadAssignment {
 	}
 	sortByName(out, func(c *endpoint.ClusterLoadAssignment) string { return c.ClusterName })
 	return out
+}
+
+func (m *Mesh) isPassthrough(host, subset string, port uint32) bool {
+	return isPassthrough(m.rules.clusterPolicy(host, subset, port))
 }
 
 // readyAddresses keeps ready endpoints that serve the port and carry all the

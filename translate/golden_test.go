@@ -44,8 +44,7 @@ func TestGoldenViews(t *testing.T) {
 			}
 			mesh := NewMesh(snap)
 			for _, pod := range snap.Pods {
-				p := Proxy{Type: Sidecar, IP: pod.IP, PodName: pod.Name, Namespace: pod.Namespace}
-				got := renderView(t, mesh.ForProxy(p), snap.Problems)
+				got := renderView(t, mesh.ForProxy(goldenProxy(pod)), snap.Problems)
 				compareGolden(t, filepath.Join("testdata", "golden", name, pod.Namespace+"."+pod.Name+".yaml"), got)
 			}
 		})
@@ -60,13 +59,24 @@ func TestTranslationIsDeterministic(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, pod := range snap.Pods {
-		p := Proxy{Type: Sidecar, IP: pod.IP, PodName: pod.Name, Namespace: pod.Namespace}
+		p := goldenProxy(pod)
 		a := renderView(t, NewMesh(snap).ForProxy(p), nil)
 		b := renderView(t, NewMesh(snap).ForProxy(p), nil)
 		if !bytes.Equal(a, b) {
 			t.Fatalf("%s: two translations differ", pod.Key())
 		}
 	}
+}
+
+// goldenProxy is the proxy of a pod: a gateway (Router) for pods labelled
+// istio: ingressgateway, as `pilotlight bootstrap --gateway` starts them,
+// else a sidecar.
+func goldenProxy(pod *discovery.Pod) Proxy {
+	p := Proxy{Type: Sidecar, IP: pod.IP, PodName: pod.Name, Namespace: pod.Namespace}
+	if pod.Labels["istio"] == "ingressgateway" {
+		p.Type = Router
+	}
+	return p
 }
 
 func renderView(t *testing.T, r *Resources, problems []discovery.Problem) []byte {
@@ -91,6 +101,9 @@ func renderView(t *testing.T, r *Resources, problems []discovery.Problem) []byte
 	section("endpoints", asMessages(r.LoadAssignments))
 	section("listeners", asMessages(r.Listeners))
 	section("routes", asMessages(r.Routes))
+	if len(r.Secrets) > 0 { // only gateways have any; the other files stay as they were
+		section("secrets", asMessages(r.Secrets))
+	}
 	if len(problems) > 0 {
 		buf.WriteString("# problems\n")
 		for _, p := range problems {

@@ -22,7 +22,8 @@ type httpFilter interface {
 }
 
 // httpFilterOrder: Envoy runs HTTP filters in list order; the router must be last.
-var httpFilterOrder = []httpFilter{routerFilter{}}
+// fault then cors, as Istio orders them (fault.go, cors.go).
+var httpFilterOrder = []httpFilter{faultFilter{}, corsFilter{}, routerFilter{}}
 
 func httpFilters(d direction) []*hcm.HttpFilter {
 	var out []*hcm.HttpFilter

@@ -8,6 +8,7 @@ import (
 	endpoint "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 
 	"github.com/pilotlight/pilotlight/discovery"
 )
@@ -23,8 +24,18 @@ type Mesh struct {
 	outboundClusters func() []*cluster.Cluster
 	loadAssignments  func() []*endpoint.ClusterLoadAssignment
 
+	// sourceSelectors: the match.sourceLabels of VirtualServices, whose
+	// route tables then depend on the proxy (virtualservice_source.go).
+	sourceSelectors func() []map[string]string
+
 	mu          sync.Mutex
-	proxyRoutes map[string]*route.RouteConfiguration // by proxy namespace
+	proxyRoutes map[string]*route.RouteConfiguration // by routeSource.key: namespace + sourceLabels met
+
+	// visible: proxy namespace -> *visibleConfig, what exportTo lets proxies
+	// there see, built on first use (gateway_hosts.go).
+	visible sync.Map
+	// l4Ports: the mesh's TCP and TLS service ports, by number (tcp_sidecar.go).
+	l4Ports func() []*l4ServicePort
 }
 
 // Resources is one proxy's view, each list sorted by resource name.
@@ -33,6 +44,7 @@ type Resources struct {
 	LoadAssignments []*endpoint.ClusterLoadAssignment
 	Listeners       []*listener.Listener
 	Routes          []*route.RouteConfiguration
+	Secrets         []*tlsv3.Secret // SDS: a gateway's certificates
 }
 
 // NewMesh prepares the translation of a snapshot. It does no work yet.
@@ -40,6 +52,8 @@ func NewMesh(snap *discovery.Snapshot) *Mesh {
 	m := &Mesh{snap: snap, rules: indexRules(snap), proxyRoutes: map[string]*route.RouteConfiguration{}}
 	m.outboundClusters = sync.OnceValue(m.buildOutboundClusters)
 	m.loadAssignments = sync.OnceValue(m.buildLoadAssignments)
+	m.sourceSelectors = sync.OnceValue(func() []map[string]string { return sourceSelectors(snap.VirtualServices) })
+	m.l4Ports = sync.OnceValue(func() []*l4ServicePort { return l4ServicePorts(snap) })
 	return m
 }
 
@@ -50,7 +64,7 @@ func (m *Mesh) Snapshot() *discovery.Snapshot { return m.snap }
 func (m *Mesh) ForProxy(p Proxy) *Resources {
 	res := &Resources{
 		LoadAssignments: m.loadAssignments(),
-		Routes:          []*route.RouteConfiguration{m.proxyRouteConfig(p.Namespace)},
+		Routes:          []*route.RouteConfiguration{m.proxyRouteConfig(m.proxySource(p))},
 	}
 	if pod := m.snap.Pod(p.Namespace, p.PodName); pod != nil && p.Type == Sidecar {
 		inbound := m.inboundPorts(pod)
@@ -58,7 +72,14 @@ func (m *Mesh) ForProxy(p Proxy) *Resources {
 		// already: no need to sort thousands of clusters per proxy.
 		res.Clusters = inboundClusters(pod, inbound)
 		res.Listeners = append(res.Listeners, outboundProxyListener(pod))
-		res.Listeners = append(res.Listeners, inboundListeners(pod, inbound)...)
+		httpPorts, tcpPorts := m.splitInboundPorts(pod, inbound)
+		res.Listeners = append(res.Listeners, inboundListeners(pod, httpPorts)...)
+		res.Listeners = append(res.Listeners, inboundTCPListeners(pod, tcpPorts)...)
+		res.Listeners = append(res.Listeners, m.outboundTCPListeners(pod, inbound)...)
+	}
+	if pod := m.snap.Pod(p.Namespace, p.PodName); pod != nil && p.Type == Router {
+		gw := buildGatewayView(m.snap, pod, m.visibleFrom(pod.Namespace))
+		res.Listeners, res.Routes, res.Secrets = gw.listeners, gw.routes, gw.secrets
 	}
 	res.Clusters = append(res.Clusters, m.outboundClusters()...)
 	sortByName(res.Listeners, func(l *listener.Listener) string { return l.Name })
@@ -69,13 +90,13 @@ func (m *Mesh) ForProxy(p Proxy) *Resources {
 // go or change readiness while no rule or service changed.
 func (m *Mesh) LoadAssignments() []*endpoint.ClusterLoadAssignment { return m.loadAssignments() }
 
-func (m *Mesh) proxyRouteConfig(namespace string) *route.RouteConfiguration {
+func (m *Mesh) proxyRouteConfig(src routeSource) *route.RouteConfiguration {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	rc, ok := m.proxyRoutes[namespace]
+	rc, ok := m.proxyRoutes[src.key]
 	if !ok {
-		rc = httpProxyRouteConfig(m.snap, m.rules, namespace)
-		m.proxyRoutes[namespace] = rc
+		rc = httpProxyRouteConfig(m.snap, m.visibleFrom(src.namespace).rules, src)
+		m.proxyRoutes[src.key] = rc
 	}
 	return rc
 }

@@ -9,8 +9,9 @@ import (
 )
 
 // httpProxyRouteConfig is the route table of the outbound HTTP proxy for
-// sidecars in one namespace: one virtual host per HTTP service port.
-func httpProxyRouteConfig(snap *discovery.Snapshot, r *rules, namespace string) *route.RouteConfiguration {
+// sidecars in one namespace (src.namespace; src.labels for sourceLabels):
+// one virtual host per HTTP service port.
+func httpProxyRouteConfig(snap *discovery.Snapshot, r *rules, src routeSource) *route.RouteConfiguration {
 	rc := &route.RouteConfiguration{Name: HTTPProxyRouteName}
 	for _, svc := range snap.Services {
 		for _, port := range svc.Ports {
@@ -19,12 +20,15 @@ func httpProxyRouteConfig(snap *discovery.Snapshot, r *rules, namespace string) 
 			}
 			rc.VirtualHosts = append(rc.VirtualHosts, &route.VirtualHost{
 				Name:    svc.Hostname + ":" + uitoa(port.Port),
-				Domains: proxyDomains(svc, port.Port, namespace),
-				Routes:  serviceRoutes(snap, r, svc, port.Port),
+				Domains: proxyDomains(svc, port.Port, src.namespace),
+				Routes:  serviceRoutes(snap, r, svc, port.Port, src),
 			})
 		}
 	}
 	sortByName(rc.VirtualHosts, func(v *route.VirtualHost) string { return v.Name })
+	// DestinationRule consistentHash → RouteAction.hash_policy, on the
+	// routes to hashing clusters (destinationrule_lb.go).
+	addHashPolicies(rc, r)
 	return rc
 }
 
@@ -50,12 +54,16 @@ func proxyDomains(svc *discovery.Service, port uint32, namespace string) []strin
 }
 
 // serviceRoutes are the routes of one service port: its VirtualService's
-// when it has one, else everything to the whole service.
-func serviceRoutes(snap *discovery.Snapshot, r *rules, svc *discovery.Service, port uint32) []*route.Route {
+// when it has one with rules for this port and this client, else (as in
+// Istio, where such a VirtualService yields no virtual host) everything to
+// the whole service.
+func serviceRoutes(snap *discovery.Snapshot, r *rules, svc *discovery.Service, port uint32, src routeSource) []*route.Route {
 	if vs := r.virtualServices[svc.Hostname]; vs != nil {
-		return virtualServiceRoutes(snap, vs, port)
+		if routes := httpRoutes(snap, vs, port, src); len(routes) > 0 {
+			return routes
+		}
 	}
-	return []*route.Route{forwardAll("default", OutboundClusterName(port, "", svc.Hostname))}
+	return []*route.Route{defaultRoute(OutboundClusterName(port, "", svc.Hostname))}
 }
 
 // isHTTP follows Istio's protocol selection: appProtocol, else the port

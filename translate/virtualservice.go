@@ -2,38 +2,40 @@ package translate
 
 import (
 	"fmt"
-	"sort"
-	"time"
 
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	previoushosts "github.com/envoyproxy/go-control-plane/envoy/extensions/retry/host/previous_hosts/v3"
-	matcher "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
-	networking "istio.io/api/networking/v1"
+	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
+	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
+	networking "istio.io/api/networking/v1"
 
 	"github.com/pilotlight/pilotlight/discovery"
 )
 
-// virtualServiceRoutes turns spec.http into Envoy routes for one port. Envoy
-// takes the first route that matches, as Istio does; several match blocks
-// of one rule (OR'ed) become one Envoy route each, with the same action.
-func virtualServiceRoutes(snap *discovery.Snapshot, vs *discovery.VirtualService, port uint32) []*route.Route {
+// How a VirtualService's spec.http becomes Envoy routes. The pieces live in
+// virtualservice_*.go: match (the RouteMatch), action (route, redirect and
+// direct response), headers, retry, mirror and source (sourceLabels); the
+// HTTP filters that per-route config needs are in fault.go and cors.go.
+
+// httpRoutes turns spec.http into the Envoy routes of one service port, as
+// seen from one client (src). Envoy takes the first route that matches, as
+// Istio takes the first rule; the match blocks of a rule are OR'ed, so each
+// becomes an Envoy route of its own with the same action. A block is left
+// out when it is for another port (match.port) or another client
+// (sourceLabels, sourceNamespace, gateways).
+func httpRoutes(snap *discovery.Snapshot, vs *discovery.VirtualService, port uint32, src routeSource) []*route.Route {
 	var out []*route.Route
 	for i, rule := range vs.Spec.GetHttp() {
-		action := routeAction(snap, vs, rule.GetRoute())
-		if action == nil {
-			continue // redirect and direct_response: see the traffic management work
-		}
-		name := rule.GetName()
-		if name == "" {
-			name = fmt.Sprintf("%s.%s.%d", vs.Name, vs.Namespace, i)
-		}
 		for _, m := range matchBlocks(rule) {
 			if m.GetPort() != 0 && m.GetPort() != port {
-				continue // match.port: this block is for another port
+				continue
 			}
-			out = append(out, &route.Route{Name: name, Match: routeMatch(m), Action: action})
+			if !appliesTo(m, src) {
+				continue
+			}
+			out = append(out, httpRoute(snap, vs, i, rule, m, port))
 		}
 	}
 	return out
@@ -46,70 +48,72 @@ func matchBlocks(rule *networking.HTTPRoute) []*networking.HTTPMatchRequest {
 	return rule.GetMatch()
 }
 
-// routeMatch: uri → match.path / prefix / safe_regex; headers → match.headers.
-func routeMatch(m *networking.HTTPMatchRequest) *route.RouteMatch {
-	rm := &route.RouteMatch{PathSpecifier: &route.RouteMatch_Prefix{Prefix: "/"}}
-	switch u := m.GetUri().GetMatchType().(type) {
-	case *networking.StringMatch_Exact:
-		rm.PathSpecifier = &route.RouteMatch_Path{Path: u.Exact}
-	case *networking.StringMatch_Prefix:
-		rm.PathSpecifier = &route.RouteMatch_Prefix{Prefix: u.Prefix}
-	case *networking.StringMatch_Regex:
-		rm.PathSpecifier = &route.RouteMatch_SafeRegex{SafeRegex: &matcher.RegexMatcher{Regex: u.Regex}}
+// httpRoute is one match block of one rule. The action is exactly one of
+// route (forward), redirect and directResponse; validation made sure.
+func httpRoute(snap *discovery.Snapshot, vs *discovery.VirtualService, i int, rule *networking.HTTPRoute, m *networking.HTTPMatchRequest, port uint32) *route.Route {
+	r := &route.Route{Name: routeName(vs, i, rule, m), Match: routeMatch(m)}
+	// headers: request/response set, add and remove of the whole rule.
+	ops := headerOperations(rule.GetHeaders())
+	ops.applyToRoute(r)
+	switch {
+	case rule.GetRedirect() != nil:
+		r.Action = redirectAction(rule.GetRedirect(), port)
+	case rule.GetDirectResponse() != nil:
+		r.Action = directResponseAction(rule.GetDirectResponse())
+	default:
+		ds := destinations{snap: snap, namespace: vs.Namespace, port: port}
+		r.Action = &route.Route_Route{Route: forwardAction(ds, rule, r, ops.authority)}
 	}
-	names := make([]string, 0, len(m.GetHeaders()))
-	for name := range m.GetHeaders() {
-		names = append(names, name)
-	}
-	sort.Strings(names) // map order is random; output must not be
-	for _, name := range names {
-		rm.Headers = append(rm.Headers, headerMatcher(name, m.GetHeaders()[name]))
-	}
-	return rm
+	r.TypedPerFilterConfig = perFilterConfig(rule)
+	return r
 }
 
-// headerMatcher: exact/prefix/regex → string_match; an empty match tests presence.
-func headerMatcher(name string, sm *networking.StringMatch) *route.HeaderMatcher {
-	hm := &route.HeaderMatcher{Name: name}
-	if s := stringMatcher(sm); s != nil {
-		hm.HeaderMatchSpecifier = &route.HeaderMatcher_StringMatch{StringMatch: s}
-	} else {
-		hm.HeaderMatchSpecifier = &route.HeaderMatcher_PresentMatch{PresentMatch: true}
+// routeName is the rule's name, else "vs.namespace.index"; a named match
+// block adds ".blockname", as in Istio.
+func routeName(vs *discovery.VirtualService, i int, rule *networking.HTTPRoute, m *networking.HTTPMatchRequest) string {
+	name := rule.GetName()
+	if name == "" {
+		name = fmt.Sprintf("%s.%s.%d", vs.Name, vs.Namespace, i)
 	}
-	return hm
+	if m.GetName() != "" {
+		name += "." + m.GetName()
+	}
+	return name
 }
 
-func stringMatcher(sm *networking.StringMatch) *matcher.StringMatcher {
-	switch v := sm.GetMatchType().(type) {
-	case *networking.StringMatch_Exact:
-		return &matcher.StringMatcher{MatchPattern: &matcher.StringMatcher_Exact{Exact: v.Exact}}
-	case *networking.StringMatch_Prefix:
-		return &matcher.StringMatcher{MatchPattern: &matcher.StringMatcher_Prefix{Prefix: v.Prefix}}
-	case *networking.StringMatch_Regex:
-		return &matcher.StringMatcher{MatchPattern: &matcher.StringMatcher_SafeRegex{SafeRegex: &matcher.RegexMatcher{Regex: v.Regex}}}
+// perFilterConfig: fault and corsPolicy configure the HCM's fault and CORS
+// filters for this route only (typed_per_filter_config, keyed by filter name).
+func perFilterConfig(rule *networking.HTTPRoute) map[string]*anypb.Any {
+	cfg := map[string]*anypb.Any{}
+	if f := faultConfig(rule.GetFault()); f != nil {
+		cfg[wellknown.Fault] = mustAny(f)
 	}
-	return nil
-}
-
-// routeAction: route[].destination → cluster, or weighted_clusters when
-// traffic is split.
-func routeAction(snap *discovery.Snapshot, vs *discovery.VirtualService, dests []*networking.HTTPRouteDestination) *route.Route_Route {
-	switch len(dests) {
-	case 0:
+	if c := corsPolicy(rule.GetCorsPolicy()); c != nil {
+		cfg[wellknown.CORS] = mustAny(c)
+	}
+	if len(cfg) == 0 {
 		return nil
-	case 1:
-		return routeTo(&route.RouteAction{ClusterSpecifier: &route.RouteAction_Cluster{
-			Cluster: destinationCluster(snap, vs.Namespace, dests[0].GetDestination()),
-		}})
 	}
-	weighted := &route.WeightedCluster{}
-	for _, d := range dests {
-		weighted.Clusters = append(weighted.Clusters, &route.WeightedCluster_ClusterWeight{
-			Name:   destinationCluster(snap, vs.Namespace, d.GetDestination()),
-			Weight: wrapperspb.UInt32(uint32(d.GetWeight())),
-		})
+	return cfg
+}
+
+// destinations names the clusters of an HTTP rule's destinations (route,
+// mirror, mirrors) on the service port its routes are built for.
+type destinations struct {
+	snap      *discovery.Snapshot
+	namespace string // the VirtualService's: short hosts name its services
+	port      uint32 // the service port whose routes these are
+}
+
+// cluster is destinationCluster, except that a destination without a port
+// on a host that is no known service goes to the port the request came to,
+// as in Istio (a known service without a port has a single one).
+func (ds destinations) cluster(d *networking.Destination) string {
+	host := discovery.ResolveHost(d.GetHost(), ds.namespace)
+	if d.GetPort().GetNumber() == 0 && ds.snap.ServiceByHost(host) == nil {
+		return OutboundClusterName(ds.port, d.GetSubset(), host)
 	}
-	return routeTo(&route.RouteAction{ClusterSpecifier: &route.RouteAction_WeightedClusters{WeightedClusters: weighted}})
+	return destinationCluster(ds.snap, ds.namespace, d)
 }
 
 // destinationCluster names the cluster of a destination. With no port, a
@@ -123,34 +127,67 @@ func destinationCluster(snap *discovery.Snapshot, namespace string, d *networkin
 	return OutboundClusterName(port, d.GetSubset(), host)
 }
 
-// forwardAll routes every request to one cluster.
+// forwardAll routes every request to one cluster, as a sidecar's inbound
+// route does (listener.go): no route timeout (timeout: 0s; Envoy's own
+// default is 15s) and Istio's inbound retry policy, which only retries a
+// request that never reached the app (reset-before-request). It must not
+// retry the app's answers: retries are the client sidecar's, by the
+// client's rules, and a 503 retried here too would multiply the tries of
+// every retry policy (attempts: 1 would become 3 tries, attempts: 0 not 1).
 func forwardAll(name, cluster string) *route.Route {
 	return &route.Route{
-		Name:   name,
-		Match:  &route.RouteMatch{PathSpecifier: &route.RouteMatch_Prefix{Prefix: "/"}},
-		Action: routeTo(&route.RouteAction{ClusterSpecifier: &route.RouteAction_Cluster{Cluster: cluster}}),
+		Name:  name,
+		Match: &route.RouteMatch{PathSpecifier: &route.RouteMatch_Prefix{Prefix: "/"}},
+		Action: &route.Route_Route{Route: &route.RouteAction{
+			ClusterSpecifier: &route.RouteAction_Cluster{Cluster: cluster},
+			Timeout:          durationpb.New(0),
+			RetryPolicy:      &route.RetryPolicy{RetryOn: "reset-before-request", NumRetries: wrapperspb.UInt32(2)},
+		}},
 	}
 }
 
-// routeTo adds Istio's defaults to a route action: no route timeout
-// (timeout: 0s; Envoy's own default is 15s) and Istio's default retry policy.
-func routeTo(a *route.RouteAction) *route.Route_Route {
-	a.Timeout = durationpb.New(0 * time.Second)
-	a.RetryPolicy = defaultRetryPolicy()
-	return &route.Route_Route{Route: a}
+// defaultRoute is the route of a service port without a VirtualService:
+// everything to the whole service, with no timeout and Istio's default
+// retry policy, as a rule with no timeout and no retries gets.
+func defaultRoute(cluster string) *route.Route {
+	return &route.Route{
+		Name:  "default",
+		Match: &route.RouteMatch{PathSpecifier: &route.RouteMatch_Prefix{Prefix: "/"}},
+		Action: &route.Route_Route{Route: &route.RouteAction{
+			ClusterSpecifier: &route.RouteAction_Cluster{Cluster: cluster},
+			Timeout:          durationpb.New(0),
+			RetryPolicy:      defaultRetryPolicy(),
+		}},
+	}
 }
 
-// defaultRetryPolicy is what Istio applies when a route sets no retries:
-// two retries on connection failures and 503, each on another host.
+// defaultRetryPolicy is what Istio applies when a rule sets no retries:
+// two retries on connection failures, refused streams and 503, each on
+// another host if there is one.
 func defaultRetryPolicy() *route.RetryPolicy {
 	return &route.RetryPolicy{
-		RetryOn:              "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes",
+		RetryOn:              defaultRetryOn,
 		NumRetries:           wrapperspb.UInt32(2),
 		RetriableStatusCodes: []uint32{503},
-		RetryHostPredicate: []*route.RetryPolicy_RetryHostPredicate{{
-			Name:       "envoy.retry_host_predicates.previous_hosts",
-			ConfigType: &route.RetryPolicy_RetryHostPredicate_TypedConfig{TypedConfig: mustAny(&previoushosts.PreviousHostsPredicate{})},
-		}},
+		RetryHostPredicate:   previousHostsPredicate(),
+		// host_selection_retry_max_attempts: how often to pick again when
+		// the predicate rejects the host picked.
 		HostSelectionRetryMaxAttempts: 5,
 	}
+}
+
+// defaultRetryOn: the conditions of Istio's default retry policy, which a
+// rule's retries keep when they leave retryOn unset. Istio documents them
+// with MeshConfig.defaultHttpRetryPolicy ("connect-failure,refused-stream,
+// unavailable,cancelled,retriable-status-codes", 503 being the retriable
+// status code; HTTPRetry.retryOn lists the first four), and pilot's
+// retry.DefaultPolicy writes exactly these.
+const defaultRetryOn = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
+
+// previousHostsPredicate makes a retry prefer a host not tried yet.
+func previousHostsPredicate() []*route.RetryPolicy_RetryHostPredicate {
+	return []*route.RetryPolicy_RetryHostPredicate{{
+		Name:       "envoy.retry_host_predicates.previous_hosts",
+		ConfigType: &route.RetryPolicy_RetryHostPredicate_TypedConfig{TypedConfig: mustAny(&previoushosts.PreviousHostsPredicate{})},
+	}}
 }

@@ -43,7 +43,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return m
 }
 
-// typeLabel turns a type URL into its short name: cds, eds, lds, rds.
+// typeLabel turns a type URL into its short name: cds, eds, lds, rds, sds.
 func typeLabel(typeURL string) string {
 	switch {
 	case strings.HasSuffix(typeURL, ".Cluster"):
@@ -54,6 +54,8 @@ func typeLabel(typeURL string) string {
 		return "lds"
 	case strings.HasSuffix(typeURL, ".RouteConfiguration"):
 		return "rds"
+	case strings.HasSuffix(typeURL, ".Secret"):
+		return "sds"
 	}
 	return "other"
 }

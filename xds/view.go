@@ -16,8 +16,9 @@ type View struct {
 }
 
 // viewTypes are the types a view holds, in the order Envoy should get them
-// (clusters before their endpoints, listeners before their routes).
-var viewTypes = []string{resourcev3.ClusterType, resourcev3.EndpointType, resourcev3.ListenerType, resourcev3.RouteType}
+// (clusters before their endpoints, listeners before their routes and
+// secrets: a gateway's TLS chains name their certificates over SDS).
+var viewTypes = []string{resourcev3.ClusterType, resourcev3.EndpointType, resourcev3.ListenerType, resourcev3.RouteType, resourcev3.SecretType}
 
 // buildView marshals a translated proxy view (through the memo, so shared
 // resources are marshaled once).
@@ -35,6 +36,9 @@ func buildView(prefix string, memo *marshalMemo, p translate.Proxy, res *transla
 	}
 	for _, r := range res.Routes {
 		groups[resourcev3.RouteType] = append(groups[resourcev3.RouteType], r)
+	}
+	for _, s := range res.Secrets {
+		groups[resourcev3.SecretType] = append(groups[resourcev3.SecretType], s)
 	}
 	for _, typeURL := range viewTypes {
 		tv, err := marshalTypeView(prefix, memo, groups[typeURL])

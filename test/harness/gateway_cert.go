@@ -1,0 +1,95 @@
+package harness
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Cert is a self-signed server certificate for tests: PEM, and a pool that
+// trusts it.
+type Cert struct {
+	CertPEM, KeyPEM []byte
+	Leaf            *x509.Certificate
+	Pool            *x509.CertPool
+}
+
+// SelfSignedCert makes an ECDSA P-256 certificate for names (the first is
+// also the subject), valid from an hour ago for a day.
+func SelfSignedCert(t testing.TB, names ...string) *Cert {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatalf("harness: %v", err)
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	if err != nil {
+		t.Fatalf("harness: %v", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: names[0]},
+		DNSNames:     names,
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatalf("harness: %v", err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatalf("harness: %v", err)
+	}
+	leaf, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return &Cert{
+		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
+		Leaf:    leaf,
+		Pool:    pool,
+	}
+}
+
+// ClientConfig trusts only this certificate and asks for serverName (SNI).
+func (c *Cert) ClientConfig(serverName string) *tls.Config {
+	return &tls.Config{RootCAs: c.Pool, ServerName: serverName, MinVersion: tls.VersionTLS12}
+}
+
+// WriteFiles writes the certificate and key into LogDir(t) as
+// <name>.crt and <name>.key and returns their paths.
+func (c *Cert) WriteFiles(t testing.TB, name string) (certFile, keyFile string) {
+	t.Helper()
+	dir := LogDir(t)
+	certFile, keyFile = filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
+	for path, data := range map[string][]byte{certFile: c.CertPEM, keyFile: c.KeyPEM} {
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatalf("harness: %v", err)
+		}
+	}
+	return certFile, keyFile
+}
+
+// SecretYAML is the certificate as a kubernetes.io/tls Secret, as
+// `kubectl create secret tls NAME --cert --key` makes it.
+func (c *Cert) SecretYAML(name, namespace string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: %s\n  namespace: %s\ntype: kubernetes.io/tls\ndata:\n", q(name), q(namespace))
+	fmt.Fprintf(&b, "  tls.crt: %s\n  tls.key: %s\n", base64.StdEncoding.EncodeToString(c.CertPEM), base64.StdEncoding.EncodeToString(c.KeyPEM))
+	return b.String()
+}
