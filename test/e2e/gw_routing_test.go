@@ -1,12 +1,12 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -239,32 +239,16 @@ func TestGatewayCanaryAndUserAgent(t *testing.T) {
 // countVersions sends n GETs (workers at a time) and counts answers by
 // version; failures are described.
 func countVersions(c *http.Client, url, ua string, n, workers int) (map[string]int, []string) {
-	var next atomic.Int64
-	var mu sync.Mutex
-	count := map[string]int{}
-	var failures []string
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for next.Add(1) <= int64(n) {
-				a, err := harness.Get(c, url, ua)
-				mu.Lock()
-				switch {
-				case err != nil:
-					failures = append(failures, err.Error())
-				case a.Status != http.StatusOK || a.Echo == nil:
-					failures = append(failures, a.String())
-				default:
-					count[a.Echo.Version]++
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	return count, failures
+	return harness.CountVersions(n, workers, func() (string, error) {
+		a, err := harness.Get(c, url, ua)
+		if err != nil {
+			return "", err
+		}
+		if a.Status != http.StatusOK || a.Echo == nil {
+			return "", errors.New(a.String())
+		}
+		return a.Echo.Version, nil
+	})
 }
 
 // shot is one request of a load loop.

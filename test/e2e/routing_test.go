@@ -3,8 +3,6 @@ package e2e
 import (
 	"math"
 	"net/http"
-	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/pilotlight/pilotlight/test/harness"
@@ -95,32 +93,7 @@ func TestWeightedSplit8020(t *testing.T) {
 	}
 
 	const n = 1000
-	const workers = 8
-	var next atomic.Int64
-	var mu sync.Mutex
-	count := map[string]int{}
-	var failures []string
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for next.Add(1) <= n {
-				a, err := harness.Get(c, frontEndURL, "")
-				mu.Lock()
-				switch {
-				case err != nil:
-					failures = append(failures, err.Error())
-				case a.Status != http.StatusOK || a.Echo == nil:
-					failures = append(failures, a.String())
-				default:
-					count[a.Echo.Version]++
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
+	count, failures := countVersions(c, frontEndURL, "", n, 8)
 
 	if len(failures) > 0 {
 		t.Errorf("%d of %d requests failed; first: %s", len(failures), n, failures[0])

@@ -4,8 +4,6 @@ import (
 	"math"
 	"net"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/pilotlight/pilotlight/test/harness"
@@ -196,27 +194,11 @@ func TestSidecarTCPAndTLSRoutes(t *testing.T) {
 // countStreams opens n connections (workers at a time) and counts the
 // greetings by version.
 func countStreams(addr string, n, workers int) (map[string]int, []string) {
-	var next atomic.Int64
-	var mu sync.Mutex
-	count := map[string]int{}
-	var failures []string
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for next.Add(1) <= int64(n) {
-				h, err := harness.DialStream(addr, nil)
-				mu.Lock()
-				if err != nil {
-					failures = append(failures, err.Error())
-				} else {
-					count[h.Version]++
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	return count, failures
+	return harness.CountVersions(n, workers, func() (string, error) {
+		h, err := harness.DialStream(addr, nil)
+		if err != nil {
+			return "", err
+		}
+		return h.Version, nil
+	})
 }
