@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -155,6 +156,10 @@ func (v *Validator) VirtualService(vs *VirtualService) []Problem {
 	for i, h := range spec.Hosts {
 		if h == "" {
 			p.add(fieldIndex("spec.hosts", i), "host must not be empty")
+		}
+		// As in Istio: "*" would capture every service of the mesh.
+		if h == "*" && appliesToMesh(spec.Gateways) {
+			p.add(fieldIndex("spec.hosts", i), `wildcard host "*" is not allowed for a VirtualService bound to the mesh`)
 		}
 	}
 	for i, r := range spec.Http {
@@ -1001,4 +1006,9 @@ func sortedNames[V any](m map[string]V) []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// appliesToMesh: no gateways, or the reserved gateway "mesh" among them.
+func appliesToMesh(gateways []string) bool {
+	return len(gateways) == 0 || slices.Contains(gateways, "mesh")
 }

@@ -58,7 +58,7 @@ func proxyDomains(svc *discovery.Service, port uint32, namespace string) []strin
 // Istio, where such a VirtualService yields no virtual host) everything to
 // the whole service.
 func serviceRoutes(snap *discovery.Snapshot, r *rules, svc *discovery.Service, port uint32, src routeSource) []*route.Route {
-	if vs := r.virtualServices[svc.Hostname]; vs != nil {
+	if vs := r.virtualServiceFor(svc.Hostname); vs != nil {
 		if routes := httpRoutes(snap, vs, port, src); len(routes) > 0 {
 			return routes
 		}

@@ -1,6 +1,9 @@
 package translate
 
 import (
+	"sort"
+	"strings"
+
 	networking "istio.io/api/networking/v1"
 
 	"github.com/pilotlight/pilotlight/discovery"
@@ -11,7 +14,15 @@ import (
 // the choice is deterministic (Istio merges some cases; we do not yet).
 type rules struct {
 	destinationRules map[string]*discovery.DestinationRule
-	virtualServices  map[string]*discovery.VirtualService // mesh-bound only
+	virtualServices  map[string]*discovery.VirtualService // mesh-bound only, by exact host
+	// wildcards are mesh-bound VirtualServices for "*" or "*.suffix" hosts,
+	// most specific (longest) first.
+	wildcards []wildcardRule
+}
+
+type wildcardRule struct {
+	suffix string // ".sock-shop.svc.cluster.local"; "" for "*"
+	vs     *discovery.VirtualService
 }
 
 func indexRules(snap *discovery.Snapshot) *rules {
@@ -31,12 +42,31 @@ func indexRules(snap *discovery.Snapshot) *rules {
 		}
 		for _, h := range vs.Spec.GetHosts() {
 			host := discovery.ResolveHost(h, vs.Namespace)
-			if _, taken := r.virtualServices[host]; !taken {
+			if suffix, ok := strings.CutPrefix(host, "*"); ok {
+				r.wildcards = append(r.wildcards, wildcardRule{suffix: suffix, vs: vs})
+			} else if _, taken := r.virtualServices[host]; !taken {
 				r.virtualServices[host] = vs
 			}
 		}
 	}
+	// Stable: among equally specific wildcards the first by namespace/name wins.
+	sort.SliceStable(r.wildcards, func(i, j int) bool { return len(r.wildcards[i].suffix) > len(r.wildcards[j].suffix) })
 	return r
+}
+
+// virtualServiceFor is the mesh-bound VirtualService that routes a service
+// host: one naming the host exactly, else the most specific wildcard host
+// ("*.sock-shop.svc.cluster.local" before "*"), as Istio chooses.
+func (r *rules) virtualServiceFor(host string) *discovery.VirtualService {
+	if vs := r.virtualServices[host]; vs != nil {
+		return vs
+	}
+	for _, w := range r.wildcards {
+		if strings.HasSuffix(host, w.suffix) {
+			return w.vs
+		}
+	}
+	return nil
 }
 
 // subsets of the DestinationRule for a host, in the rule's order.
