@@ -1,6 +1,8 @@
 package translate
 
 import (
+	"maps"
+	"slices"
 	"strings"
 
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -50,7 +52,7 @@ func headerOperations(h *networking.Headers) headerOps {
 func headerValues(headers map[string]string, action core.HeaderValueOption_HeaderAppendAction) ([]*core.HeaderValueOption, string) {
 	var out []*core.HeaderValueOption
 	authority := ""
-	for _, name := range sortedKeys(headers) {
+	for _, name := range slices.Sorted(maps.Keys(headers)) {
 		if isAuthorityHeader(name) {
 			authority = headers[name]
 			continue

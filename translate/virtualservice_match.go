@@ -1,6 +1,8 @@
 package translate
 
 import (
+	"maps"
+	"slices"
 	"sort"
 
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -66,7 +68,7 @@ func setPath(rm *route.RouteMatch, uri *networking.StringMatch, ignoreCase bool)
 // beside present_match, whose inversion already means "absent".
 func headerMatchers(matches map[string]*networking.StringMatch, invert bool) []*route.HeaderMatcher {
 	out := make([]*route.HeaderMatcher, 0, len(matches))
-	for _, name := range sortedKeys(matches) {
+	for _, name := range slices.Sorted(maps.Keys(matches)) {
 		hm := headerMatcher(name, matches[name])
 		if invert {
 			hm.InvertMatch = true
@@ -92,7 +94,7 @@ func headerMatcher(name string, sm *networking.StringMatch) *route.HeaderMatcher
 // string_match, an empty match → present_match.
 func queryMatchers(matches map[string]*networking.StringMatch) []*route.QueryParameterMatcher {
 	var out []*route.QueryParameterMatcher
-	for _, name := range sortedKeys(matches) {
+	for _, name := range slices.Sorted(maps.Keys(matches)) {
 		qm := &route.QueryParameterMatcher{Name: name}
 		if s := stringMatcher(matches[name]); s != nil {
 			qm.QueryParameterMatchSpecifier = &route.QueryParameterMatcher_StringMatch{StringMatch: s}
@@ -115,14 +117,4 @@ func stringMatcher(sm *networking.StringMatch) *matcher.StringMatcher {
 		return &matcher.StringMatcher{MatchPattern: &matcher.StringMatcher_SafeRegex{SafeRegex: &matcher.RegexMatcher{Regex: v.Regex}}}
 	}
 	return nil
-}
-
-// sortedKeys: map order is random; output must not be.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

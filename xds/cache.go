@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 
 	discoverypb "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
@@ -260,7 +262,7 @@ func deltaResponse(n *nodeState, req *cachev3.DeltaRequest, sub cachev3.Subscrip
 		resp.Resources = append(resp.Resources, &discoverypb.Resource{Name: name, Version: r.Version, Resource: r.Any})
 		next[name] = r.Version
 	}
-	for _, name := range sortedKeys(known) {
+	for _, name := range slices.Sorted(maps.Keys(known)) {
 		if _, still := tv.Resources[name]; !still {
 			resp.RemovedResources = append(resp.RemovedResources, name)
 			delete(next, name)

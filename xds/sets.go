@@ -1,7 +1,5 @@
 package xds
 
-import "sort"
-
 func nameSet(names []string) map[string]struct{} {
 	set := make(map[string]struct{}, len(names))
 	for _, n := range names {
@@ -20,13 +18,4 @@ func sameSet(a, b map[string]struct{}) bool {
 		}
 	}
 	return true
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -185,3 +185,28 @@ func EnvoyStat(admin, name string) (uint64, error) {
 	}
 	return stats[name], nil
 }
+
+// WaitEnvoyAccepted waits until an Envoy is LIVE (admin /ready) and has
+// accepted clusters and listeners; a rejection, or the process exiting,
+// ends the wait at once.
+func WaitEnvoyAccepted(envoy *Process, admin string, timeout time.Duration) error {
+	return Eventually(timeout, 50*time.Millisecond, func() error {
+		if err := envoy.CheckRunning(); err != nil {
+			return Permanent(err)
+		}
+		if err := checkHTTP(adminURL(admin, "/ready")); err != nil {
+			return err
+		}
+		stats, err := EnvoyStats(admin, `^(cluster_manager\.cds|listener_manager\.lds)\.update_(success|rejected)$`)
+		if err != nil {
+			return err
+		}
+		if n := stats["cluster_manager.cds.update_rejected"] + stats["listener_manager.lds.update_rejected"]; n > 0 {
+			return Permanent(fmt.Errorf("it rejected config: %s", FormatNonZero(stats)))
+		}
+		if stats["cluster_manager.cds.update_success"] == 0 || stats["listener_manager.lds.update_success"] == 0 {
+			return fmt.Errorf("no clusters and listeners accepted from pilotlight yet: %v", stats)
+		}
+		return nil
+	})
+}

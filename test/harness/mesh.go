@@ -314,26 +314,7 @@ func (m *Mesh) Start() {
 		t.Cleanup(m.checkNoNacks)
 	}
 	for _, p := range m.Pods {
-		if err := m.waitHTTP(p.Envoy, "http://"+p.Admin()+"/ready", envoyStartTimeout); err != nil {
-			t.Fatalf("harness: sidecar of %s: %v", p.Key(), err)
-		}
-		err := Eventually(envoyStartTimeout, 50*time.Millisecond, func() error {
-			if err := p.Envoy.CheckRunning(); err != nil {
-				return Permanent(err)
-			}
-			stats, err := EnvoyStats(p.Admin(), `^(cluster_manager\.cds|listener_manager\.lds)\.update_(success|rejected)$`)
-			if err != nil {
-				return err
-			}
-			if n := stats["cluster_manager.cds.update_rejected"] + stats["listener_manager.lds.update_rejected"]; n > 0 {
-				return Permanent(fmt.Errorf("it rejected config: %s", FormatNonZero(stats)))
-			}
-			if stats["cluster_manager.cds.update_success"] == 0 || stats["listener_manager.lds.update_success"] == 0 {
-				return fmt.Errorf("no clusters and listeners accepted from pilotlight yet: %v", stats)
-			}
-			return nil
-		})
-		if err != nil {
+		if err := WaitEnvoyAccepted(p.Envoy, p.Admin(), envoyStartTimeout); err != nil {
 			t.Fatalf("harness: sidecar of %s (node %s): %v", p.Key(), p.NodeID(), err)
 		}
 	}

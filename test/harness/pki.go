@@ -63,11 +63,15 @@ func NewTestPKI(t testing.TB, clientName string, serverNames ...string) *TestPKI
 
 func newCA(t testing.TB) (*ecdsa.PrivateKey, *x509.Certificate) {
 	key := newKey(t)
-	tmpl := &x509.Certificate{
+	return key, selfSigned(t, key, &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "pilotlight test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}
+	})
+}
+
+// selfSigned signs tmpl with key itself, valid from an hour ago for a day.
+func selfSigned(t testing.TB, key *ecdsa.PrivateKey, tmpl *x509.Certificate) *x509.Certificate {
+	tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour)
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
 		t.Fatalf("harness: %v", err)
@@ -76,16 +80,12 @@ func newCA(t testing.TB) (*ecdsa.PrivateKey, *x509.Certificate) {
 	if err != nil {
 		t.Fatalf("harness: %v", err)
 	}
-	return key, cert
+	return cert
 }
 
 func newLeaf(t testing.TB, caKey *ecdsa.PrivateKey, ca *x509.Certificate, tmpl *x509.Certificate) (*ecdsa.PrivateKey, []byte) {
 	key := newKey(t)
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
-	if err != nil {
-		t.Fatalf("harness: %v", err)
-	}
-	tmpl.SerialNumber = serial
+	tmpl.SerialNumber = randomSerial(t)
 	tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour)
 	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
@@ -93,6 +93,14 @@ func newLeaf(t testing.TB, caKey *ecdsa.PrivateKey, ca *x509.Certificate, tmpl *
 		t.Fatalf("harness: %v", err)
 	}
 	return key, der
+}
+
+func randomSerial(t testing.TB) *big.Int {
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
+	if err != nil {
+		t.Fatalf("harness: %v", err)
+	}
+	return serial
 }
 
 func emptyCRL(t testing.TB, caKey *ecdsa.PrivateKey, ca *x509.Certificate) []byte {
