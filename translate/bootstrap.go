@@ -39,7 +39,7 @@ func Bootstrap(o BootstrapOptions) (*bootstrap.Bootstrap, error) {
 		apiType = core.ApiConfigSource_DELTA_GRPC
 	}
 	return &bootstrap.Bootstrap{
-		Node: &core.Node{Id: o.Proxy.NodeID(), Cluster: o.Proxy.PodName + "." + o.Proxy.Namespace},
+		Node:  &core.Node{Id: o.Proxy.NodeID(), Cluster: o.Proxy.PodName + "." + o.Proxy.Namespace},
 		Admin: &bootstrap.Admin{Address: socketAddress(adminHost, adminPort)},
 		DynamicResources: &bootstrap.Bootstrap_DynamicResources{
 			AdsConfig: &core.ApiConfigSource{

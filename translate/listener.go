@@ -41,9 +41,9 @@ func outboundProxyListener(pod *discovery.Pod) *listener.Listener {
 	}
 	addr := pod.LocalAddress()
 	return &listener.Listener{
-		Name:         ListenerName(addr, OutboundProxyPort),
-		Address:      socketAddress(addr, OutboundProxyPort),
-		FilterChains: []*listener.FilterChain{{Name: "outbound_http_proxy", Filters: []*listener.Filter{hcmFilter(manager)}}},
+		Name:             ListenerName(addr, OutboundProxyPort),
+		Address:          socketAddress(addr, OutboundProxyPort),
+		FilterChains:     []*listener.FilterChain{{Name: "outbound_http_proxy", Filters: []*listener.Filter{hcmFilter(manager)}}},
 		TrafficDirection: core.TrafficDirection_OUTBOUND,
 	}
 }

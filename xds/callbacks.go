@@ -91,5 +91,5 @@ func (cb *callbacks) OnStreamDeltaRequest(id int64, r *discoverypb.DeltaDiscover
 func (cb *callbacks) OnStreamDeltaResponse(id int64, _ *discoverypb.DeltaDiscoveryRequest, r *discoverypb.DeltaDiscoveryResponse) {
 	cb.response(id, r.GetTypeUrl(), r.GetSystemVersionInfo(), r.GetNonce())
 }
-func (cb *callbacks) OnFetchRequest(context.Context, *discoverypb.DiscoveryRequest) error { return nil }
+func (cb *callbacks) OnFetchRequest(context.Context, *discoverypb.DiscoveryRequest) error           { return nil }
 func (cb *callbacks) OnFetchResponse(*discoverypb.DiscoveryRequest, *discoverypb.DiscoveryResponse) {}

@@ -8,12 +8,12 @@ import (
 
 // metrics of the control plane, named as Prometheus expects (units in names).
 type metrics struct {
-	connected       prometheus.Gauge
-	pushes          *prometheus.CounterVec
-	nacks           *prometheus.CounterVec
-	pushDuration    *prometheus.HistogramVec
-	translateTime   prometheus.Histogram
-	configProblems  prometheus.Gauge
+	connected      prometheus.Gauge
+	pushes         *prometheus.CounterVec
+	nacks          *prometheus.CounterVec
+	pushDuration   *prometheus.HistogramVec
+	translateTime  prometheus.Histogram
+	configProblems prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {

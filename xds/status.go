@@ -82,8 +82,8 @@ func (t *statusTracker) forget(node string) {
 
 // ProxyStatus is one proxy's entry in /debug/proxies.
 type ProxyStatus struct {
-	ID    string                 `json:"id"`
-	Pod   string                 `json:"pod"`
+	ID    string                `json:"id"`
+	Pod   string                `json:"pod"`
 	Types map[string]TypeStatus `json:"types"`
 }
 

@@ -3,8 +3,8 @@ package folder
 import (
 	"testing"
 
-	networking "istio.io/api/networking/v1"
 	"google.golang.org/protobuf/encoding/protojson"
+	networking "istio.io/api/networking/v1"
 )
 
 // Istio's docs write durations as Go durations; protojson wants seconds.
