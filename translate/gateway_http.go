@@ -31,52 +31,101 @@ func gatewayHTTPManager(statPrefix, routeName string) *hcm.HttpConnectionManager
 	}
 }
 
-// virtualHosts of the servers that share one route table. A host name is
-// served once per table (Envoy rejects a domain in two virtual hosts): the
-// first server, then the first VirtualService (by namespace/name) to ask
-// for it gets it.
+// virtualHosts of the servers that share one route table: one per host
+// name, since Envoy rejects a domain in two virtual hosts. As Istio's
+// gateways do, every bound VirtualService that serves a host adds its
+// routes to that host's virtual host (server by server, VirtualServices in
+// namespace/name order), and the catch-all routes go last, so that one
+// team's "/" does not hide another team's "/api" on the same host.
 func (b *gatewayBuilder) virtualHosts(servers []*gatewayServer) []*route.VirtualHost {
-	claimed := map[string]bool{}
-	var out []*route.VirtualHost
+	t := vhostTable{port: servers[0].port(), byHost: map[string]*route.VirtualHost{}, added: map[vhostSource]bool{}}
 	for _, s := range servers {
-		out = append(out, b.serverVirtualHosts(s, claimed)...)
+		b.addServerRoutes(s, &t)
+	}
+	out := make([]*route.VirtualHost, 0, len(t.byHost))
+	for _, vh := range t.byHost {
+		vh.Routes = catchAllLast(vh.Routes)
+		out = append(out, vh)
 	}
 	sortByName(out, func(v *route.VirtualHost) string { return v.Name })
 	return out
 }
 
-// serverVirtualHosts: one virtual host per host a bound VirtualService
-// serves through this server, with the VirtualService's http routes for the
-// server's port. httpsRedirect (tls.httpsRedirect) becomes require_tls ALL:
-// Envoy answers every plain HTTP request with a 301 to https.
-func (b *gatewayBuilder) serverVirtualHosts(s *gatewayServer, claimed map[string]bool) []*route.VirtualHost {
-	var out []*route.VirtualHost
+// vhostTable collects the virtual hosts of one route table.
+type vhostTable struct {
+	port   uint32
+	byHost map[string]*route.VirtualHost
+	// added: a VirtualService bound to two servers of one table (two
+	// Gateways on one port) adds its routes to a host once.
+	added map[vhostSource]bool
+}
+
+type vhostSource struct {
+	host string
+	vs   *discovery.VirtualService
+}
+
+// host is the virtual host of a host name, made on first use.
+func (t *vhostTable) host(name string) *route.VirtualHost {
+	vh := t.byHost[name]
+	if vh == nil {
+		vh = gatewayVirtualHost(name, t.port, nil)
+		t.byHost[name] = vh
+	}
+	return vh
+}
+
+// addServerRoutes adds the http routes of the VirtualServices bound to a
+// server to the virtual hosts of the hosts they serve through it (a host
+// with no route for this port gets no virtual host from it).
+// httpsRedirect (tls.httpsRedirect) becomes require_tls ALL on the
+// server's virtual hosts, also those that no VirtualService routes (they
+// usually bind to the HTTPS server only): Envoy answers every plain HTTP
+// request with a 301 to https.
+func (b *gatewayBuilder) addServerRoutes(s *gatewayServer, t *vhostTable) {
+	var touched []*route.VirtualHost
 	for _, vs := range b.virtualServices {
 		if !bindsTo(vs, s.gateway) {
 			continue
 		}
-		var routes []*route.Route
+		routes := b.httpRoutes(s, vs)
+		if len(routes) == 0 {
+			continue
+		}
 		for _, host := range b.admittedHosts(s, vs.Namespace, gatewayVSHosts(vs)) {
-			if claimed[host] {
-				continue
+			vh := t.host(host)
+			touched = append(touched, vh)
+			if key := (vhostSource{host, vs}); !t.added[key] {
+				t.added[key] = true
+				vh.Routes = append(vh.Routes, routes...)
 			}
-			if routes == nil {
-				routes = b.httpRoutes(s, vs)
-			}
-			if len(routes) == 0 {
-				break // no http route for this port: leave the host to others
-			}
-			claimed[host] = true
-			out = append(out, gatewayVirtualHost(host, s.port(), routes))
 		}
 	}
 	if s.spec.GetTls().GetHttpsRedirect() {
-		out = append(out, redirectOnlyHosts(s, claimed)...)
-		for _, vh := range out {
+		for _, host := range serverHostNames(s.spec) {
+			touched = append(touched, t.host(host))
+		}
+		for _, vh := range touched {
 			vh.RequireTls = route.VirtualHost_ALL
 		}
 	}
-	return out
+}
+
+// catchAllLast moves the catch-all routes to the end and keeps the order
+// of the rest, as Istio's SortVHostRoutes does. Each VirtualService's own
+// routes end at its first catch-all (httpRoutes), so within one
+// VirtualService the order Envoy sees is unchanged.
+func catchAllLast(routes []*route.Route) []*route.Route {
+	out := make([]*route.Route, 0, len(routes))
+	var catchAlls []*route.Route
+	for _, r := range routes {
+		if isCatchAll(r.Match) {
+			catchAlls = append(catchAlls, r)
+		} else {
+			out = append(out, r)
+		}
+	}
+	return append(out, catchAlls...)
 }
 
 // httpRoutes are a VirtualService's http routes as this gateway sees them:
@@ -85,20 +134,6 @@ func (b *gatewayBuilder) serverVirtualHosts(s *gatewayServer, claimed map[string
 func (b *gatewayBuilder) httpRoutes(s *gatewayServer, vs *discovery.VirtualService) []*route.Route {
 	src := routeSource{namespace: b.pod.Namespace, labels: b.pod.Labels, gateways: gatewayNames(s.gateway, vs.Namespace)}
 	return httpRoutes(b.snap, vs, s.port(), src)
-}
-
-// redirectOnlyHosts: a server with httpsRedirect redirects its hosts even
-// where no VirtualService routes them (they usually bind to the HTTPS
-// server only).
-func redirectOnlyHosts(s *gatewayServer, claimed map[string]bool) []*route.VirtualHost {
-	var out []*route.VirtualHost
-	for _, host := range serverHostNames(s.spec) {
-		if !claimed[host] {
-			claimed[host] = true
-			out = append(out, gatewayVirtualHost(host, s.port(), nil))
-		}
-	}
-	return out
 }
 
 // gatewayVirtualHost is named host:port, as Istio names them.

@@ -6,6 +6,7 @@ import (
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	previoushosts "github.com/envoyproxy/go-control-plane/envoy/extensions/retry/host/previous_hosts/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -35,10 +36,29 @@ func httpRoutes(snap *discovery.Snapshot, vs *discovery.VirtualService, port uin
 			if !appliesTo(m, src) {
 				continue
 			}
-			out = append(out, httpRoute(snap, vs, i, rule, m, port))
+			r := httpRoute(snap, vs, i, rule, m, port)
+			out = append(out, r)
+			if isCatchAll(r.Match) {
+				// Nothing after it can match. Istio stops here too, which
+				// lets a gateway move catch-alls last when it merges
+				// VirtualServices (catchAllLast) without changing what
+				// one VirtualService routes.
+				return out
+			}
 		}
 	}
 	return out
+}
+
+// isCatchAll: the route matches every request (path prefix "/" and no
+// other condition).
+func isCatchAll(m *route.RouteMatch) bool {
+	if m.GetPrefix() != "/" && m.GetPathSeparatedPrefix() != "/" {
+		return false
+	}
+	rest := proto.Clone(m).(*route.RouteMatch)
+	rest.PathSpecifier, rest.CaseSensitive = nil, nil
+	return proto.Size(rest) == 0
 }
 
 func matchBlocks(rule *networking.HTTPRoute) []*networking.HTTPMatchRequest {
