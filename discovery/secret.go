@@ -2,6 +2,7 @@ package discovery
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
@@ -52,7 +53,12 @@ func NewSecret(m Meta, secretType string, data map[string][]byte) (*Secret, *Pro
 	if _, err := tls.X509KeyPair(cert, key); err != nil {
 		return nil, problem("data."+keys.cert, "not a usable certificate and key: %v", err)
 	}
-	return &Secret{Meta: m, CertChain: cert, PrivateKey: key, CACert: data[keys.caCert]}, nil
+	// A CA Envoy cannot read would be rejected with the whole secret.
+	ca := data[keys.caCert]
+	if len(ca) > 0 && !x509.NewCertPool().AppendCertsFromPEM(ca) {
+		return nil, problem("data."+keys.caCert, "no PEM certificate in %s", keys.caCert)
+	}
+	return &Secret{Meta: m, CertChain: cert, PrivateKey: key, CACert: ca}, nil
 }
 
 // tlsLayout tells where a Secret keeps its TLS material, if it has any.

@@ -23,7 +23,8 @@ const (
 	// http routes of the bound VirtualServices.
 	GatewayHTTP
 	// GatewayHTTPS: TLS terminated at the gateway (protocol HTTPS, tls.mode
-	// SIMPLE), then routed as HTTP.
+	// SIMPLE, or MUTUAL to also verify client certificates), then routed as
+	// HTTP.
 	GatewayHTTPS
 	// GatewayPassthrough: TLS left to the destination (protocol HTTPS or
 	// TLS, tls.mode PASSTHROUGH), routed by SNI with tls routes.
@@ -45,7 +46,7 @@ func ServerKind(s *networking.Server) GatewayServerKind {
 		return GatewayHTTP
 	case "HTTPS":
 		switch mode {
-		case networking.ServerTLSSettings_SIMPLE:
+		case networking.ServerTLSSettings_SIMPLE, networking.ServerTLSSettings_MUTUAL:
 			return GatewayHTTPS
 		case networking.ServerTLSSettings_PASSTHROUGH:
 			return GatewayPassthrough
@@ -125,10 +126,10 @@ func checkUnsupportedServer(p *problemList, path string, s *networking.Server) {
 	switch protocol {
 	case "HTTPS", "TLS":
 		if s.GetTls() == nil {
-			p.add(path+".tls", "a %s server needs tls settings (mode SIMPLE or PASSTHROUGH)", protocol)
+			p.add(path+".tls", "a %s server needs tls settings (mode SIMPLE, MUTUAL or PASSTHROUGH)", protocol)
 			return
 		}
-		p.add(path+".tls.mode", "mode %s with protocol %s is not supported by pilotlight (supported: HTTPS with SIMPLE or PASSTHROUGH, TLS with PASSTHROUGH)",
+		p.add(path+".tls.mode", "mode %s with protocol %s is not supported by pilotlight (supported: HTTPS with SIMPLE, MUTUAL or PASSTHROUGH, TLS with PASSTHROUGH)",
 			s.GetTls().GetMode(), protocol)
 	case "":
 		p.add(path+".port.protocol", "protocol is required (HTTP, HTTPS, TLS or TCP)")
@@ -139,14 +140,15 @@ func checkUnsupportedServer(p *problemList, path string, s *networking.Server) {
 
 // checkServerTLS checks the tls settings against what the kind uses.
 func checkServerTLS(p *problemList, path string, kind GatewayServerKind, tls *networking.ServerTLSSettings) {
-	hasCert := tls.GetCredentialName() != "" || tls.GetServerCertificate() != "" || tls.GetPrivateKey() != ""
+	hasCert := tls.GetCredentialName() != "" || tls.GetServerCertificate() != "" || tls.GetPrivateKey() != "" || tls.GetCaCertificates() != ""
 	switch kind {
 	case GatewayHTTP, GatewayTCP, GatewayPassthrough:
 		if hasCert {
-			p.add(path, "certificates are only used by HTTPS servers with mode SIMPLE; this server does not terminate TLS")
+			p.add(path, "certificates are only used by HTTPS servers with mode SIMPLE or MUTUAL; this server does not terminate TLS")
 		}
 	case GatewayHTTPS:
 		checkServerCertificate(p, path, tls)
+		checkClientVerification(p, path, tls)
 	}
 	if len(tls.GetCredentialNames()) > 0 || len(tls.GetTlsCertificates()) > 0 {
 		p.add(path, "credentialNames and tlsCertificates are not supported by pilotlight; use credentialName or serverCertificate and privateKey")
@@ -168,11 +170,39 @@ func checkServerCertificate(p *problemList, path string, tls *networking.ServerT
 	}
 	switch {
 	case tls.GetServerCertificate() == "" && tls.GetPrivateKey() == "":
-		p.add(path, "mode SIMPLE needs a certificate: credentialName, or serverCertificate and privateKey")
+		p.add(path, "mode %s needs a certificate: credentialName, or serverCertificate and privateKey", tls.GetMode())
 	case tls.GetServerCertificate() == "":
 		p.add(path+".serverCertificate", "privateKey is set without serverCertificate")
 	case tls.GetPrivateKey() == "":
 		p.add(path+".privateKey", "serverCertificate is set without privateKey")
+	}
+}
+
+// checkClientVerification: mode MUTUAL verifies client certificates
+// against a CA: the ca.crt of the credentialName Secret (checked with the
+// Secrets, CheckGatewaySecrets), or the caCertificates file. Finer checks
+// of the client certificate are not implemented, so they are reported
+// rather than silently not made.
+func checkClientVerification(p *problemList, path string, tls *networking.ServerTLSSettings) {
+	mutual := tls.GetMode() == networking.ServerTLSSettings_MUTUAL
+	switch {
+	case mutual && tls.GetCredentialName() == "" && tls.GetCaCertificates() == "":
+		p.add(path+".caCertificates", "mode MUTUAL needs a CA to verify clients with: caCertificates, or ca.crt in the credentialName Secret")
+	case !mutual && tls.GetCaCertificates() != "":
+		p.add(path+".caCertificates", "only used with mode MUTUAL; mode SIMPLE does not ask clients for certificates")
+	}
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"subjectAltNames", len(tls.GetSubjectAltNames()) > 0},
+		{"verifyCertificateSpki", len(tls.GetVerifyCertificateSpki()) > 0},
+		{"verifyCertificateHash", len(tls.GetVerifyCertificateHash()) > 0},
+		{"caCrl", tls.GetCaCrl() != ""},
+	} {
+		if f.set {
+			p.add(path+"."+f.name, "not supported by pilotlight yet; clients are verified against the CA only")
+		}
 	}
 }
 
@@ -220,9 +250,9 @@ func checkServerPorts(p *problemList, servers []*networking.Server) {
 // skips only that server, so a missing certificate never reaches Envoy as
 // a listener it would reject.
 func CheckGatewaySecrets(s *Snapshot) []Problem {
-	secrets := map[string]bool{}
+	secrets := map[string]*Secret{}
 	for _, sec := range s.Secrets {
-		secrets[sec.Key()] = true
+		secrets[sec.Key()] = sec
 	}
 	var problems []Problem
 	for _, gw := range s.Gateways {
@@ -230,11 +260,16 @@ func CheckGatewaySecrets(s *Snapshot) []Problem {
 		for _, ns := range gatewayPodNamespaces(s.Pods, gw) {
 			for i, server := range gw.Spec.GetServers() {
 				name := server.GetTls().GetCredentialName()
-				if ServerKind(server) != GatewayHTTPS || name == "" || secrets[ns+"/"+name] {
+				if ServerKind(server) != GatewayHTTPS || name == "" {
 					continue
 				}
-				p.add(fieldIndex("spec.servers", i)+".tls.credentialName",
-					"Secret %s/%s not found (or holds no usable certificate and key); the gateway pods in namespace %s do not serve this server", ns, name, ns)
+				path := fieldIndex("spec.servers", i) + ".tls.credentialName"
+				switch secret := secrets[ns+"/"+name]; {
+				case secret == nil:
+					p.add(path, "Secret %s/%s not found (or holds no usable certificate and key); the gateway pods in namespace %s do not serve this server", ns, name, ns)
+				case server.GetTls().GetMode() == networking.ServerTLSSettings_MUTUAL && len(secret.CACert) == 0:
+					p.add(path, "Secret %s/%s has no CA certificate (ca.crt or cacert) for mode MUTUAL; the gateway pods in namespace %s do not serve this server", ns, name, ns)
+				}
 			}
 		}
 		problems = append(problems, p.list...)

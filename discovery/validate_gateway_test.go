@@ -28,6 +28,10 @@ func TestValidateGatewayServers(t *testing.T) {
 		{"https from a secret", []*networking.Server{server(8443, "https", "HTTPS", simpleTLS("cert"), "shop.example.com")}, "", ""},
 		{"https from files", []*networking.Server{server(8443, "https", "HTTPS", &networking.ServerTLSSettings{
 			Mode: networking.ServerTLSSettings_SIMPLE, ServerCertificate: "/c.pem", PrivateKey: "/k.pem"}, "*")}, "", ""},
+		{"mutual from a secret", []*networking.Server{server(8443, "https", "HTTPS", &networking.ServerTLSSettings{
+			Mode: networking.ServerTLSSettings_MUTUAL, CredentialName: "c"}, "*")}, "", ""},
+		{"mutual from files", []*networking.Server{server(8443, "https", "HTTPS", &networking.ServerTLSSettings{
+			Mode: networking.ServerTLSSettings_MUTUAL, ServerCertificate: "/c.pem", PrivateKey: "/k.pem", CaCertificates: "/ca.pem"}, "*")}, "", ""},
 		{"passthrough next to https", []*networking.Server{
 			server(8443, "tls", "TLS", passthrough, "*.db.example.com"),
 			server(8443, "https", "HTTPS", simpleTLS("cert"), "web.example.com")}, "", ""},
@@ -47,8 +51,17 @@ func TestValidateGatewayServers(t *testing.T) {
 		{"https without certificate", []*networking.Server{server(8443, "https", "HTTPS", simpleTLS(""), "*")}, "spec.servers[0].tls", "needs a certificate"},
 		{"key without certificate", []*networking.Server{server(8443, "https", "HTTPS", &networking.ServerTLSSettings{
 			Mode: networking.ServerTLSSettings_SIMPLE, PrivateKey: "/k.pem"}, "*")}, "spec.servers[0].tls.serverCertificate", "without serverCertificate"},
-		{"mutual is not supported", []*networking.Server{server(8443, "https", "HTTPS", &networking.ServerTLSSettings{
-			Mode: networking.ServerTLSSettings_MUTUAL, CredentialName: "c"}, "*")}, "spec.servers[0].tls.mode", "not supported"},
+		{"mutual without a CA", []*networking.Server{server(8443, "https", "HTTPS", &networking.ServerTLSSettings{
+			Mode: networking.ServerTLSSettings_MUTUAL, ServerCertificate: "/c.pem", PrivateKey: "/k.pem"}, "*")},
+			"spec.servers[0].tls.caCertificates", "needs a CA"},
+		{"caCertificates with SIMPLE", []*networking.Server{server(8443, "https", "HTTPS", &networking.ServerTLSSettings{
+			Mode: networking.ServerTLSSettings_SIMPLE, CredentialName: "c", CaCertificates: "/ca.pem"}, "*")},
+			"spec.servers[0].tls.caCertificates", "only used with mode MUTUAL"},
+		{"mutual with subjectAltNames", []*networking.Server{server(8443, "https", "HTTPS", &networking.ServerTLSSettings{
+			Mode: networking.ServerTLSSettings_MUTUAL, CredentialName: "c", SubjectAltNames: []string{"client"}}, "*")},
+			"spec.servers[0].tls.subjectAltNames", "not supported"},
+		{"istio mutual is not supported", []*networking.Server{server(8443, "https", "HTTPS", &networking.ServerTLSSettings{
+			Mode: networking.ServerTLSSettings_ISTIO_MUTUAL}, "*")}, "spec.servers[0].tls.mode", "not supported"},
 		{"tls termination of TLS is not supported", []*networking.Server{server(8443, "tls", "TLS", simpleTLS("c"), "*")}, "spec.servers[0].tls.mode", "not supported"},
 		{"certificate on passthrough", []*networking.Server{server(8443, "tls", "TLS", &networking.ServerTLSSettings{
 			Mode: networking.ServerTLSSettings_PASSTHROUGH, CredentialName: "c"}, "*")}, "spec.servers[0].tls", "only used by HTTPS"},
@@ -79,6 +92,8 @@ func TestServerKind(t *testing.T) {
 		{"http2", nil, GatewayHTTP},
 		{"GRPC", nil, GatewayHTTP},
 		{"HTTPS", simpleTLS("c"), GatewayHTTPS},
+		{"HTTPS", &networking.ServerTLSSettings{Mode: networking.ServerTLSSettings_MUTUAL}, GatewayHTTPS},
+		{"HTTPS", &networking.ServerTLSSettings{Mode: networking.ServerTLSSettings_ISTIO_MUTUAL}, GatewayUnsupported},
 		{"HTTPS", passthrough, GatewayPassthrough},
 		{"TLS", passthrough, GatewayPassthrough},
 		{"TCP", nil, GatewayTCP},
@@ -121,6 +136,33 @@ func TestCheckGatewaySecrets(t *testing.T) {
 	p := problems[0]
 	if p.Kind != "Gateway" || p.Name != "shop/shop" || p.Field != "spec.servers[1].tls.credentialName" || !strings.Contains(p.Reason, "other-edge/shop-cert") {
 		t.Errorf("problem %s", p)
+	}
+}
+
+// TestCheckGatewaySecretsMutual: mode MUTUAL needs the Secret's CA
+// certificate to verify clients with; a Secret without one is reported.
+func TestCheckGatewaySecretsMutual(t *testing.T) {
+	gwLabels := map[string]string{"istio": "ingressgateway"}
+	mutual := func(name string) *networking.ServerTLSSettings {
+		return &networking.ServerTLSSettings{Mode: networking.ServerTLSSettings_MUTUAL, CredentialName: name}
+	}
+	s := &Snapshot{
+		Pods: []*Pod{{Meta: Meta{Name: "gw", Namespace: "edge", Labels: gwLabels}}},
+		Secrets: []*Secret{
+			{Meta: Meta{Name: "with-ca", Namespace: "edge"}, CACert: []byte("PEM")},
+			{Meta: Meta{Name: "without-ca", Namespace: "edge"}},
+		},
+		Gateways: []*Gateway{{Meta: Meta{Name: "shop", Namespace: "edge"}, Spec: &networking.Gateway{
+			Selector: gwLabels,
+			Servers: []*networking.Server{
+				server(8443, "https-a", "HTTPS", mutual("with-ca"), "a.example.com"),
+				server(8443, "https-b", "HTTPS", mutual("without-ca"), "b.example.com"),
+				server(8443, "https-c", "HTTPS", simpleTLS("without-ca"), "c.example.com"),
+			}}}},
+	}
+	problems := CheckGatewaySecrets(s)
+	if len(problems) != 1 || problems[0].Field != "spec.servers[1].tls.credentialName" || !strings.Contains(problems[0].Reason, "no CA certificate") {
+		t.Fatalf("problems %v, want one on spec.servers[1].tls.credentialName: edge/without-ca has no CA for MUTUAL", problems)
 	}
 }
 

@@ -185,12 +185,14 @@ func httpsRouteName(s *gatewayServer) string {
 
 // httpsChain terminates TLS for one server (its hosts as server_names)
 // and routes the requests like an HTTP server. A server whose Secret is
-// missing is skipped: discovery reported it, and a listener whose
-// certificate never comes would never serve.
+// missing (or, for MUTUAL, has no CA certificate) is skipped: discovery
+// reported it, and a listener whose certificate never comes would never
+// serve.
 func (b *gatewayBuilder) httpsChain(s *gatewayServer, claims *sniClaims) *listener.FilterChain {
+	mutual := s.spec.GetTls().GetMode() == networking.ServerTLSSettings_MUTUAL
 	var secret *discovery.Secret
 	if name := s.spec.GetTls().GetCredentialName(); name != "" {
-		if secret = b.snap.Secret(b.pod.Namespace, name); secret == nil {
+		if secret = b.snap.Secret(b.pod.Namespace, name); secret == nil || (mutual && len(secret.CACert) == 0) {
 			return nil
 		}
 	}
@@ -201,7 +203,10 @@ func (b *gatewayBuilder) httpsChain(s *gatewayServer, claims *sniClaims) *listen
 	sdsName := ""
 	if secret != nil {
 		sdsName = SDSSecretName(s.spec.GetTls().GetCredentialName())
-		b.addSecret(sdsName, secret)
+		b.addSecret(sdsName, secret, envoySecret)
+		if mutual {
+			b.addSecret(SDSCASecretName(sdsName), secret, envoyCASecret)
+		}
 	}
 	rc := &route.RouteConfiguration{Name: httpsRouteName(s), VirtualHosts: b.virtualHosts([]*gatewayServer{s})}
 	b.view.routes = append(b.view.routes, rc)
@@ -214,11 +219,12 @@ func (b *gatewayBuilder) httpsChain(s *gatewayServer, claims *sniClaims) *listen
 	}
 }
 
-// addSecret puts a certificate in the view once, under its SDS name.
-func (b *gatewayBuilder) addSecret(name string, s *discovery.Secret) {
+// addSecret puts a Secret's certificate (envoySecret) or CA
+// (envoyCASecret) in the view once, under its SDS name.
+func (b *gatewayBuilder) addSecret(name string, s *discovery.Secret, resource func(string, *discovery.Secret) *tlsv3.Secret) {
 	if !b.secretNames[name] {
 		b.secretNames[name] = true
-		b.view.secrets = append(b.view.secrets, envoySecret(name, s))
+		b.view.secrets = append(b.view.secrets, resource(name, s))
 	}
 }
 

@@ -15,6 +15,10 @@ const SecretNamePrefix = "kubernetes://"
 // SDSSecretName is the SDS resource name of a gateway server's credentialName.
 func SDSSecretName(credentialName string) string { return SecretNamePrefix + credentialName }
 
+// SDSCASecretName is the SDS resource name of the CA certificate of a
+// Secret's SDS name, as Istio names it: "kubernetes://<credentialName>-cacert".
+func SDSCASecretName(sdsName string) string { return sdsName + "-cacert" }
+
 // envoySecret is the SDS resource of a Secret's certificate and key, inline:
 // Envoy gets the material over the ADS stream, never from a file.
 func envoySecret(name string, s *discovery.Secret) *tlsv3.Secret {
@@ -23,6 +27,17 @@ func envoySecret(name string, s *discovery.Secret) *tlsv3.Secret {
 		Type: &tlsv3.Secret_TlsCertificate{TlsCertificate: &tlsv3.TlsCertificate{
 			CertificateChain: inlineBytes(s.CertChain),
 			PrivateKey:       inlineBytes(s.PrivateKey),
+		}},
+	}
+}
+
+// envoyCASecret is the SDS resource of a Secret's CA certificate
+// (ca.crt), a validation_context.trusted_ca for verifying clients.
+func envoyCASecret(name string, s *discovery.Secret) *tlsv3.Secret {
+	return &tlsv3.Secret{
+		Name: name,
+		Type: &tlsv3.Secret_ValidationContext{ValidationContext: &tlsv3.CertificateValidationContext{
+			TrustedCa: inlineBytes(s.CACert),
 		}},
 	}
 }

@@ -6,6 +6,7 @@ import (
 	tlsinspector "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/tls_inspector/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 	networking "istio.io/api/networking/v1"
 )
 
@@ -36,6 +37,10 @@ var gatewayALPN = []string{"h2", "http/1.1"}
 // downstreamTLS terminates TLS with the server's certificate: a
 // tls_certificate_sds_secret_configs reference (fetched over ADS) when the
 // certificate comes from a Secret, else tls_certificates read from files.
+// Mode MUTUAL also asks for a client certificate
+// (require_client_certificate) and verifies it against the CA: the SDS
+// secret "<sdsName>-cacert" (validation_context_sds_secret_config), else
+// the caCertificates file (validation_context.trusted_ca).
 func downstreamTLS(settings *networking.ServerTLSSettings, sdsName string) *core.TransportSocket {
 	common := &tlsv3.CommonTlsContext{
 		TlsParams:     tlsParams(settings),
@@ -50,9 +55,22 @@ func downstreamTLS(settings *networking.ServerTLSSettings, sdsName string) *core
 			PrivateKey:       fileSource(settings.GetPrivateKey()),
 		}}
 	}
+	ctx := &tlsv3.DownstreamTlsContext{CommonTlsContext: common}
+	if settings.GetMode() == networking.ServerTLSSettings_MUTUAL {
+		ctx.RequireClientCertificate = wrapperspb.Bool(true)
+		if sdsName != "" {
+			common.ValidationContextType = &tlsv3.CommonTlsContext_ValidationContextSdsSecretConfig{
+				ValidationContextSdsSecretConfig: &tlsv3.SdsSecretConfig{Name: SDSCASecretName(sdsName), SdsConfig: adsConfigSource()},
+			}
+		} else {
+			common.ValidationContextType = &tlsv3.CommonTlsContext_ValidationContext{
+				ValidationContext: &tlsv3.CertificateValidationContext{TrustedCa: fileSource(settings.GetCaCertificates())},
+			}
+		}
+	}
 	return &core.TransportSocket{
 		Name:       wellknown.TransportSocketTLS,
-		ConfigType: &core.TransportSocket_TypedConfig{TypedConfig: mustAny(&tlsv3.DownstreamTlsContext{CommonTlsContext: common})},
+		ConfigType: &core.TransportSocket_TypedConfig{TypedConfig: mustAny(ctx)},
 	}
 }
 

@@ -78,13 +78,39 @@ type: kubernetes.io/tls
 data:
   tls.crt: ` + b64(key) + `
   tls.key: ` + b64(cert) + `
+---
+# As the Istio mutual TLS ingress task makes it: kubectl create secret
+# generic --from-file=tls.key --from-file=tls.crt --from-file=ca.crt
+apiVersion: v1
+kind: Secret
+metadata: {name: mtls-generic, namespace: edge}
+type: Opaque
+data:
+  tls.crt: ` + b64(cert) + `
+  tls.key: ` + b64(key) + `
+  ca.crt: ` + b64(cert) + `
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: bad-ca, namespace: edge}
+type: kubernetes.io/tls
+data:
+  tls.crt: ` + b64(cert) + `
+  tls.key: ` + b64(key) + `
+  ca.crt: ` + b64([]byte("not a certificate")) + `
 `})
 	var names []string
 	for _, s := range snap.Secrets {
 		names = append(names, s.Key())
 	}
-	if strings.Join(names, " ") != "edge/istio-generic edge/tls-cert" {
-		t.Errorf("secrets %v, want edge/istio-generic and edge/tls-cert", names)
+	if strings.Join(names, " ") != "edge/istio-generic edge/mtls-generic edge/tls-cert" {
+		t.Errorf("secrets %v, want edge/istio-generic, edge/mtls-generic and edge/tls-cert", names)
+	}
+	if s := snap.Secret("edge", "mtls-generic"); s == nil || string(s.CACert) != string(cert) {
+		t.Errorf("edge/mtls-generic: %+v, want its ca.crt as CACert", s)
+	}
+	if p := findProblem(t, snap, "Secret", "edge/bad-ca"); p.Field != "data.ca.crt" {
+		t.Errorf("problem %s, want data.ca.crt", p)
 	}
 	if s := snap.Secret("edge", "istio-generic"); s == nil || string(s.CertChain) != string(cert) || string(s.PrivateKey) != string(key) {
 		t.Errorf("edge/istio-generic: %+v", s)
@@ -93,8 +119,8 @@ data:
 	if p.Field != "data.tls.crt" || p.Source != "secrets.yaml#3" {
 		t.Errorf("problem %s, want secrets.yaml#3 data.tls.crt", p)
 	}
-	if len(snap.Problems) != 1 {
-		t.Errorf("problems %v, want only edge/swapped", snap.Problems)
+	if len(snap.Problems) != 2 {
+		t.Errorf("problems %v, want only edge/swapped and edge/bad-ca", snap.Problems)
 	}
 }
 

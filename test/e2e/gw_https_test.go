@@ -16,22 +16,13 @@ import (
 // credentialName (served to the gateway over SDS), and HTTP on 8080 that
 // redirects to https (tls.httpsRedirect).
 func shopGatewayHTTPS(credentialName string) string {
-	return fmt.Sprintf(`apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata:
-  name: shop-gateway
-  namespace: sock-shop
-spec:
-  selector:
-    istio: ingressgateway
-  servers:
-  - port: {number: 8080, name: http, protocol: HTTP}
+	return shopGateway(fmt.Sprintf(`  - port: {number: 8080, name: http, protocol: HTTP}
     hosts: [shop.example.com]
     tls: {httpsRedirect: true}
   - port: {number: 8443, name: https, protocol: HTTPS}
     hosts: [shop.example.com]
     tls: {mode: SIMPLE, credentialName: %s}
-`, credentialName)
+`, credentialName))
 }
 
 // TestGatewayHTTPSFromKubernetesSecret: the gateway terminates TLS with a

@@ -58,8 +58,10 @@ func sortedNames(files map[string]string) []string {
 	return names
 }
 
-// shopGatewayHTTP: one HTTP server on 8080 for shop.example.com.
-const shopGatewayHTTP = `apiVersion: networking.istio.io/v1
+// shopGateway is the Gateway shop-gateway for the ingress gateway pod with
+// these servers (YAML list items, indented as under spec.servers).
+func shopGateway(servers string) string {
+	return `apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata:
   name: shop-gateway
@@ -68,9 +70,13 @@ spec:
   selector:
     istio: ingressgateway
   servers:
-  - port: {number: 8080, name: http, protocol: HTTP}
+` + servers
+}
+
+// shopGatewayHTTP: one HTTP server on 8080 for shop.example.com.
+var shopGatewayHTTP = shopGateway(`  - port: {number: 8080, name: http, protocol: HTTP}
     hosts: [shop.example.com]
-`
+`)
 
 // shopVS binds http rules (YAML, indented as under spec) to the gateway.
 func shopVS(httpRules string) string {

@@ -4,12 +4,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/base64"
 	"encoding/pem"
-	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -65,8 +62,5 @@ func (c *Cert) WriteFiles(t testing.TB, name string) (certFile, keyFile string) 
 // SecretYAML is the certificate as a kubernetes.io/tls Secret, as
 // `kubectl create secret tls NAME --cert --key` makes it.
 func (c *Cert) SecretYAML(name, namespace string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: %s\n  namespace: %s\ntype: kubernetes.io/tls\ndata:\n", q(name), q(namespace))
-	fmt.Fprintf(&b, "  tls.crt: %s\n  tls.key: %s\n", base64.StdEncoding.EncodeToString(c.CertPEM), base64.StdEncoding.EncodeToString(c.KeyPEM))
-	return b.String()
+	return secretYAML(name, namespace, "kubernetes.io/tls", secretItem{"tls.crt", c.CertPEM}, secretItem{"tls.key", c.KeyPEM})
 }

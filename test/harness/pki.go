@@ -7,17 +7,21 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
 
 // TestPKI is a throwaway certificate authority with one server and one
 // client certificate, written as PEM files for Envoy to read (DestinationRule
-// tls.caCertificates, clientCertificate, privateKey, caCrl).
+// tls.caCertificates, clientCertificate, privateKey, caCrl), or as a Secret
+// for a gateway's mutual TLS (SecretYAML).
 type TestPKI struct {
 	Dir string
 	// CAFile, CRLFile: the CA certificate and an (empty) revocation list.
@@ -27,8 +31,14 @@ type TestPKI struct {
 	ClientCertFile, ClientKeyFile string
 	ClientName                    string
 	// Server is the server certificate, for a Go TLS server; its DNS names
-	// are the ones given to NewTestPKI.
-	Server tls.Certificate
+	// are the ones given to NewTestPKI. ServerCertPEM and ServerKeyPEM are
+	// the same, for a Secret.
+	Server                      tls.Certificate
+	ServerCertPEM, ServerKeyPEM []byte
+	// Client is the client certificate, for a Go TLS client.
+	Client tls.Certificate
+	// CAPEM is the CA certificate.
+	CAPEM []byte
 	// Pool holds the CA, for a Go server that checks client certificates.
 	Pool *x509.CertPool
 }
@@ -52,13 +62,40 @@ func NewTestPKI(t testing.TB, clientName string, serverNames ...string) *TestPKI
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	})
 	pki.Server = tls.Certificate{Certificate: [][]byte{serverDER}, PrivateKey: serverKey}
+	pki.ServerCertPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: serverDER})
+	pki.ServerKeyPEM = pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: marshalKey(t, serverKey)})
+	pki.CAPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caCert.Raw})
 
 	clientKey, clientDER := newLeaf(t, caKey, caCert, &x509.Certificate{
 		Subject: pkix.Name{CommonName: clientName}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	})
 	pki.ClientCertFile = writePEM(t, dir, "client.pem", "CERTIFICATE", clientDER)
 	pki.ClientKeyFile = writePEM(t, dir, "client-key.pem", "PRIVATE KEY", marshalKey(t, clientKey))
+	pki.Client = tls.Certificate{Certificate: [][]byte{clientDER}, PrivateKey: clientKey}
 	return pki
+}
+
+// SecretYAML is the server certificate with the CA as an Opaque Secret, as
+// Istio's mutual TLS ingress task makes it (kubectl create secret generic
+// --from-file=tls.crt --from-file=tls.key --from-file=ca.crt).
+func (pki *TestPKI) SecretYAML(name, namespace string) string {
+	return secretYAML(name, namespace, "Opaque",
+		secretItem{"tls.crt", pki.ServerCertPEM}, secretItem{"tls.key", pki.ServerKeyPEM}, secretItem{"ca.crt", pki.CAPEM})
+}
+
+type secretItem struct {
+	key  string
+	data []byte
+}
+
+// secretYAML is a Secret with these data items, base64 as the API has them.
+func secretYAML(name, namespace, secretType string, items ...secretItem) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: %s\n  namespace: %s\ntype: %s\ndata:\n", q(name), q(namespace), secretType)
+	for _, it := range items {
+		fmt.Fprintf(&b, "  %s: %s\n", it.key, base64.StdEncoding.EncodeToString(it.data))
+	}
+	return b.String()
 }
 
 func newCA(t testing.TB) (*ecdsa.PrivateKey, *x509.Certificate) {
