@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -41,14 +40,9 @@ func TestBlueGreenSwitchWhileTrafficFlows(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	type result struct {
-		start, end time.Time
-		version    string
-		err        string
-	}
 	var (
 		mu        sync.Mutex
-		results   []result
+		results   []shot
 		seenV2    = make([]int, workers) // answers from v2 per worker
 		written   time.Time              // when the switch was written; zero before
 		stop      = make(chan struct{})
@@ -72,17 +66,7 @@ func TestBlueGreenSwitchWhileTrafficFlows(t *testing.T) {
 					return
 				}
 				mu.Unlock()
-				r := result{start: time.Now()}
-				a, err := harness.Get(c, frontEndURL, "")
-				r.end = time.Now()
-				switch {
-				case err != nil:
-					r.err = err.Error()
-				case a.Status != http.StatusOK || a.Echo == nil:
-					r.err = a.String()
-				default:
-					r.version = a.Echo.Version
-				}
+				r := fire(c, frontEndURL)
 				mu.Lock()
 				results = append(results, r)
 				if r.version == "v2" {
@@ -116,7 +100,7 @@ func TestBlueGreenSwitchWhileTrafficFlows(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 
-	var failed []result
+	var failed []shot
 	var firstV2End, lastV1Start time.Time
 	v1, v2 := 0, 0
 	for _, r := range results {
