@@ -3,7 +3,6 @@ package e2e
 import (
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"sort"
 	"sync"
@@ -206,16 +205,7 @@ func TestGatewayCanaryAndUserAgent(t *testing.T) {
 		// split or all to one subset is over 20 deviations away.
 		const n = 1000
 		count, failures := countVersions(c, shopURL, "", n, 8)
-		if len(failures) > 0 {
-			t.Errorf("%d of %d requests failed; first: %s", len(failures), n, failures[0])
-		}
-		total := count["v1"] + count["v2"]
-		share := float64(count["v2"]) / float64(total)
-		tolerance := 5 * math.Sqrt(0.2*0.8/float64(total))
-		t.Logf("v1 %d, v2 %d: v2 share %.3f (want 0.200 ± %.3f, 5 sd)", count["v1"], count["v2"], share, tolerance)
-		if total != n-len(failures) || math.Abs(share-0.2) > tolerance {
-			t.Errorf("answers %v: v2 share %.3f is outside 0.200 ± %.3f", count, share, tolerance)
-		}
+		checkCanary(t, "requests", count, failures, n)
 	})
 
 	t.Run("user-agent .*Firefox.* to v2", func(t *testing.T) {

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"math"
 	"net/http"
 	"testing"
 
@@ -95,20 +94,7 @@ func TestWeightedSplit8020(t *testing.T) {
 	const n = 1000
 	count, failures := countVersions(c, frontEndURL, "", n, 8)
 
-	if len(failures) > 0 {
-		t.Errorf("%d of %d requests failed; first: %s", len(failures), n, failures[0])
-	}
-	total := count["v1"] + count["v2"]
-	if total != n-len(failures) {
-		t.Errorf("answers from unexpected versions: %v", count)
-	}
-	share := float64(count["v2"]) / float64(total)
-	sd := math.Sqrt(0.2 * 0.8 / float64(total))
-	tolerance := 5 * sd
-	t.Logf("v1 %d, v2 %d: v2 share %.3f (want 0.200 ± %.3f, 5 sd)", count["v1"], count["v2"], share, tolerance)
-	if math.Abs(share-0.2) > tolerance {
-		t.Errorf("v2 share %.3f is outside 0.200 ± %.3f", share, tolerance)
-	}
+	checkCanary(t, "requests", count, failures, n)
 }
 
 // TestHeaderRegexMatch: user-agent matching the regex .*Firefox.* goes to

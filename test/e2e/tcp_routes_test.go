@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"math"
 	"net"
 	"strconv"
 	"testing"
@@ -144,16 +143,7 @@ func TestSidecarTCPAndTLSRoutes(t *testing.T) {
 		// are exceeded by chance with probability about 6e-7.
 		const n = 1000
 		count, failures := countStreams(tcpAddr, n, 8)
-		if len(failures) > 0 {
-			t.Errorf("%d of %d connections failed; first: %s", len(failures), n, failures[0])
-		}
-		total := count["v1"] + count["v2"]
-		share := float64(count["v2"]) / float64(total)
-		tolerance := 5 * math.Sqrt(0.2*0.8/float64(total))
-		t.Logf("v1 %d, v2 %d: v2 share %.3f (want 0.200 ± %.3f, 5 sd)", count["v1"], count["v2"], share, tolerance)
-		if total != n-len(failures) || math.Abs(share-0.2) > tolerance {
-			t.Errorf("connections %v: v2 share %.3f is outside 0.200 ± %.3f", count, share, tolerance)
-		}
+		checkCanary(t, "connections", count, failures, n)
 	})
 
 	t.Run("tls passthrough by SNI", func(t *testing.T) {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"testing"
@@ -104,4 +105,33 @@ func (s *vsMesh) waitVS(t testing.TB, url string, header http.Header, ok func(*h
 	if _, err := harness.WaitForRoute(s.client.Client(), url, header, converge, ok); err != nil {
 		t.Fatalf("the VirtualService did not take effect: %v", err)
 	}
+}
+
+// checkShare fails the test unless hits out of total lie within five
+// standard deviations of the share p. The count is binomial(total, p), so
+// its share has standard deviation sqrt(p(1-p)/total); chance alone leaves
+// five deviations with probability about 6e-7.
+func checkShare(t *testing.T, what string, hits, total int, p float64) {
+	t.Helper()
+	share := float64(hits) / float64(total)
+	tolerance := 5 * math.Sqrt(p*(1-p)/float64(total))
+	t.Logf("%s: %d of %d, share %.3f (want %.3f ± %.3f, 5 sd)", what, hits, total, share, p, tolerance)
+	if math.Abs(share-p) > tolerance {
+		t.Errorf("%s: share %.3f is outside %.3f ± %.3f", what, share, p, tolerance)
+	}
+}
+
+// checkCanary checks an 80/20 split over n requests or connections: none
+// failed, all were answered by v1 or v2, and v2's share is 0.2 within five
+// standard deviations.
+func checkCanary(t *testing.T, unit string, count map[string]int, failures []string, n int) {
+	t.Helper()
+	if len(failures) > 0 {
+		t.Errorf("%d of %d %s failed; first: %s", len(failures), n, unit, failures[0])
+	}
+	total := count["v1"] + count["v2"]
+	if total != n-len(failures) {
+		t.Errorf("%s answered by unexpected versions: %v", unit, count)
+	}
+	checkShare(t, "v2 ("+unit+")", count["v2"], total, 0.2)
 }
