@@ -17,8 +17,8 @@ import (
 // corsPolicy (corsPolicy). Outbound only, like faultFilter.
 type corsFilter struct{}
 
-func (corsFilter) build(d direction) *hcm.HttpFilter {
-	if d == inbound {
+func (corsFilter) build(c filterContext) *hcm.HttpFilter {
+	if c.dir == inbound {
 		return nil
 	}
 	return &hcm.HttpFilter{

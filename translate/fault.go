@@ -17,8 +17,8 @@ import (
 // routes are; inbound routes never carry one.
 type faultFilter struct{}
 
-func (faultFilter) build(d direction) *hcm.HttpFilter {
-	if d == inbound {
+func (faultFilter) build(c filterContext) *hcm.HttpFilter {
+	if c.dir == inbound {
 		return nil
 	}
 	return &hcm.HttpFilter{

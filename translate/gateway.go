@@ -55,6 +55,11 @@ type gatewayBuilder struct {
 	secretNames     map[string]bool
 }
 
+// filterContext is what the HTTP filters of the gateway's listener on port see.
+func (b *gatewayBuilder) filterContext(port uint32) filterContext {
+	return filterContext{dir: outbound, snap: b.snap, pod: b.pod, port: port, gateway: true}
+}
+
 // buildGatewayView translates the Gateways that select pod; visible is
 // what its namespace sees of the rules.
 func buildGatewayView(snap *discovery.Snapshot, pod *discovery.Pod, visible *visibleConfig) *gatewayView {
@@ -152,7 +157,7 @@ func (b *gatewayBuilder) httpListener(servers []*gatewayServer) *listener.Listen
 	port := servers[0].port()
 	rc := &route.RouteConfiguration{Name: "http." + uitoa(port), VirtualHosts: b.virtualHosts(servers)}
 	b.view.routes = append(b.view.routes, rc)
-	manager := gatewayHTTPManager(ListenerName(b.pod.IP, port), rc.Name)
+	manager := gatewayHTTPManager(b.filterContext(port), ListenerName(b.pod.IP, port), rc.Name)
 	return b.listener(port, []*listener.FilterChain{{Name: rc.Name, Filters: []*listener.Filter{hcmFilter(manager)}}})
 }
 
@@ -210,7 +215,7 @@ func (b *gatewayBuilder) httpsChain(s *gatewayServer, claims *sniClaims) *listen
 	}
 	rc := &route.RouteConfiguration{Name: httpsRouteName(s), VirtualHosts: b.virtualHosts([]*gatewayServer{s})}
 	b.view.routes = append(b.view.routes, rc)
-	manager := gatewayHTTPManager(ListenerName(b.pod.IP, s.port()), rc.Name)
+	manager := gatewayHTTPManager(b.filterContext(s.port()), ListenerName(b.pod.IP, s.port()), rc.Name)
 	return &listener.FilterChain{
 		Name:             rc.Name,
 		FilterChainMatch: match,

@@ -13,7 +13,7 @@ import (
 
 // gatewayHTTPManager is the connection manager of a gateway's HTTP and
 // HTTPS chains, its routes fetched over ADS (rds).
-func gatewayHTTPManager(statPrefix, routeName string) *hcm.HttpConnectionManager {
+func gatewayHTTPManager(c filterContext, statPrefix, routeName string) *hcm.HttpConnectionManager {
 	return &hcm.HttpConnectionManager{
 		StatPrefix: statPrefix,
 		RouteSpecifier: &hcm.HttpConnectionManager_Rds{Rds: &hcm.Rds{
@@ -27,7 +27,7 @@ func gatewayHTTPManager(statPrefix, routeName string) *hcm.HttpConnectionManager
 		// use_remote_address: the gateway is the mesh's edge; the client's
 		// address, not a header it sent, goes into x-forwarded-for.
 		UseRemoteAddress: wrapperspb.Bool(true),
-		HttpFilters:      httpFilters(outbound),
+		HttpFilters:      httpFilters(c),
 	}
 }
 

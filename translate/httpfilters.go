@@ -4,6 +4,7 @@ import (
 	router "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
+	"github.com/pilotlight/pilotlight/discovery"
 )
 
 type direction int
@@ -13,22 +14,37 @@ const (
 	outbound
 )
 
+// filterContext is what an HTTP filter may depend on: which way the traffic
+// flows and, for filters configured per workload (authorization, JWT, rate
+// limits), the mesh, the proxy's own pod and the listener's port.
+type filterContext struct {
+	dir  direction
+	snap *discovery.Snapshot
+	// pod is the proxy's pod: the sidecar's workload or the gateway's pod.
+	pod *discovery.Pod
+	// port is the port the connection manager serves: the target port on a
+	// sidecar's inbound side, the listener port on a gateway, 0 on a
+	// sidecar's outbound HTTP proxy.
+	port    uint32
+	gateway bool
+}
+
 // httpFilter is one entry of an HTTP connection manager's filter chain.
-// Later filters (RBAC and JWT inbound, fault and rate limits) each get a
-// file of their own that implements it, and a place in httpFilterOrder.
+// Each filter (RBAC and JWT inbound, fault, CORS, rate limits) gets a file
+// of its own that implements it, and a place in httpFilterOrder.
 type httpFilter interface {
-	// build returns the filter for this direction, or nil when it does not apply.
-	build(d direction) *hcm.HttpFilter
+	// build returns the filter for this context, or nil when it does not apply.
+	build(c filterContext) *hcm.HttpFilter
 }
 
 // httpFilterOrder: Envoy runs HTTP filters in list order; the router must be last.
 // fault then cors, as Istio orders them (fault.go, cors.go).
 var httpFilterOrder = []httpFilter{faultFilter{}, corsFilter{}, routerFilter{}}
 
-func httpFilters(d direction) []*hcm.HttpFilter {
+func httpFilters(c filterContext) []*hcm.HttpFilter {
 	var out []*hcm.HttpFilter
 	for _, f := range httpFilterOrder {
-		if built := f.build(d); built != nil {
+		if built := f.build(c); built != nil {
 			out = append(out, built)
 		}
 	}
@@ -39,7 +55,7 @@ func httpFilters(d direction) []*hcm.HttpFilter {
 // the route chose.
 type routerFilter struct{}
 
-func (routerFilter) build(direction) *hcm.HttpFilter {
+func (routerFilter) build(filterContext) *hcm.HttpFilter {
 	return &hcm.HttpFilter{
 		Name:       wellknown.Router,
 		ConfigType: &hcm.HttpFilter_TypedConfig{TypedConfig: mustAny(&router.Router{})},

@@ -26,7 +26,7 @@ import (
 // listeners' addresses differ, which is why they are built apart here.
 
 // outboundProxyListener is the sidecar's egress: an explicit HTTP proxy.
-func outboundProxyListener(pod *discovery.Pod) *listener.Listener {
+func outboundProxyListener(snap *discovery.Snapshot, pod *discovery.Pod) *listener.Listener {
 	manager := &hcm.HttpConnectionManager{
 		StatPrefix: "outbound_http_proxy",
 		// rds: the routes come over ADS as route configuration "http_proxy".
@@ -37,7 +37,7 @@ func outboundProxyListener(pod *discovery.Pod) *listener.Listener {
 		// http_protocol_options.allow_absolute_url: accept "GET http://host/"
 		// as HTTP proxies receive it.
 		HttpProtocolOptions: &core.Http1ProtocolOptions{AllowAbsoluteUrl: wrapperspb.Bool(true)},
-		HttpFilters:         httpFilters(outbound),
+		HttpFilters:         httpFilters(filterContext{dir: outbound, snap: snap, pod: pod}),
 	}
 	addr := pod.LocalAddress()
 	return &listener.Listener{
@@ -49,13 +49,13 @@ func outboundProxyListener(pod *discovery.Pod) *listener.Listener {
 }
 
 // inboundListeners accept mesh traffic for each port the pod serves.
-func inboundListeners(pod *discovery.Pod, ports []uint32) []*listener.Listener {
+func inboundListeners(snap *discovery.Snapshot, pod *discovery.Pod, ports []uint32) []*listener.Listener {
 	out := make([]*listener.Listener, 0, len(ports))
 	for _, port := range ports {
 		out = append(out, &listener.Listener{
 			Name:             ListenerName(pod.IP, port),
 			Address:          socketAddress(pod.IP, port),
-			FilterChains:     inboundFilterChains(port),
+			FilterChains:     inboundFilterChains(filterContext{dir: inbound, snap: snap, pod: pod, port: port}),
 			TrafficDirection: core.TrafficDirection_INBOUND,
 		})
 	}
@@ -65,7 +65,8 @@ func inboundListeners(pod *discovery.Pod, ports []uint32) []*listener.Listener {
 // inboundFilterChains is where the security work adds chains: PERMISSIVE
 // mTLS will put a tls_inspector listener filter in front and a second chain
 // matching transport_protocol "tls" beside this plaintext one.
-func inboundFilterChains(port uint32) []*listener.FilterChain {
+func inboundFilterChains(c filterContext) []*listener.FilterChain {
+	port := c.port
 	cluster := InboundClusterName(port)
 	manager := &hcm.HttpConnectionManager{
 		StatPrefix: cluster,
@@ -78,7 +79,7 @@ func inboundFilterChains(port uint32) []*listener.FilterChain {
 				Routes:  []*route.Route{forwardAll("default", cluster)},
 			}},
 		}},
-		HttpFilters: httpFilters(inbound),
+		HttpFilters: httpFilters(c),
 	}
 	return []*listener.FilterChain{{Name: "inbound_plaintext", Filters: []*listener.Filter{hcmFilter(manager)}}}
 }

@@ -71,9 +71,9 @@ func (m *Mesh) ForProxy(p Proxy) *Resources {
 		// "inbound|…" sorts before "outbound|…", and both parts are sorted
 		// already: no need to sort thousands of clusters per proxy.
 		res.Clusters = inboundClusters(pod, inbound)
-		res.Listeners = append(res.Listeners, outboundProxyListener(pod))
+		res.Listeners = append(res.Listeners, outboundProxyListener(m.snap, pod))
 		httpPorts, tcpPorts := m.splitInboundPorts(pod, inbound)
-		res.Listeners = append(res.Listeners, inboundListeners(pod, httpPorts)...)
+		res.Listeners = append(res.Listeners, inboundListeners(m.snap, pod, httpPorts)...)
 		res.Listeners = append(res.Listeners, inboundTCPListeners(pod, tcpPorts)...)
 		res.Listeners = append(res.Listeners, m.outboundTCPListeners(pod, inbound)...)
 	}
