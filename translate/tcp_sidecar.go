@@ -285,13 +285,18 @@ func (m *Mesh) splitInboundPorts(pod *discovery.Pod, ports []uint32) (httpPorts,
 func inboundTCPListeners(pod *discovery.Pod, ports []uint32) []*listener.Listener {
 	out := make([]*listener.Listener, 0, len(ports))
 	for _, port := range ports {
-		cluster := InboundClusterName(port)
 		out = append(out, &listener.Listener{
 			Name:             ListenerName(pod.IP, port),
 			Address:          socketAddress(pod.IP, port),
-			FilterChains:     []*listener.FilterChain{{Name: "inbound_tcp", Filters: []*listener.Filter{tcpProxyTo(cluster, cluster)}}},
+			FilterChains:     []*listener.FilterChain{inboundTCPChain(port)},
 			TrafficDirection: core.TrafficDirection_INBOUND,
 		})
 	}
 	return out
+}
+
+// inboundTCPChain passes a port's bytes to the app (inbound|PORT||).
+func inboundTCPChain(port uint32) *listener.FilterChain {
+	cluster := InboundClusterName(port)
+	return &listener.FilterChain{Name: "inbound_tcp", Filters: []*listener.Filter{tcpProxyTo(cluster, cluster)}}
 }

@@ -17,13 +17,17 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
+	meshconfig "istio.io/api/mesh/v1alpha1"
 
+	"github.com/pilotlight/pilotlight/discovery"
 	"github.com/pilotlight/pilotlight/discovery/folder"
+	"github.com/pilotlight/pilotlight/translate"
 	"github.com/pilotlight/pilotlight/xds"
 )
 
 type serveFlags struct {
-	configDir string
+	configDir  string
+	meshConfig string
 	xdsAddr   string
 	httpAddr  string
 	debounce  time.Duration
@@ -52,12 +56,34 @@ Istio objects.`,
 		},
 	}
 	cmd.Flags().StringVar(&f.configDir, "config-dir", "", "folder of Kubernetes-style YAML to read and watch, instead of a cluster")
+	cmd.Flags().StringVar(&f.meshConfig, "mesh-config", "", "Istio MeshConfig YAML (as in istiod's istio ConfigMap, key mesh); read: outboundTrafficPolicy")
 	cmd.Flags().StringVar(&f.xdsAddr, "xds-addr", "127.0.0.1:15010", "address of the ADS gRPC server")
 	cmd.Flags().StringVar(&f.httpAddr, "http-addr", "127.0.0.1:15014", "address of /metrics, /healthz, /readyz and /debug/")
 	cmd.Flags().DurationVar(&f.debounce, "debounce", 100*time.Millisecond, "quiet time after a change before pushing")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.kube.addTo(cmd)
 	return cmd
+}
+
+// readMeshConfig reads --mesh-config; without one, Istio's defaults. Fields
+// pilotlight does not act on are logged as warnings.
+func readMeshConfig(path string, log *slog.Logger) (*meshconfig.MeshConfig, error) {
+	if path == "" {
+		return translate.DefaultMeshConfig(), nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--mesh-config: %w", err)
+	}
+	mc, problems, err := discovery.ParseMeshConfig(path, data)
+	if err != nil {
+		return nil, fmt.Errorf("--mesh-config: %w", err)
+	}
+	for _, p := range problems {
+		log.Warn("mesh config field ignored", "file", path, "field", p.Field, "reason", p.Reason)
+	}
+	log.Info("mesh config", "file", path, "outboundTrafficPolicy", mc.GetOutboundTrafficPolicy().GetMode().String())
+	return mc, nil
 }
 
 func serve(ctx context.Context, f serveFlags) error {
@@ -72,7 +98,11 @@ func serve(ctx context.Context, f serveFlags) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	server := xds.NewServer(ctx, xds.Options{Log: log, Registry: reg, Debounce: f.debounce})
+	mc, err := readMeshConfig(f.meshConfig, log)
+	if err != nil {
+		return err
+	}
+	server := xds.NewServer(ctx, xds.Options{Log: log, Registry: reg, Debounce: f.debounce, MeshConfig: mc})
 	xdsListener, err := net.Listen("tcp", f.xdsAddr)
 	if err != nil {
 		return fmt.Errorf("--xds-addr: %w", err)
