@@ -28,11 +28,11 @@ import (
 type serveFlags struct {
 	configDir  string
 	meshConfig string
-	xdsAddr   string
-	httpAddr  string
-	debounce  time.Duration
-	logLevel  string
-	kube      kubeFlags
+	xdsAddr    string
+	httpAddr   string
+	debounce   time.Duration
+	logLevel   string
+	kube       kubeFlags
 }
 
 func serveCommand() *cobra.Command {
