@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
 	"k8s.io/client-go/kubernetes"
@@ -56,9 +57,10 @@ type kubeMode struct {
 	source   *kube.Source
 	elector  *kube.Elector // nil without --leader-elect: then this replica writes status
 	identity string
+	webhook  *webhookMode // nil without --webhook-addr
 }
 
-func newKubeMode(k kubeFlags, log *slog.Logger) (*kubeMode, error) {
+func newKubeMode(k kubeFlags, wf webhookFlags, log *slog.Logger, reg prometheus.Registerer) (*kubeMode, error) {
 	// client-go logs through klog: send it to the same JSON log.
 	klog.SetSlogLogger(log)
 	cfg, err := restConfig(k.kubeconfig)
@@ -78,6 +80,9 @@ func newKubeMode(k kubeFlags, log *slog.Logger) (*kubeMode, error) {
 		return nil, err
 	}
 	m := &kubeMode{source: src, identity: k.identityOrDefault()}
+	if wf.addr != "" {
+		m.webhook = newWebhookMode(wf, kc, k.leaseNamespace(), log, reg)
+	}
 	if k.leaderElect {
 		m.elector, err = kube.NewElector(kube.LeaderOptions{
 			Client: kc, Namespace: k.leaseNamespace(), Name: k.leaseName, Identity: m.identity,
@@ -141,15 +146,42 @@ func (m *kubeMode) run(ctx context.Context, publish func(*discovery.Snapshot)) e
 	go func() {
 		defer wg.Done()
 		if m.elector == nil {
-			m.source.WriteStatus(ctx)
+			m.lead(ctx)
 			return
 		}
-		m.elector.Run(ctx, m.source.WriteStatus)
+		m.elector.Run(ctx, m.lead)
 	}()
+	webhookErr := make(chan error, 1)
+	if m.webhook != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := m.webhook.run(ctx); err != nil {
+				webhookErr <- err
+				cancel()
+			}
+		}()
+	}
 	err := m.source.Run(ctx, publish)
 	cancel() // no status without a source
 	wg.Wait()
+	select {
+	case werr := <-webhookErr:
+		return werr
+	default:
+	}
 	return err
+}
+
+// lead is what the elected replica does: write status and, with the
+// webhook on, keep its caBundle current.
+func (m *kubeMode) lead(ctx context.Context) {
+	if m.webhook != nil {
+		done := make(chan struct{})
+		go func() { defer close(done); m.webhook.lead(ctx) }()
+		defer func() { <-done }()
+	}
+	m.source.WriteStatus(ctx)
 }
 
 // leading reports whether this replica writes status.
@@ -166,6 +198,8 @@ func (m *kubeMode) handler(debug http.Handler, server *xds.Server) http.Handler 
 			http.Error(w, "kubernetes informers not synced yet", http.StatusServiceUnavailable)
 		case !server.Ready():
 			http.Error(w, "no mesh snapshot yet", http.StatusServiceUnavailable)
+		case m.webhook != nil && !m.webhook.serving.Load():
+			http.Error(w, "sidecar injection webhook not serving yet", http.StatusServiceUnavailable)
 		default:
 			_, _ = w.Write([]byte("ok\n"))
 		}

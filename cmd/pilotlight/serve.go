@@ -33,6 +33,7 @@ type serveFlags struct {
 	debounce   time.Duration
 	logLevel   string
 	kube       kubeFlags
+	webhook    webhookFlags
 }
 
 func serveCommand() *cobra.Command {
@@ -47,7 +48,9 @@ its own view over ADS (state of the world and Delta).
 With --config-dir it reads multi-document YAML from a folder and watches it.
 Otherwise it watches a Kubernetes API server: the one of --kubeconfig, or, in
 a pod, its own cluster. Then the elected leader writes status on invalid
-Istio objects.`,
+Istio objects. With --webhook-addr it also injects sidecars into the pods of
+namespaces labelled istio-injection=enabled (see deploy/webhook.yaml); the
+elected leader keeps the webhook's caBundle current.`,
 		Example: "  pilotlight serve --config-dir examples/sockshop\n  pilotlight serve --kubeconfig ~/.kube/config",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -62,6 +65,7 @@ Istio objects.`,
 	cmd.Flags().DurationVar(&f.debounce, "debounce", 100*time.Millisecond, "quiet time after a change before pushing")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.kube.addTo(cmd)
+	f.webhook.addTo(cmd)
 	return cmd
 }
 
@@ -95,6 +99,9 @@ func serve(ctx context.Context, f serveFlags) error {
 	if err := f.checkSource(); err != nil {
 		return err
 	}
+	if f.webhook.addr != "" && f.configDir != "" {
+		return errors.New("--webhook-addr: sidecar injection needs Kubernetes mode, not --config-dir")
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -121,7 +128,7 @@ func serve(ctx context.Context, f serveFlags) error {
 	var handler http.Handler = debugMux(server, reg)
 	source := func(ctx context.Context) error { return folder.Watch(ctx, f.configDir, log, server.Update) }
 	if f.configDir == "" {
-		k, err := newKubeMode(f.kube, log)
+		k, err := newKubeMode(f.kube, f.webhook, log, reg)
 		if err != nil {
 			return err
 		}
