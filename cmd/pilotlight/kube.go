@@ -58,6 +58,7 @@ type kubeMode struct {
 	elector  *kube.Elector // nil without --leader-elect: then this replica writes status
 	identity string
 	webhook  *webhookMode // nil without --webhook-addr
+	crds     *crdCheck
 }
 
 func newKubeMode(k kubeFlags, wf webhookFlags, log *slog.Logger, reg prometheus.Registerer) (*kubeMode, error) {
@@ -79,7 +80,7 @@ func newKubeMode(k kubeFlags, wf webhookFlags, log *slog.Logger, reg prometheus.
 	if err != nil {
 		return nil, err
 	}
-	m := &kubeMode{source: src, identity: k.identityOrDefault()}
+	m := &kubeMode{source: src, identity: k.identityOrDefault(), crds: &crdCheck{client: kc.Discovery(), log: log}}
 	if wf.addr != "" {
 		m.webhook = newWebhookMode(wf, kc, k.leaseNamespace(), log, reg)
 	}
@@ -151,6 +152,7 @@ func (m *kubeMode) run(ctx context.Context, publish func(*discovery.Snapshot)) e
 		}
 		m.elector.Run(ctx, m.lead)
 	}()
+	go m.crds.run(ctx, 5*time.Second)
 	webhookErr := make(chan error, 1)
 	if m.webhook != nil {
 		wg.Add(1)
@@ -193,7 +195,9 @@ func (m *kubeMode) handler(debug http.Handler, server *xds.Server) http.Handler 
 	mux := http.NewServeMux()
 	mux.Handle("/", debug)
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		switch {
+		switch why := m.crds.notReady(); {
+		case why != "":
+			http.Error(w, why, http.StatusServiceUnavailable)
 		case !m.source.Synced():
 			http.Error(w, "kubernetes informers not synced yet", http.StatusServiceUnavailable)
 		case !server.Ready():
