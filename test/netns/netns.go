@@ -2,21 +2,22 @@
 // `ip netns add` (root only), wired with veth pairs, and deleted when the
 // test ends, even when it fails. Tests use only addresses inside them.
 //
-//	a := netns.New(t, "a")                 // pl-<random>-a, lo up
+//	a := netns.New(t, "a")                 // pl<pid>-1-a, lo up
 //	b := netns.New(t, "b")
 //	netns.Link(t, a, "10.244.9.2/24", b, "10.244.9.3/24")
 //	a.Do(t, func() { conn, err = net.Dial("tcp", "10.244.9.3:8080") })
 package netns
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -42,19 +43,23 @@ func RequireRoot(t testing.TB) {
 	}
 }
 
-var prefix = func() string {
-	b := make([]byte, 3)
-	_, _ = rand.Read(b)
-	return "pl" + hex.EncodeToString(b)
-}()
+// prefix names what this test process creates: pl<pid>. Namespaces and
+// links of a process that was killed before its cleanups ran carry a pid
+// that is gone, which is how the next run finds and deletes them.
+var prefix = fmt.Sprintf("pl%d", os.Getpid())
 
-var count atomic.Int64
+var (
+	count     atomic.Int64
+	sweepOnce sync.Once
+	ours      = regexp.MustCompile(`^pl(\d+)-\d+-`)
+)
 
-// New creates namespace pl<random>-<role> with its loopback up, and deletes
-// it when the test ends.
+// New creates namespace pl<pid>-<n>-<role> with its loopback up, and
+// deletes it when the test ends.
 func New(t testing.TB, role string) *NS {
 	t.Helper()
 	RequireRoot(t)
+	sweepOnce.Do(func() { sweep(t) })
 	ns := &NS{Name: fmt.Sprintf("%s-%d-%s", prefix, count.Add(1), role)}
 	ns.Path = "/run/netns/" + ns.Name
 	Run(t, "ip", "netns", "add", ns.Name)
@@ -65,6 +70,25 @@ func New(t testing.TB, role string) *NS {
 	})
 	ns.Run(t, "ip", "link", "set", "lo", "up")
 	return ns
+}
+
+// sweep deletes the namespaces that an earlier test process, now gone,
+// created and could not delete (it was killed).
+func sweep(t testing.TB) {
+	entries, _ := os.ReadDir("/run/netns")
+	for _, e := range entries {
+		m := ours.FindStringSubmatch(e.Name())
+		if m == nil {
+			continue
+		}
+		pid, _ := strconv.Atoi(m[1])
+		if pid == os.Getpid() || unix.Kill(pid, 0) != unix.ESRCH {
+			continue
+		}
+		if out, err := exec.Command("ip", "netns", "delete", e.Name()).CombinedOutput(); err != nil {
+			t.Logf("netns: deleting %s, left by process %d: %v: %s", e.Name(), pid, err, out)
+		}
+	}
 }
 
 // Run runs a command in the test's own namespace and fails the test on error.
@@ -164,4 +188,28 @@ func Link(t testing.TB, a *NS, aAddr string, b *NS, bAddr string) {
 	a.Run(t, "ip", "link", "set", ea, "up")
 	b.Run(t, "ip", "addr", "add", bAddr, "dev", eb)
 	b.Run(t, "ip", "link", "set", eb, "up")
+}
+
+// Bridge creates a bridge in ns with an address (CIDR notation): the
+// switch that pods attached with Attach share.
+func Bridge(t testing.TB, ns *NS, name, addr string) {
+	t.Helper()
+	ns.Run(t, "ip", "link", "add", name, "type", "bridge")
+	ns.Run(t, "ip", "addr", "add", addr, "dev", name)
+	ns.Run(t, "ip", "link", "set", name, "up")
+}
+
+// Attach gives pod an eth0 with addr (CIDR notation) on the bridge of
+// bridgeNS, and a default route via gateway, as a pod on a node has. Only
+// the bridge's subnet is reachable: what is not for it goes to the
+// gateway, a namespace of the test, and stops there.
+func Attach(t testing.TB, bridgeNS *NS, bridge string, pod *NS, addr, gateway string) {
+	t.Helper()
+	peer := fmt.Sprintf("%sv%d", prefix, links.Add(1))
+	Run(t, "ip", "link", "add", "eth0", "netns", pod.Name, "type", "veth", "peer", "name", peer, "netns", bridgeNS.Name)
+	bridgeNS.Run(t, "ip", "link", "set", peer, "master", bridge)
+	bridgeNS.Run(t, "ip", "link", "set", peer, "up")
+	pod.Run(t, "ip", "addr", "add", addr, "dev", "eth0")
+	pod.Run(t, "ip", "link", "set", "eth0", "up")
+	pod.Run(t, "ip", "route", "add", "default", "via", gateway)
 }
