@@ -38,8 +38,13 @@ type httpFilter interface {
 }
 
 // httpFilterOrder: Envoy runs HTTP filters in list order; the router must be last.
-// fault then cors, as Istio orders them (fault.go, cors.go).
-var httpFilterOrder = []httpFilter{faultFilter{}, corsFilter{}, routerFilter{}}
+// As Istio orders them on inbound HTTP: CUSTOM authorization, jwt_authn,
+// then RBAC for AUDIT, DENY and ALLOW (rbac.go, jwt_authn.go); then fault
+// and cors (fault.go, cors.go).
+var httpFilterOrder = []httpFilter{
+	rbacFilter{rbacCustom}, jwtAuthnFilter{}, rbacFilter{rbacAudit}, rbacFilter{rbacDeny}, rbacFilter{rbacAllow},
+	faultFilter{}, corsFilter{}, routerFilter{},
+}
 
 func httpFilters(c filterContext) []*hcm.HttpFilter {
 	var out []*hcm.HttpFilter

@@ -75,7 +75,7 @@ func (m *Mesh) ForProxy(p Proxy) *Resources {
 		res.Listeners = append(res.Listeners, outboundProxyListener(m.snap, pod))
 		httpPorts, tcpPorts := splitInboundPorts(ports)
 		res.Listeners = append(res.Listeners, inboundListeners(m.snap, pod, httpPorts)...)
-		res.Listeners = append(res.Listeners, inboundTCPListeners(pod, tcpPorts)...)
+		res.Listeners = append(res.Listeners, inboundTCPListeners(m.snap, pod, tcpPorts)...)
 		res.Listeners = append(res.Listeners, m.outboundTCPListeners(pod, inbound)...)
 	}
 	if pod := m.snap.Pod(p.Namespace, p.PodName); pod != nil && p.Type == Router {

@@ -249,15 +249,19 @@ func splitInboundPorts(ports []discovery.InboundPort) (httpPorts, tcpPorts []uin
 }
 
 // inboundTCPListeners accept mesh TCP traffic at podIP:targetPort and pass
-// the bytes to the app on its localhost (inbound|PORT||).
-func inboundTCPListeners(pod *discovery.Pod, ports []uint32) []*listener.Listener {
+// the bytes to the app on its localhost (inbound|PORT||), after the
+// network RBAC filters of the AuthorizationPolicies that apply to the pod
+// (rbac.go): a connection they deny is closed.
+func inboundTCPListeners(snap *discovery.Snapshot, pod *discovery.Pod, ports []uint32) []*listener.Listener {
 	out := make([]*listener.Listener, 0, len(ports))
+	rbac := tcpRBACFilters(snap, pod)
 	for _, port := range ports {
 		cluster := InboundClusterName(port)
+		filters := append(append([]*listener.Filter(nil), rbac...), tcpProxyTo(cluster, cluster))
 		out = append(out, &listener.Listener{
 			Name:             ListenerName(pod.IP, port),
 			Address:          socketAddress(pod.IP, port),
-			FilterChains:     []*listener.FilterChain{{Name: "inbound_tcp", Filters: []*listener.Filter{tcpProxyTo(cluster, cluster)}}},
+			FilterChains:     []*listener.FilterChain{{Name: "inbound_tcp", Filters: filters}},
 			TrafficDirection: core.TrafficDirection_INBOUND,
 		})
 	}
