@@ -25,6 +25,9 @@ const (
 	allowed         = "allowed (200 from the app)"
 	denied          = "denied (403 RBAC: access denied)"
 	unauthenticated = "unauthenticated (401 from jwt_authn)"
+	// wrongAudience: jwt_authn answers a verified token for other
+	// audiences 403, not 401 (Envoy's JwtAudienceNotAllowed).
+	wrongAudience = "wrong audience (403 Audiences in Jwt are not allowed)"
 )
 
 type securityMesh struct {
@@ -93,15 +96,18 @@ func (s *securityMesh) send(t *testing.T, r request) *harness.Answer {
 }
 
 // outcome says who answered: the app, the RBAC filter (exactly its 403
-// and body) or jwt_authn (401); anything else is described as it is.
+// and body) or jwt_authn (its 401s, "Jwt is expired" and the like, and its
+// 403 for audiences); anything else is described as it is.
 func outcome(a *harness.Answer) string {
 	switch {
 	case a.Status == http.StatusOK && a.Echo != nil && a.Echo.Pod == catalogueApp:
 		return allowed
 	case a.Status == http.StatusForbidden && a.ServedBy == "" && string(a.Body) == rbacDenied:
 		return denied
-	case a.Status == http.StatusUnauthorized && a.ServedBy == "" && strings.HasPrefix(string(a.Body), "Jwt"):
+	case a.Status == http.StatusUnauthorized && a.ServedBy == "" && (strings.HasPrefix(string(a.Body), "Jwt") || strings.HasPrefix(string(a.Body), "Jwks")):
 		return unauthenticated
+	case a.Status == http.StatusForbidden && a.ServedBy == "" && string(a.Body) == "Audiences in Jwt are not allowed":
+		return wrongAudience
 	}
 	return a.String()
 }
@@ -183,8 +189,8 @@ func policyIn(namespace, name, spec string) string {
 	return fmt.Sprintf("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: %s\n  namespace: %s\nspec:\n%s", name, namespace, spec)
 }
 
-// waitProblem waits until /debug/problems has an entry for kind name
-// whose text contains want.
+// waitProblem waits until /debug/problems has an entry for kind name (any
+// name when "") whose text contains want.
 func waitProblem(t *testing.T, m *harness.Mesh, kind, name, want string) {
 	t.Helper()
 	err := harness.Eventually(converge, 50*time.Millisecond, func() error {
@@ -193,7 +199,7 @@ func waitProblem(t *testing.T, m *harness.Mesh, kind, name, want string) {
 			return err
 		}
 		for _, e := range entries {
-			if e["kind"] == kind && e["name"] == name && strings.Contains(fmt.Sprint(e["field"], ": ", e["reason"]), want) {
+			if e["kind"] == kind && (name == "" || e["name"] == name) && strings.Contains(fmt.Sprint(e["field"], ": ", e["reason"]), want) {
 				return nil
 			}
 		}
