@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"sort"
 	"strings"
 
 	security "istio.io/api/security/v1beta1"
@@ -55,7 +56,7 @@ func PolicyApplies(root string, m Meta, selector *istiotype.WorkloadSelector, po
 // AuthorizationPoliciesFor are the policies that apply to a pod, by
 // namespace then name.
 func (s *Snapshot) AuthorizationPoliciesFor(pod *Pod) []*AuthorizationPolicy {
-	return applying(s.Root(), s.AuthorizationPolicies, pod, func(ap *AuthorizationPolicy) (Meta, *istiotype.WorkloadSelector) {
+	return applying(s.Root(), s.authorizationPoliciesByNS, s.AuthorizationPolicies, pod, func(ap *AuthorizationPolicy) (Meta, *istiotype.WorkloadSelector) {
 		return ap.Meta, ap.Spec.GetSelector()
 	})
 }
@@ -63,18 +64,44 @@ func (s *Snapshot) AuthorizationPoliciesFor(pod *Pod) []*AuthorizationPolicy {
 // RequestAuthenticationsFor are the RequestAuthentications that apply to a
 // pod, by namespace then name.
 func (s *Snapshot) RequestAuthenticationsFor(pod *Pod) []*RequestAuthentication {
-	return applying(s.Root(), s.RequestAuthentications, pod, func(ra *RequestAuthentication) (Meta, *istiotype.WorkloadSelector) {
+	return applying(s.Root(), s.requestAuthenticationsByNS, s.RequestAuthentications, pod, func(ra *RequestAuthentication) (Meta, *istiotype.WorkloadSelector) {
 		return ra.Meta, ra.Spec.GetSelector()
 	})
 }
 
-// applying keeps the policies that apply to pod.
-func applying[T any](root string, policies []T, pod *Pod, scope func(T) (Meta, *istiotype.WorkloadSelector)) []T {
+// applying keeps the policies that apply to pod: those of the root
+// namespace and of the pod's (from the index Seal builds, or all of them
+// before), in namespace/name order.
+func applying[T any](root string, byNS map[string][]T, all []T, pod *Pod, scope func(T) (Meta, *istiotype.WorkloadSelector)) []T {
+	candidates := all
+	if byNS != nil {
+		candidates = byNS[root]
+		if pod.Namespace != root {
+			candidates = append(append([]T(nil), candidates...), byNS[pod.Namespace]...)
+		}
+	}
 	var out []T
-	for _, p := range policies {
+	for _, p := range candidates {
 		if m, sel := scope(p); PolicyApplies(root, m, sel, pod) {
 			out = append(out, p)
 		}
+	}
+	if pod.Namespace < root {
+		// The pod's namespace sorts first; each part is sorted already.
+		sort.SliceStable(out, func(i, j int) bool {
+			mi, _ := scope(out[i])
+			mj, _ := scope(out[j])
+			return mi.Key() < mj.Key()
+		})
+	}
+	return out
+}
+
+// byNamespace indexes sorted objects by namespace.
+func byNamespace[T any](items []T, namespace func(T) string) map[string][]T {
+	out := map[string][]T{}
+	for _, it := range items {
+		out[namespace(it)] = append(out[namespace(it)], it)
 	}
 	return out
 }

@@ -57,6 +57,9 @@ type Snapshot struct {
 	servicesByHost map[string]*Service
 	podsByKey      map[string]*Pod
 	secretsByKey   map[string]*Secret
+
+	authorizationPoliciesByNS  map[string][]*AuthorizationPolicy
+	requestAuthenticationsByNS map[string][]*RequestAuthentication
 }
 
 // Meta identifies a Kubernetes-style object.
@@ -232,6 +235,8 @@ func (s *Snapshot) Seal() *Snapshot {
 	for _, p := range s.Pods {
 		s.podsByKey[p.Key()] = p
 	}
+	s.authorizationPoliciesByNS = byNamespace(s.AuthorizationPolicies, func(p *AuthorizationPolicy) string { return p.Namespace })
+	s.requestAuthenticationsByNS = byNamespace(s.RequestAuthentications, func(r *RequestAuthentication) string { return r.Namespace })
 	s.secretsByKey = make(map[string]*Secret, len(s.Secrets))
 	for _, sec := range s.Secrets {
 		s.secretsByKey[sec.Key()] = sec

@@ -50,7 +50,7 @@ func (jwtAuthnFilter) build(c filterContext) *hcm.HttpFilter {
 	if !enforcesPolicies(c) {
 		return nil
 	}
-	config := jwtAuthentication(c.snap, jwtRulesFor(c.snap, c.pod))
+	config := jwtAuthentication(c.snap, jwtRules(c.policies.authentication()))
 	if config == nil {
 		return nil
 	}
@@ -60,10 +60,11 @@ func (jwtAuthnFilter) build(c filterContext) *hcm.HttpFilter {
 	}
 }
 
-// jwtRulesFor are the JWT rules that apply to a pod, sorted by issuer.
-func jwtRulesFor(snap *discovery.Snapshot, pod *discovery.Pod) []*security.JWTRule {
+// jwtRules are the JWT rules of the RequestAuthentications that apply to
+// a pod, sorted by issuer.
+func jwtRules(policies []*discovery.RequestAuthentication) []*security.JWTRule {
 	var rules []*security.JWTRule
-	for _, ra := range snap.RequestAuthenticationsFor(pod) {
+	for _, ra := range policies {
 		rules = append(rules, ra.Spec.GetJwtRules()...)
 	}
 	sort.SliceStable(rules, func(i, j int) bool { return rules[i].GetIssuer() < rules[j].GetIssuer() })

@@ -68,7 +68,7 @@ func (f rbacFilter) build(c filterContext) *hcm.HttpFilter {
 	if !enforcesPolicies(c) {
 		return nil
 	}
-	rules, shadow := rbacRules(c.snap.AuthorizationPoliciesFor(c.pod), f.action, false)
+	rules, shadow := rbacRules(c.policies.authorization(), f.action, false)
 	if rules == nil && shadow == nil {
 		return nil
 	}
@@ -88,8 +88,7 @@ func enforcesPolicies(c filterContext) bool {
 // tcpRBACFilters are the envoy.filters.network.rbac filters of an inbound
 // TCP chain, in action order, before its tcp_proxy: a denied connection
 // is closed.
-func tcpRBACFilters(snap *discovery.Snapshot, pod *discovery.Pod) []*listener.Filter {
-	policies := snap.AuthorizationPoliciesFor(pod)
+func tcpRBACFilters(policies []*discovery.AuthorizationPolicy) []*listener.Filter {
 	var out []*listener.Filter
 	for _, action := range rbacActions {
 		rules, shadow := rbacRules(policies, action, true)

@@ -253,8 +253,11 @@ func splitInboundPorts(ports []discovery.InboundPort) (httpPorts, tcpPorts []uin
 // network RBAC filters of the AuthorizationPolicies that apply to the pod
 // (rbac.go): a connection they deny is closed.
 func inboundTCPListeners(snap *discovery.Snapshot, pod *discovery.Pod, ports []uint32) []*listener.Listener {
+	if len(ports) == 0 {
+		return nil
+	}
 	out := make([]*listener.Listener, 0, len(ports))
-	rbac := tcpRBACFilters(snap, pod)
+	rbac := tcpRBACFilters(snap.AuthorizationPoliciesFor(pod))
 	for _, port := range ports {
 		cluster := InboundClusterName(port)
 		filters := append(append([]*listener.Filter(nil), rbac...), tcpProxyTo(cluster, cluster))
