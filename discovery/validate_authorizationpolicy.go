@@ -8,6 +8,7 @@ package discovery
 import (
 	"fmt"
 	"net/netip"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -199,24 +200,35 @@ func IsPathTemplate(path string) bool {
 	return strings.Contains(path, "{*}") || strings.Contains(path, "{**}")
 }
 
-// checkPathTemplate applies Istio's rules for path templates: each
-// operator fills a whole path segment, {**} comes last, and no "*", "{" or
-// "}" appears outside an operator.
+// checkPathTemplate applies Istio's rules for path templates (each
+// operator fills a whole path segment, {**} comes last, no "*", "{" or "}"
+// outside an operator) and what Envoy's uri_template matcher accepts: a
+// path from "/", no empty segment but a trailing "/", and literal segments
+// of RFC 3986 path characters.
 func checkPathTemplate(path string) error {
-	segments := strings.Split(path, "/")
+	if !strings.HasPrefix(path, "/") {
+		return fmt.Errorf("path template %q must start with /", path)
+	}
+	segments := strings.Split(path[1:], "/")
 	sawDouble := false
-	for _, seg := range segments {
-		switch seg {
-		case "{*}", "{**}":
+	for i, seg := range segments {
+		switch {
+		case seg == "{*}" || seg == "{**}":
 			if sawDouble {
 				return fmt.Errorf("path template %q: {**} must be the last operator", path)
 			}
 			sawDouble = seg == "{**}"
-			continue
-		}
-		if strings.ContainsAny(seg, "*{}") {
+		case strings.ContainsAny(seg, "*{}"):
 			return fmt.Errorf("path template %q: segment %q must be {*} or {**} alone, and no other * { } is allowed", path, seg)
+		case seg == "" && i < len(segments)-1:
+			return fmt.Errorf("path template %q has an empty segment", path)
+		case !templateLiteral.MatchString(seg):
+			return fmt.Errorf("path template %q: segment %q may only hold letters, digits and -._~%%!$&'()+,;=:@", path, seg)
 		}
 	}
 	return nil
 }
+
+// templateLiteral: RFC 3986 pchar (unreserved, pct-encoded, sub-delims, ":"
+// and "@"), save "*", which templates reserve.
+var templateLiteral = regexp.MustCompile(`^[A-Za-z0-9\-._~%!$&'()+,;=:@]*$`)
