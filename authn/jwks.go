@@ -62,8 +62,9 @@ type JWKSResolver struct {
 	log   *slog.Logger
 	inbox chan *discovery.Snapshot
 
-	mu      sync.Mutex
-	entries map[string]*jwksEntry // by discovery.JWKSKey
+	// entries: what is known of each key set, by discovery.JWKSKey. Only
+	// Run's goroutine touches them.
+	entries map[string]*jwksEntry
 }
 
 // jwksEntry is what is known about one key set.
@@ -73,6 +74,8 @@ type jwksEntry struct {
 	err     error  // of the last fetch, nil if it succeeded
 	fetched time.Time
 	goodAt  time.Time // when keys were fetched
+	// inFlight: a refresh or retry is under way.
+	inFlight bool
 }
 
 // NewJWKSResolver returns a resolver; Run makes it work.
@@ -106,26 +109,39 @@ func (r *JWKSResolver) Update(snap *discovery.Snapshot) {
 	r.inbox <- snap
 }
 
-// Run resolves and publishes until ctx is done.
+// Run resolves and publishes until ctx is done. A new snapshot waits for
+// the key sets it needs and no snapshot needed before (at most a rule's
+// timeout); refreshes and retries run aside, so that a slow or dead issuer
+// never holds up what discovery publishes, and their results are
+// published when they change what the snapshot carries.
 func (r *JWKSResolver) Run(ctx context.Context, publish func(*discovery.Snapshot)) {
 	var current *discovery.Snapshot
+	refreshed := make(chan jwksBatch)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	defer timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			timer.Stop()
 			return
 		case current = <-r.inbox:
 			r.want(needs(current))
-			r.fetchDue(ctx, time.Now(), true)
+			r.record(r.fetchAll(ctx, r.unfetched()))
+			publish(r.resolve(current))
 		case <-timer.C:
-			if !r.fetchDue(ctx, time.Now(), false) {
-				r.resetTimer(timer)
-				continue
+			if due := r.due(time.Now()); len(due.keys) > 0 {
+				go func() {
+					select {
+					case refreshed <- r.fetchAll(ctx, due):
+					case <-ctx.Done():
+					}
+				}()
+			}
+		case b := <-refreshed:
+			if r.record(b) && current != nil {
+				publish(r.resolve(current))
 			}
 		}
-		publish(r.resolve(current))
 		r.resetTimer(timer)
 	}
 }
@@ -133,8 +149,6 @@ func (r *JWKSResolver) Run(ctx context.Context, publish func(*discovery.Snapshot
 // want makes the entries what the snapshot needs: new ones (not fetched
 // yet) are added, those no rule uses any more are dropped.
 func (r *JWKSResolver) want(need map[string]jwksNeed) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	for key, n := range need {
 		if e := r.entries[key]; e != nil {
 			e.need = n
@@ -149,43 +163,67 @@ func (r *JWKSResolver) want(need map[string]jwksNeed) {
 	}
 }
 
-// fetchDue fetches, side by side, the key sets due at now (all the new
-// ones, and when not onlyNew, those whose refresh or retry time came), and
-// reports whether any entry changed.
-func (r *JWKSResolver) fetchDue(ctx context.Context, now time.Time, onlyNew bool) bool {
-	r.mu.Lock()
-	var due []string
+// jwksBatch is a set of key sets to fetch, and what the fetches gave.
+type jwksBatch struct {
+	keys    []string
+	needs   []jwksNeed
+	results []jwksResult
+	at      time.Time
+}
+
+// unfetched are the entries never fetched.
+func (r *JWKSResolver) unfetched() jwksBatch {
+	var b jwksBatch
 	for key, e := range r.entries {
-		if e.fetched.IsZero() || (!onlyNew && !now.Before(r.dueAt(e))) {
-			due = append(due, key)
+		if e.fetched.IsZero() && !e.inFlight {
+			b.add(key, e)
 		}
 	}
-	needs := make([]jwksNeed, len(due))
-	for i, key := range due {
-		needs[i] = r.entries[key].need
-	}
-	r.mu.Unlock()
+	return b
+}
 
-	results := make([]jwksResult, len(due))
+// due are the entries whose refresh or retry time has come; they are
+// marked in flight until their results are recorded.
+func (r *JWKSResolver) due(now time.Time) jwksBatch {
+	var b jwksBatch
+	for key, e := range r.entries {
+		if !e.inFlight && !e.fetched.IsZero() && !now.Before(r.dueAt(e)) {
+			e.inFlight = true
+			b.add(key, e)
+		}
+	}
+	return b
+}
+
+func (b *jwksBatch) add(key string, e *jwksEntry) {
+	b.keys = append(b.keys, key)
+	b.needs = append(b.needs, e.need)
+}
+
+// fetchAll fetches the batch's key sets side by side.
+func (r *JWKSResolver) fetchAll(ctx context.Context, b jwksBatch) jwksBatch {
+	b.results = make([]jwksResult, len(b.keys))
 	var wg sync.WaitGroup
-	for i := range due {
+	for i := range b.keys {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i].keys, results[i].err = r.fetch(ctx, needs[i])
+			b.results[i].keys, b.results[i].err = r.fetch(ctx, b.needs[i])
 		}()
 	}
 	wg.Wait()
+	b.at = time.Now()
+	return b
+}
 
-	r.mu.Lock()
-	defer r.mu.Unlock()
+// record keeps a batch's results and reports whether anything a snapshot
+// shows changed. Entries dropped meanwhile are left dropped.
+func (r *JWKSResolver) record(b jwksBatch) bool {
 	changed := false
-	for i, key := range due {
-		e := r.entries[key]
-		if e == nil {
-			continue
+	for i, key := range b.keys {
+		if e := r.entries[key]; e != nil && e.record(b.results[i], b.at, r.log, key) {
+			changed = true
 		}
-		changed = changed || e.record(results[i], now, r.log, key)
 	}
 	return changed
 }
@@ -199,6 +237,7 @@ type jwksResult struct {
 // failure keeps the old ones. It reports whether anything a snapshot
 // shows (the keys, or the problem) changed, and logs when that is so.
 func (e *jwksEntry) record(res jwksResult, now time.Time, log *slog.Logger, key string) bool {
+	e.inFlight = false
 	first := e.fetched.IsZero()
 	before := e.problem()
 	e.fetched = now
@@ -227,14 +266,15 @@ func (r *JWKSResolver) dueAt(e *jwksEntry) time.Time {
 
 // resetTimer sets the timer to the next refresh or retry, if any is due.
 func (r *JWKSResolver) resetTimer(t *time.Timer) {
-	r.mu.Lock()
 	var next time.Time
 	for _, e := range r.entries {
+		if e.inFlight || e.fetched.IsZero() {
+			continue
+		}
 		if at := r.dueAt(e); next.IsZero() || at.Before(next) {
 			next = at
 		}
 	}
-	r.mu.Unlock()
 	t.Stop()
 	if !next.IsZero() {
 		t.Reset(time.Until(next))
@@ -246,8 +286,6 @@ func (r *JWKSResolver) resolve(snap *discovery.Snapshot) *discovery.Snapshot {
 	if snap == nil {
 		return nil
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	keys := map[string]string{}
 	var problems []discovery.Problem
 	for key, e := range r.entries {

@@ -269,3 +269,53 @@ func TestParseRedirect(t *testing.T) {
 		}
 	}
 }
+
+// TestJWKSRefreshDoesNotHoldUpSnapshots: a refresh that hangs (a dead
+// issuer) runs aside: snapshots from discovery are still published, with
+// the keys fetched before.
+func TestJWKSRefreshDoesNotHoldUpSnapshots(t *testing.T) {
+	release, hanging := make(chan struct{}), make(chan struct{}, 1)
+	var mu sync.Mutex
+	hang := false
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		h := hang
+		mu.Unlock()
+		if h {
+			select {
+			case hanging <- struct{}{}:
+			default:
+			}
+			<-release
+		}
+		_, _ = w.Write([]byte(keysA))
+	}))
+	t.Cleanup(func() { close(release); srv.Close() })
+	s := startStage(t, JWKSOptions{Refresh: 20 * time.Millisecond})
+	rule := &security.JWTRule{Issuer: "i", JwksUri: srv.URL + "/keys.json", Timeout: durationpb.New(time.Minute)}
+	if out := s.handOver(t, snapshotWith(rule)); out.JWKS[srv.URL+"/keys.json"] != keysA {
+		t.Fatalf("keys %v", out.JWKS)
+	}
+	mu.Lock()
+	hang = true
+	mu.Unlock()
+	<-hanging // a refresh is under way and will not end
+	next := snapshotWith(rule)
+	next.Version = 2
+	if out := s.handOver(t, next); out.Version != 2 || out.JWKS[srv.URL+"/keys.json"] != keysA {
+		t.Errorf("published version %d with keys %v, want version 2 with the keys fetched before", out.Version, out.JWKS)
+	}
+}
+
+// TestJWKSSeveralKeySets: every key set of a batch is recorded.
+func TestJWKSSeveralKeySets(t *testing.T) {
+	a, b := newKeyServer(t, keysA), newKeyServer(t, keysB)
+	s := startStage(t, JWKSOptions{})
+	out := s.handOver(t, snapshotWith(
+		&security.JWTRule{Issuer: "a", JwksUri: a.URL + "/k"},
+		&security.JWTRule{Issuer: "b", JwksUri: b.URL + "/k"},
+	))
+	if out.JWKS[a.URL+"/k"] != keysA || out.JWKS[b.URL+"/k"] != keysB {
+		t.Errorf("JWKS %v, want both key sets", out.JWKS)
+	}
+}
