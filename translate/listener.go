@@ -79,7 +79,12 @@ func inboundFilterChains(c filterContext) []*listener.FilterChain {
 				Routes:  []*route.Route{forwardAll("default", cluster)},
 			}},
 		}},
-		HttpFilters: httpFilters(c),
+		// normalize_path: as Istio's default (meshConfig.pathNormalization
+		// BASE), RFC 3986 normalization before any filter, so that an
+		// AuthorizationPolicy on /admin/* also holds for /public/../admin/x
+		// and /%61dmin/x, and the app sees the path the policy judged.
+		NormalizePath: wrapperspb.Bool(true),
+		HttpFilters:   httpFilters(c),
 	}
 	return []*listener.FilterChain{{Name: "inbound_plaintext", Filters: []*listener.Filter{hcmFilter(manager)}}}
 }

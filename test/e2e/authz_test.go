@@ -54,7 +54,7 @@ var authzSteps = []authzStep{
     - operation:
         paths: ["/admin/*"]
 `), probe: get("/"), want: allowed,
-		deny:  []request{get("/admin/users"), post("/admin/x")},
+		deny:  []request{get("/admin/users"), post("/admin/x"), get("/public/../admin/users"), get("/%61dmin/users"), get("/./admin/x")},
 		allow: []request{get("/administrator"), post("/")}},
 
 	// In istio-system without a selector: every workload of the mesh.
