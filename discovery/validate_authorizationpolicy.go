@@ -15,6 +15,9 @@ import (
 	security "istio.io/api/security/v1beta1"
 )
 
+// DryRunAnnotation marks a policy to be evaluated and logged, not enforced.
+const DryRunAnnotation = "istio.io/dry-run"
+
 // ValidateAuthorizationPolicy returns the problems of one policy; none
 // means it can be served.
 func ValidateAuthorizationPolicy(ap *AuthorizationPolicy) []Problem {
@@ -25,6 +28,11 @@ func ValidateAuthorizationPolicy(ap *AuthorizationPolicy) []Problem {
 	}
 	checkTargetRefs(p, spec.GetTargetRef() != nil || len(spec.GetTargetRefs()) > 0, spec.GetSelector() != nil)
 	checkSelectorLabels(p, spec.GetSelector().GetMatchLabels())
+	if v, ok := ap.Annotations[DryRunAnnotation]; ok {
+		if _, err := strconv.ParseBool(v); err != nil {
+			p.add(fieldKey("metadata.annotations", DryRunAnnotation), "%q is not true or false", v)
+		}
+	}
 	switch {
 	case spec.GetAction() == security.AuthorizationPolicy_CUSTOM && spec.GetProvider().GetName() == "":
 		p.add("spec.provider", "action CUSTOM needs a provider")

@@ -110,6 +110,9 @@ rules:
 			checkOne(t, ValidateAuthorizationPolicy(authorizationPolicy(t, c.spec)), c.field, c.want)
 		})
 	}
+	dryRun := authorizationPolicy(t, `rules: [{}]`)
+	dryRun.Annotations = map[string]string{DryRunAnnotation: "maybe"}
+	checkOne(t, ValidateAuthorizationPolicy(dryRun), "metadata.annotations.istio.io/dry-run", `"maybe" is not true or false`)
 }
 
 func TestParseConditionKey(t *testing.T) {

@@ -55,7 +55,6 @@ var (
 
 // Shadow rules log their result in stats with these prefixes (Istio's).
 const (
-	dryRunAnnotation     = "istio.io/dry-run"
 	shadowAllowStatsName = "istio_dry_run_allow_"
 	shadowDenyStatsName  = "istio_dry_run_deny_"
 	rbacTCPStatPrefix    = "tcp."
@@ -112,7 +111,7 @@ func rbacRules(policies []*discovery.AuthorizationPolicy, action rbacAction, for
 			continue
 		}
 		set := &rules
-		if dryRun, _ := strconv.ParseBool(ap.Annotations[dryRunAnnotation]); dryRun {
+		if dryRun, _ := strconv.ParseBool(ap.Annotations[discovery.DryRunAnnotation]); dryRun {
 			set = &shadow
 		}
 		if *set == nil {
