@@ -68,7 +68,7 @@ func (m *Mesh) buildCaptureShared() *captureShared {
 	seen := map[uint32]bool{}
 	for _, svc := range m.snap.Services {
 		for _, sp := range svc.Ports {
-			if !isTCPStream(sp) && !isHTTP(sp) || captureReserved[sp.Port] {
+			if !sp.ByteStream() && !isHTTP(sp) || captureReserved[sp.Port] {
 				continue
 			}
 			if isHTTP(sp) {
@@ -95,7 +95,7 @@ func (m *Mesh) ListenersFollowEndpoints(p Proxy) bool {
 
 // addCaptureView fills in a captured sidecar's listeners, its route table
 // and the passthrough clusters.
-func (m *Mesh) addCaptureView(res *Resources, pod *discovery.Pod, inbound []uint32) {
+func (m *Mesh) addCaptureView(res *Resources, pod *discovery.Pod, inbound []discovery.InboundPort) {
 	shared := m.capture()
 	res.Clusters = append(append([]*cluster.Cluster(nil), shared.clusters...), res.Clusters...)
 	res.Routes = []*route.RouteConfiguration{m.capturedRouteConfig(sidecarSource(pod.Namespace, pod.Labels, m.sourceSelectors()))}
@@ -229,18 +229,21 @@ func capturedHTTPChain(snap *discovery.Snapshot, pod *discovery.Pod, port uint32
 // virtualInboundListener receives every captured inbound connection. The
 // original_dst listener filter restores the destination, and the chains of
 // each port the mesh sends the pod match on destination_port.
-func (m *Mesh) virtualInboundListener(pod *discovery.Pod, ports []uint32) *listener.Listener {
+func (m *Mesh) virtualInboundListener(pod *discovery.Pod, ports []discovery.InboundPort) *listener.Listener {
 	chains := []*listener.FilterChain{{
 		Name:             VirtualInboundListenerName + "-blackhole",
 		FilterChainMatch: &listener.FilterChainMatch{DestinationPort: wrapperspb.UInt32(VirtualInboundPort)},
 		Filters:          []*listener.Filter{tcpProxyTo(BlackHoleCluster, BlackHoleCluster)},
 	}}
-	httpPorts, tcpPorts := m.splitInboundPorts(pod, ports)
+	httpPorts, tcpPorts := splitInboundPorts(ports)
 	for _, port := range httpPorts {
 		chains = append(chains, onDestinationPort(port, inboundFilterChains(filterContext{dir: inbound, snap: m.snap, pod: pod, port: port}))...)
 	}
-	for _, port := range tcpPorts {
-		chains = append(chains, onDestinationPort(port, []*listener.FilterChain{inboundTCPChain(port)})...)
+	if len(tcpPorts) > 0 {
+		rbac := tcpRBACFilters(m.snap.AuthorizationPoliciesFor(pod))
+		for _, port := range tcpPorts {
+			chains = append(chains, onDestinationPort(port, []*listener.FilterChain{inboundTCPChain(rbac, port)})...)
+		}
 	}
 	filters := []*listener.ListenerFilter{originalDst()}
 	if inspectsTLS(chains) {

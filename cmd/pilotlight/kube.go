@@ -61,7 +61,7 @@ type kubeMode struct {
 	crds     *crdCheck
 }
 
-func newKubeMode(k kubeFlags, wf webhookFlags, log *slog.Logger, reg prometheus.Registerer) (*kubeMode, error) {
+func newKubeMode(k kubeFlags, wf webhookFlags, rootNamespace string, log *slog.Logger, reg prometheus.Registerer) (*kubeMode, error) {
 	// client-go logs through klog: send it to the same JSON log.
 	klog.SetSlogLogger(log)
 	cfg, err := restConfig(k.kubeconfig)
@@ -76,7 +76,7 @@ func newKubeMode(k kubeFlags, wf webhookFlags, log *slog.Logger, reg prometheus.
 	if err != nil {
 		return nil, err
 	}
-	src, err := kube.New(kube.Options{Kube: kc, Istio: ic, Log: log})
+	src, err := kube.New(kube.Options{Kube: kc, Istio: ic, Log: log, RootNamespace: rootNamespace})
 	if err != nil {
 		return nil, err
 	}

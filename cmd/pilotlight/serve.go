@@ -34,6 +34,9 @@ type serveFlags struct {
 	logLevel   string
 	kube       kubeFlags
 	webhook    webhookFlags
+
+	rootNamespace string
+	jwks          jwksFlags
 }
 
 func serveCommand() *cobra.Command {
@@ -42,8 +45,13 @@ func serveCommand() *cobra.Command {
 		Use:   "serve",
 		Short: "Serve Envoy proxies their config over ADS",
 		Long: `Serve reads the mesh (Kubernetes Services, Pods, EndpointSlices and Istio
-VirtualServices, DestinationRules, Gateways) and serves every connected Envoy
-its own view over ADS (state of the world and Delta).
+VirtualServices, DestinationRules, Gateways, AuthorizationPolicies,
+RequestAuthentications) and serves every connected Envoy its own view over ADS
+(state of the world and Delta).
+
+The keys of RequestAuthentication jwksUri are fetched here, not by each Envoy,
+inlined into the config and refreshed; --jwks-redirect points those fetches
+elsewhere (a local folder or server) for offline clusters and tests.
 
 With --config-dir it reads multi-document YAML from a folder and watches it.
 Otherwise it watches a Kubernetes API server: the one of --kubeconfig, or, in
@@ -64,8 +72,10 @@ elected leader keeps the webhook's caBundle current.`,
 	cmd.Flags().StringVar(&f.httpAddr, "http-addr", "127.0.0.1:15014", "address of /metrics, /healthz, /readyz and /debug/")
 	cmd.Flags().DurationVar(&f.debounce, "debounce", 100*time.Millisecond, "quiet time after a change before pushing")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().StringVar(&f.rootNamespace, "root-namespace", discovery.DefaultRootNamespace, "Istio's meshConfig.rootNamespace: security policies there without a selector apply to the whole mesh")
 	f.kube.addTo(cmd)
 	f.webhook.addTo(cmd)
+	f.jwks.addTo(cmd)
 	return cmd
 }
 
@@ -102,6 +112,10 @@ func serve(ctx context.Context, f serveFlags) error {
 	if f.webhook.addr != "" && f.configDir != "" {
 		return errors.New("--webhook-addr: sidecar injection needs Kubernetes mode, not --config-dir")
 	}
+	jwks, err := f.jwks.resolver(log)
+	if err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -126,13 +140,17 @@ func serve(ctx context.Context, f serveFlags) error {
 	)
 	server.Register(grpcServer)
 	var handler http.Handler = debugMux(server, reg)
-	source := func(ctx context.Context) error { return folder.Watch(ctx, f.configDir, log, server.Update) }
+	// discovery → JWKS resolver (fetches and inlines jwksUri keys) → xDS.
+	source := func(ctx context.Context) error {
+		w := &folder.Watcher{Dir: f.configDir, Log: log, Publish: jwks.Update, RootNamespace: f.rootNamespace}
+		return w.Run(ctx)
+	}
 	if f.configDir == "" {
-		k, err := newKubeMode(f.kube, f.webhook, log, reg)
+		k, err := newKubeMode(f.kube, f.webhook, f.rootNamespace, log, reg)
 		if err != nil {
 			return err
 		}
-		source = func(ctx context.Context) error { return k.run(ctx, server.Update) }
+		source = func(ctx context.Context) error { return k.run(ctx, jwks.Update) }
 		handler = k.handler(handler, server)
 	}
 	httpServer := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
@@ -142,6 +160,7 @@ func serve(ctx context.Context, f serveFlags) error {
 	errs := make(chan error, 3)
 	sourceDone := make(chan struct{})
 	go server.Run(ctx)
+	go jwks.Run(ctx, server.Update)
 	go func() { defer close(sourceDone); errs <- source(ctx) }()
 	go func() { errs <- grpcServer.Serve(xdsListener) }()
 	go func() { errs <- httpServer.Serve(httpListener) }()
