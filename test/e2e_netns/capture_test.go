@@ -121,6 +121,12 @@ func TestCapturedSidecars(t *testing.T) {
 		}
 	}
 
+	// The server side's policy applies on virtualInbound: its chains are
+	// the ones local mode's inbound listeners have.
+	if _, err := get(client, "http://front-end.shop/admin/users", nil); err == nil || !strings.Contains(err.Error(), "HTTP 403") || !strings.Contains(err.Error(), "RBAC: access denied") {
+		t.Errorf("/admin/users through a DENY AuthorizationPolicy: %v, want 403 RBAC: access denied", err)
+	}
+
 	// TCP by ClusterIP: captured, routed to tcp-echo's pod, delivered by
 	// its sidecar's virtualInbound.
 	conn, err := client.dial(tcpEchoIP + ":9000")
@@ -227,7 +233,8 @@ func startPilotlight(t *testing.T, bridge *netns.NS, bin, dir string, extra ...s
 }
 
 // writeMesh is the folder pilotlight reads: the pods with their IPs, the
-// two Services with ClusterIPs, and the rules (Firefox to v2, else 80/20).
+// two Services with ClusterIPs, the rules (Firefox to v2, else 80/20) and
+// a DENY policy on front-end's /admin/*.
 func writeMesh(t *testing.T, dir string, pods []*pod) {
 	t.Helper()
 	var b strings.Builder
@@ -283,6 +290,16 @@ spec:
   - route:
     - {destination: {host: front-end, subset: v1}, weight: 80}
     - {destination: {host: front-end, subset: v2}, weight: 20}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: front-end-no-admin, namespace: shop}
+spec:
+  selector: {matchLabels: {app: front-end}}
+  action: DENY
+  # ports: for TCP, Istio drops a DENY rule's HTTP fields, and without a
+  # port the rule would refuse tcp-echo on the same pod.
+  rules: [{to: [{operation: {ports: ["8080"], paths: ["/admin/*"]}}]}]
 `
 
 // start runs what injection adds to the pod: the init container's capture,
