@@ -34,6 +34,10 @@ type Snapshot struct {
 	// Secrets holds the TLS material of Kubernetes Secrets, for gateway
 	// servers' tls.credentialName.
 	Secrets []*Secret
+	// RateLimitPolicies (ratelimit.pilotlight.io) and EnvoyFilters
+	// (networking.istio.io/v1alpha3): ratelimitpolicy.go, envoyfilter.go.
+	RateLimitPolicies []*RateLimitPolicy
+	EnvoyFilters      []*EnvoyFilter
 
 	// Endpoints of each service, keyed by the service's Key().
 	Endpoints map[string][]*Endpoint
@@ -209,6 +213,8 @@ func (s *Snapshot) Seal() *Snapshot {
 	SortByKey(s.DestinationRules)
 	SortByKey(s.Gateways)
 	SortByKey(s.Secrets)
+	SortByKey(s.RateLimitPolicies)
+	SortByKey(s.EnvoyFilters)
 	sort.Slice(s.Problems, func(i, j int) bool { return s.Problems[i].String() < s.Problems[j].String() })
 	s.servicesByHost = make(map[string]*Service, len(s.Services))
 	for _, svc := range s.Services {

@@ -55,6 +55,9 @@ var decoders = map[string]decoder{
 	"networking.istio.io/v1/Gateway":       decodeGateway[istiov1.Gateway],
 	"networking.istio.io/v1beta1/Gateway":  decodeGateway[istiov1beta1.Gateway],
 	"networking.istio.io/v1alpha3/Gateway": decodeGateway[istiov1alpha3.Gateway],
+
+	"networking.istio.io/v1alpha3/EnvoyFilter":         decodeEnvoyFilter,
+	"ratelimit.pilotlight.io/v1alpha1/RateLimitPolicy": decodeRateLimitPolicy,
 }
 
 // clusterScoped kinds have no namespace.

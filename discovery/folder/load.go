@@ -1,7 +1,7 @@
 // Package folder serves the mesh from a folder of Kubernetes and Istio YAML,
 // the files one would `kubectl apply -R -f`: Services, Pods, EndpointSlices,
-// Secrets (the TLS ones, for gateways), VirtualServices, DestinationRules
-// and Gateways.
+// Secrets (the TLS ones, for gateways), VirtualServices, DestinationRules,
+// Gateways, EnvoyFilters and pilotlight's RateLimitPolicies.
 //
 // A folder has no API server in front of it: nothing rejected a misspelt
 // field or a route to a missing subset when the file was written. So every
@@ -59,6 +59,8 @@ type loader struct {
 	virtualServices  []*discovery.VirtualService
 	destinationRules []*discovery.DestinationRule
 	gateways         []*discovery.Gateway
+	envoyFilters     []*discovery.EnvoyFilter
+	rateLimits       []*discovery.RateLimitPolicy
 
 	// origin maps "Kind namespace/name" to the document the object came from,
 	// to spot duplicates and to say where a later validation problem is.
@@ -288,6 +290,10 @@ func (l *loader) add(obj any) {
 		l.destinationRules = append(l.destinationRules, o)
 	case *discovery.Gateway:
 		l.gateways = append(l.gateways, o)
+	case *discovery.EnvoyFilter:
+		l.envoyFilters = append(l.envoyFilters, o)
+	case *discovery.RateLimitPolicy:
+		l.rateLimits = append(l.rateLimits, o)
 	default:
 		panic(fmt.Sprintf("folder: decoder returned %T", obj))
 	}
@@ -301,6 +307,8 @@ func (l *loader) snapshot(version uint64) *discovery.Snapshot {
 	s.VirtualServices = l.virtualServices
 	s.DestinationRules = l.destinationRules
 	s.Gateways = l.gateways
+	s.EnvoyFilters = l.envoyFilters
+	s.RateLimitPolicies = l.rateLimits
 	l.addSecrets(s)
 	for _, p := range discovery.Validate(s) {
 		p.Source = l.origin[p.Kind+" "+p.Name]

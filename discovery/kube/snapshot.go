@@ -144,5 +144,6 @@ func withoutRules(s *discovery.Snapshot) discovery.Snapshot {
 	c := *s
 	c.Version = 0
 	c.VirtualServices, c.DestinationRules, c.Gateways = nil, nil, nil
+	c.EnvoyFilters, c.RateLimitPolicies = nil, nil
 	return c
 }
