@@ -64,3 +64,33 @@ func (p *RateLimitPolicy) TargetsGateway(gw *Gateway) bool {
 	}
 	return false
 }
+
+// RateLimitPoliciesFor are the policies the proxy of pod enforces on one
+// HTTP listener, in namespace/name order: for a sidecar its inbound side
+// on a target port, for a gateway (gateway true) a server port. A gateway
+// enforces the policies that select its pod, and those whose targetRefs
+// name a Gateway that selects the pod and has a server on port.
+func (s *Snapshot) RateLimitPoliciesFor(pod *Pod, gateway bool, port uint32) []*RateLimitPolicy {
+	var out []*RateLimitPolicy
+	for _, p := range s.RateLimitPolicies {
+		if p.Selects(pod) || (gateway && p.targetsServer(s.Gateways, pod, port)) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// targetsServer: one of the policy's Gateways selects pod and serves port.
+func (p *RateLimitPolicy) targetsServer(gateways []*Gateway, pod *Pod, port uint32) bool {
+	for _, gw := range gateways {
+		if !p.TargetsGateway(gw) || !selects(gw.Spec.GetSelector(), pod.Labels) {
+			continue
+		}
+		for _, server := range gw.Spec.GetServers() {
+			if server.GetPort().GetNumber() == port {
+				return true
+			}
+		}
+	}
+	return false
+}

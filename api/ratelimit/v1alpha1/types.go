@@ -153,13 +153,13 @@ const (
 )
 
 // HeaderMatch matches one request header. A request without the header
-// never matches.
+// does not match (unless inverted).
 type HeaderMatch struct {
 	Name  string    `json:"name"`
 	Type  MatchType `json:"type,omitempty"`
 	Value *string   `json:"value,omitempty"`
-	// Invert: match requests whose header does not match (Exact and
-	// RegularExpression only).
+	// Invert: match requests whose header is missing or does not match
+	// (Exact and RegularExpression only).
 	Invert bool `json:"invert,omitempty"`
 }
 
