@@ -9,7 +9,6 @@ import (
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	upstreamhttp "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
-	"google.golang.org/protobuf/types/known/anypb"
 )
 
 // XDSClusterName is the static cluster through which Envoy reaches us.
@@ -58,25 +57,15 @@ func Bootstrap(o BootstrapOptions) (*bootstrap.Bootstrap, error) {
 
 // xdsCluster speaks HTTP/2 (gRPC) to the control plane.
 func xdsCluster(host string, port uint32) *cluster.Cluster {
-	h2 := &upstreamhttp.HttpProtocolOptions{
-		UpstreamProtocolOptions: &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig_{
-			ExplicitHttpConfig: &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig{
-				ProtocolConfig: &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{
-					Http2ProtocolOptions: &core.Http2ProtocolOptions{},
-				},
-			},
-		},
-	}
-	return &cluster.Cluster{
+	c := &cluster.Cluster{
 		Name:                 XDSClusterName,
 		ClusterDiscoveryType: &cluster.Cluster_Type{Type: cluster.Cluster_STATIC},
 		ConnectTimeout:       durationSeconds(1),
 		LoadAssignment:       loadAssignment(XDSClusterName, []hostPort{{host, port}}),
-		// typed_extension_protocol_options: HTTP/2 upstream, as gRPC needs.
-		TypedExtensionProtocolOptions: map[string]*anypb.Any{
-			"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": mustAny(h2),
-		},
 	}
+	// typed_extension_protocol_options: HTTP/2 upstream, as gRPC needs.
+	setHTTPProtocolOptions(c, &upstreamhttp.HttpProtocolOptions{}, true)
+	return c
 }
 
 func splitHostPort(addr string) (string, uint32, error) {

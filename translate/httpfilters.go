@@ -37,13 +37,28 @@ type httpFilter interface {
 	build(c filterContext) *hcm.HttpFilter
 }
 
+// httpFilterSet is an httpFilter that may add several filters of its kind,
+// one per policy (rate limits).
+type httpFilterSet interface {
+	httpFilter
+	// buildAll returns the filters for this context, none when none apply.
+	buildAll(c filterContext) []*hcm.HttpFilter
+}
+
 // httpFilterOrder: Envoy runs HTTP filters in list order; the router must be last.
-// fault then cors, as Istio orders them (fault.go, cors.go).
-var httpFilterOrder = []httpFilter{faultFilter{}, corsFilter{}, routerFilter{}}
+// Rate limits (local, then global: a request the proxy refuses by itself
+// costs the rate-limit service nothing) come before fault and cors, as
+// Envoy Gateway and Istio's tutorials order them; fault then cors, as Istio
+// orders them (local_ratelimit.go, ratelimit.go, fault.go, cors.go).
+var httpFilterOrder = []httpFilter{localRateLimitFilter{}, globalRateLimitFilter{}, faultFilter{}, corsFilter{}, routerFilter{}}
 
 func httpFilters(c filterContext) []*hcm.HttpFilter {
 	var out []*hcm.HttpFilter
 	for _, f := range httpFilterOrder {
+		if set, ok := f.(httpFilterSet); ok {
+			out = append(out, set.buildAll(c)...)
+			continue
+		}
 		if built := f.build(c); built != nil {
 			out = append(out, built)
 		}

@@ -66,6 +66,22 @@ func serviceRoutes(snap *discovery.Snapshot, r *rules, svc *discovery.Service, p
 	return []*route.Route{defaultRoute(OutboundClusterName(port, "", svc.Hostname))}
 }
 
+// isHTTP2 follows Istio's protocol selection for ports spoken to in
+// HTTP/2: appProtocol grpc, grpc-web, http2 or kubernetes.io/h2c, else a
+// port name starting with grpc, grpc-web or http2.
+func isHTTP2(port discovery.ServicePort) bool {
+	proto := strings.ToLower(port.AppProtocol)
+	if proto == "" {
+		// "grpc-web-8080" reads as grpc: HTTP/2 too.
+		proto, _, _ = strings.Cut(strings.ToLower(port.Name), "-")
+	}
+	switch proto {
+	case "grpc", "grpc-web", "http2", "kubernetes.io/h2c":
+		return true
+	}
+	return false
+}
+
 // isHTTP follows Istio's protocol selection: appProtocol, else the port
 // name's prefix. Unnamed ports are treated as HTTP for now (Istio sniffs).
 func isHTTP(port discovery.ServicePort) bool {
