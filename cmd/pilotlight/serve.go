@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
 
+	"github.com/pilotlight/pilotlight/discovery"
 	"github.com/pilotlight/pilotlight/discovery/folder"
 	"github.com/pilotlight/pilotlight/xds"
 )
@@ -26,6 +27,9 @@ type serveFlags struct {
 	configDir string
 	xdsAddr   string
 	httpAddr  string
+	// rateLimitAddr serves the envoyproxy/ratelimit service its limits
+	// (ratelimit.Server); "" serves none.
+	rateLimitAddr string
 	debounce  time.Duration
 	logLevel  string
 	kube      kubeFlags
@@ -54,6 +58,7 @@ Istio objects.`,
 	cmd.Flags().StringVar(&f.configDir, "config-dir", "", "folder of Kubernetes-style YAML to read and watch, instead of a cluster")
 	cmd.Flags().StringVar(&f.xdsAddr, "xds-addr", "127.0.0.1:15010", "address of the ADS gRPC server")
 	cmd.Flags().StringVar(&f.httpAddr, "http-addr", "127.0.0.1:15014", "address of /metrics, /healthz, /readyz and /debug/")
+	cmd.Flags().StringVar(&f.rateLimitAddr, "ratelimit-xds-addr", "", "address of the xDS server that gives the envoyproxy/ratelimit service the limits of RateLimitPolicies (CONFIG_TYPE=GRPC_XDS_SOTW); empty: none")
 	cmd.Flags().DurationVar(&f.debounce, "debounce", 100*time.Millisecond, "quiet time after a change before pushing")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.kube.addTo(cmd)
@@ -88,27 +93,38 @@ func serve(ctx context.Context, f serveFlags) error {
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 	)
 	server.Register(grpcServer)
-	var handler http.Handler = debugMux(server, reg)
-	source := func(ctx context.Context) error { return folder.Watch(ctx, f.configDir, log, server.Update) }
+	limits, err := newRateLimitXDS(ctx, f.rateLimitAddr, log)
+	if err != nil {
+		return err
+	}
+	// Both servers get every snapshot: the proxies' ratelimit filters and
+	// the rate-limit service's limits come from the same one.
+	publish := func(snap *discovery.Snapshot) {
+		server.Update(snap)
+		limits.update(snap)
+	}
+	var handler http.Handler = debugMux(server, limits, reg)
+	source := func(ctx context.Context) error { return folder.Watch(ctx, f.configDir, log, publish) }
 	if f.configDir == "" {
 		k, err := newKubeMode(f.kube, log)
 		if err != nil {
 			return err
 		}
-		source = func(ctx context.Context) error { return k.run(ctx, server.Update) }
+		source = func(ctx context.Context) error { return k.run(ctx, publish) }
 		handler = k.handler(handler, server)
 	}
 	httpServer := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errs := make(chan error, 3)
+	errs := make(chan error, 4)
 	sourceDone := make(chan struct{})
 	go server.Run(ctx)
 	go func() { defer close(sourceDone); errs <- source(ctx) }()
 	go func() { errs <- grpcServer.Serve(xdsListener) }()
 	go func() { errs <- httpServer.Serve(httpListener) }()
-	log.Info("pilotlight serving", "config-dir", f.configDir, "xds", xdsListener.Addr().String(), "http", httpListener.Addr().String())
+	limits.serve(errs)
+	log.Info("pilotlight serving", "config-dir", f.configDir, "xds", xdsListener.Addr().String(), "http", httpListener.Addr().String(), "ratelimit-xds", limits.addr())
 
 	select {
 	case <-ctx.Done():
@@ -119,6 +135,7 @@ func serve(ctx context.Context, f serveFlags) error {
 	defer cancel()
 	_ = httpServer.Shutdown(shutdown)
 	grpcServer.Stop()
+	limits.stop()
 	// Let the source end: in Kubernetes mode the leader gives its lease up,
 	// so that another replica writes status without waiting for it to expire.
 	cancel()
