@@ -2,8 +2,6 @@ package harness
 
 import (
 	"bufio"
-	"bytes"
-	"context"
 	"fmt"
 	"net"
 	"os"
@@ -35,32 +33,7 @@ func RateLimitPath() (string, error) {
 	return rateLimitPath, rateLimitErr
 }
 
-func findRateLimit() (string, error) {
-	if p := os.Getenv("RATELIMIT_BIN"); p != "" {
-		if isExecutable(p) {
-			return p, nil
-		}
-		return "", fmt.Errorf("RATELIMIT_BIN=%q is not an executable file", p)
-	}
-	root, err := RepoRoot()
-	if err != nil {
-		return "", err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(root, "scripts", "ensure-ratelimit.sh"))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("scripts/ensure-ratelimit.sh: %v\n%s", err, stderr.String())
-	}
-	p := strings.TrimSpace(string(out))
-	if !isExecutable(p) {
-		return "", fmt.Errorf("scripts/ensure-ratelimit.sh printed %q, which is not an executable file", p)
-	}
-	return p, nil
-}
+func findRateLimit() (string, error) { return findTool("RATELIMIT_BIN", "ensure-ratelimit.sh") }
 
 // MustRateLimit returns RateLimitPath or fails the test.
 func MustRateLimit(t testing.TB) string {
