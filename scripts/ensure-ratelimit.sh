@@ -31,9 +31,16 @@ if [[ "${RATELIMIT_SKIP_REDIS:-0}" != 1 ]] && ! command -v redis-server >/dev/nu
     exit 1
   fi
   start=$SECONDS
+  aptlog="$(mktemp)"
   # Only refresh the package lists when the package is not known yet.
-  apt-cache show redis-server >/dev/null 2>&1 || apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >&2
+  if ! { apt-cache show redis-server >/dev/null 2>&1 || apt-get update -qq; } >"$aptlog" 2>&1 ||
+    ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >>"$aptlog" 2>&1; then
+    echo "ensure-ratelimit: apt-get install redis-server failed:" >&2
+    tail -n 20 "$aptlog" >&2
+    rm -f "$aptlog"
+    exit 1
+  fi
+  rm -f "$aptlog"
   # The package starts a system-wide redis on 6379 where there is an init
   # system; the tests never use it (they start their own on other ports).
   echo "ensure-ratelimit: redis-server installed in $((SECONDS - start))s" >&2
