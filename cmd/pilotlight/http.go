@@ -32,6 +32,9 @@ func debugMux(server *xds.Server, limits *rateLimitXDS, reg *prometheus.Registry
 				problems = append(problems, p)
 			}
 		}
+		for _, p := range server.Problems() {
+			problems = append(problems, p)
+		}
 		writeJSON(w, problems)
 	})
 	return mux

@@ -30,9 +30,9 @@ type serveFlags struct {
 	// rateLimitAddr serves the envoyproxy/ratelimit service its limits
 	// (ratelimit.Server); "" serves none.
 	rateLimitAddr string
-	debounce  time.Duration
-	logLevel  string
-	kube      kubeFlags
+	debounce      time.Duration
+	logLevel      string
+	kube          kubeFlags
 }
 
 func serveCommand() *cobra.Command {
