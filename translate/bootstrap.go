@@ -20,6 +20,9 @@ type BootstrapOptions struct {
 	XDSAddr   string // host:port of pilotlight's ADS server
 	AdminAddr string // host:port of Envoy's admin interface
 	Delta     bool   // incremental (Delta) xDS instead of state of the world
+	// DNSAddr is host:port of the control plane's DNS server for the
+	// mesh's names (folder mode), "" for the host's resolvers.
+	DNSAddr string
 }
 
 // Bootstrap is the static config an Envoy starts with: who it is (node),
@@ -37,7 +40,7 @@ func Bootstrap(o BootstrapOptions) (*bootstrap.Bootstrap, error) {
 	if o.Delta {
 		apiType = core.ApiConfigSource_DELTA_GRPC
 	}
-	return &bootstrap.Bootstrap{
+	b := &bootstrap.Bootstrap{
 		Node:  &core.Node{Id: o.Proxy.NodeID(), Cluster: o.Proxy.PodName + "." + o.Proxy.Namespace},
 		Admin: &bootstrap.Admin{Address: socketAddress(adminHost, adminPort)},
 		DynamicResources: &bootstrap.Bootstrap_DynamicResources{
@@ -52,7 +55,15 @@ func Bootstrap(o BootstrapOptions) (*bootstrap.Bootstrap, error) {
 			LdsConfig: adsConfigSource(),
 		},
 		StaticResources: &bootstrap.Bootstrap_StaticResources{Clusters: []*cluster.Cluster{xdsCluster(xdsHost, xdsPort)}},
-	}, nil
+	}
+	if o.DNSAddr != "" {
+		dnsHost, dnsPort, err := splitHostPort(o.DNSAddr)
+		if err != nil {
+			return nil, fmt.Errorf("dns address: %w", err)
+		}
+		b.TypedDnsResolverConfig = dnsResolver(dnsHost, dnsPort)
+	}
+	return b, nil
 }
 
 // xdsCluster speaks HTTP/2 (gRPC) to the control plane.

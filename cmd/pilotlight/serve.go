@@ -30,9 +30,11 @@ type serveFlags struct {
 	// rateLimitAddr serves the envoyproxy/ratelimit service its limits
 	// (ratelimit.Server); "" serves none.
 	rateLimitAddr string
-	debounce      time.Duration
-	logLevel      string
-	kube          kubeFlags
+	// dnsAddr answers the mesh's Service names over DNS (meshdns); "": no.
+	dnsAddr  string
+	debounce time.Duration
+	logLevel string
+	kube     kubeFlags
 }
 
 func serveCommand() *cobra.Command {
@@ -58,6 +60,7 @@ Istio objects.`,
 	cmd.Flags().StringVar(&f.configDir, "config-dir", "", "folder of Kubernetes-style YAML to read and watch, instead of a cluster")
 	cmd.Flags().StringVar(&f.xdsAddr, "xds-addr", "127.0.0.1:15010", "address of the ADS gRPC server")
 	cmd.Flags().StringVar(&f.httpAddr, "http-addr", "127.0.0.1:15014", "address of /metrics, /healthz, /readyz and /debug/")
+	cmd.Flags().StringVar(&f.dnsAddr, "dns-addr", "", "UDP address where the mesh's Service names resolve to their endpoints, for proxies bootstrapped with --dns-addr (folder mode has no kube-dns); empty: none")
 	cmd.Flags().StringVar(&f.rateLimitAddr, "ratelimit-xds-addr", "", "address of the xDS server that gives the envoyproxy/ratelimit service the limits of RateLimitPolicies (CONFIG_TYPE=GRPC_XDS_SOTW); empty: none")
 	cmd.Flags().DurationVar(&f.debounce, "debounce", 100*time.Millisecond, "quiet time after a change before pushing")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -99,9 +102,14 @@ func serve(ctx context.Context, f serveFlags) error {
 	}
 	// Both servers get every snapshot: the proxies' ratelimit filters and
 	// the rate-limit service's limits come from the same one.
+	names, err := newMeshDNS(f.dnsAddr, log)
+	if err != nil {
+		return err
+	}
 	publish := func(snap *discovery.Snapshot) {
 		server.Update(snap)
 		limits.update(snap)
+		names.update(snap)
 	}
 	var handler http.Handler = debugMux(server, limits, reg)
 	source := func(ctx context.Context) error { return folder.Watch(ctx, f.configDir, log, publish) }
@@ -117,14 +125,15 @@ func serve(ctx context.Context, f serveFlags) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errs := make(chan error, 4)
+	errs := make(chan error, 5)
 	sourceDone := make(chan struct{})
 	go server.Run(ctx)
 	go func() { defer close(sourceDone); errs <- source(ctx) }()
 	go func() { errs <- grpcServer.Serve(xdsListener) }()
 	go func() { errs <- httpServer.Serve(httpListener) }()
 	limits.serve(errs)
-	log.Info("pilotlight serving", "config-dir", f.configDir, "xds", xdsListener.Addr().String(), "http", httpListener.Addr().String(), "ratelimit-xds", limits.addr())
+	names.serve(ctx, errs)
+	log.Info("pilotlight serving", "config-dir", f.configDir, "xds", xdsListener.Addr().String(), "http", httpListener.Addr().String(), "ratelimit-xds", limits.addr(), "dns", f.dnsAddr)
 
 	select {
 	case <-ctx.Done():

@@ -50,7 +50,7 @@ func tutorialPlans() []planCase {
 // by the real ratelimit service, whose limits came from pilotlight; a
 // refused request is Envoy's 429 with x-envoy-ratelimited.
 func TestRateLimitGlobalPolicyThroughGateway(t *testing.T) {
-	s := startRateLimitShop(t, "pilotlight-system", nil, map[string]string{"plans.yaml": plansPolicy})
+	s := startRateLimitShop(t, rlShopOptions{rlNamespace: "pilotlight-system", files: map[string]string{"plans.yaml": plansPolicy}})
 	s.waitServiceConfig(t)
 	s.checkPlans(t, tutorialPlans())
 
@@ -70,7 +70,7 @@ func TestRateLimitGlobalPolicyThroughGateway(t *testing.T) {
 // requests it would count; a restarted pilotlight leaves the service with
 // its last limits, and serves them again when it is back.
 func TestRateLimitServiceRestarts(t *testing.T) {
-	s := startRateLimitShop(t, "pilotlight-system", nil, map[string]string{"plans.yaml": plansPolicy})
+	s := startRateLimitShop(t, rlShopOptions{rlNamespace: "pilotlight-system", files: map[string]string{"plans.yaml": plansPolicy}})
 	s.waitServiceConfig(t)
 	s.checkPlans(t, []planCase{{plan: "BASIC", account: uniqueAccount("before"), n: 2, ok: 1}})
 

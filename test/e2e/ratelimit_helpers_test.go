@@ -47,19 +47,33 @@ spec:
     - destination: {host: catalogue.sock-shop.svc.cluster.local}
 `
 
-// startRateLimitShop starts the mesh (files: name -> YAML), the gateway
-// and the rate-limit service (in rlNamespace; xDS mode unless configFiles).
-func startRateLimitShop(t *testing.T, rlNamespace string, configFiles map[string]string, files map[string]string) *rlShop {
+// rlShopOptions say how to start an rlShop.
+type rlShopOptions struct {
+	// rlNamespace is the rate-limit service's namespace.
+	rlNamespace string
+	// configFiles: the service reads its limits from these files, as a
+	// tutorial deploys it with a ConfigMap; none: from pilotlight (xDS).
+	configFiles map[string]string
+	// files (name -> YAML) go into the mesh's config folder.
+	files map[string]string
+	// dns: pilotlight answers the mesh's names, for STRICT_DNS clusters.
+	dns bool
+}
+
+// startRateLimitShop starts the mesh, the gateway and the rate-limit
+// service.
+func startRateLimitShop(t *testing.T, o rlShopOptions) *rlShop {
 	t.Helper()
 	m := harness.NewMesh(t, ns)
+	m.DNS = o.dns
 	m.AddService("catalogue", 80, 8080)
 	m.AddPod("catalogue-v1", map[string]string{"app": "catalogue", "version": "v1"})
 	gw := harness.AddGatewayIn(m, "istio-system", "ingressgateway", map[string]string{"istio": "ingressgateway"}, rlGatewayPort)
-	rl := harness.AddRateLimitService(m, rlNamespace)
-	rl.ConfigFiles = configFiles
+	rl := harness.AddRateLimitService(m, o.rlNamespace)
+	rl.ConfigFiles = o.configFiles
 	m.WriteFile("shop-gateway.yaml", rlShopGateway)
-	for _, name := range sortedNames(files) {
-		m.WriteFile(name, files[name])
+	for _, name := range sortedNames(o.files) {
+		m.WriteFile(name, o.files[name])
 	}
 	harness.MustFortio(t)
 	m.Start()

@@ -85,6 +85,11 @@ type Mesh struct {
 	EnvoyArgs []string
 	// BootstrapArgs are added to every `pilotlight bootstrap` (e.g. --delta).
 	BootstrapArgs []string
+	// DNS: pilotlight answers the mesh's names over DNS (serve --dns-addr,
+	// on DNSAddr) and every Envoy resolves with it (bootstrap --dns-addr),
+	// for STRICT_DNS clusters naming Services.
+	DNS     bool
+	DNSAddr string
 
 	// Set by Start.
 	Bins       Binaries
@@ -271,6 +276,11 @@ func (m *Mesh) Start() {
 	// The control plane.
 	addrs := FreeAddrs(t, "127.0.0.1", 2)
 	m.XDSAddr, m.HTTPAddr = addrs[0], addrs[1]
+	if m.DNS {
+		m.DNSAddr = freeUDPAddr(t, "127.0.0.1")
+		m.ServeArgs = append(m.ServeArgs, "--dns-addr", m.DNSAddr)
+		m.BootstrapArgs = append(m.BootstrapArgs, "--dns-addr", m.DNSAddr)
+	}
 	m.startPilotlight("pilotlight")
 
 	// The apps.
