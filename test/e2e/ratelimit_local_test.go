@@ -27,55 +27,6 @@ spec:
     - limit: {requests: 10, unit: Minute}
 `
 
-// catalogueLocalEnvoyFilter is the limit as Istio's local rate-limit task
-// writes it: a TypedStruct, first in the inbound HTTP filters.
-const catalogueLocalEnvoyFilter = `apiVersion: networking.istio.io/v1alpha3
-kind: EnvoyFilter
-metadata:
-  name: filter-local-ratelimit-svc
-  namespace: istio-system
-spec:
-  workloadSelector:
-    labels:
-      app: catalogue
-  configPatches:
-    - applyTo: HTTP_FILTER
-      match:
-        context: SIDECAR_INBOUND
-        listener:
-          filterChain:
-            filter:
-              name: "envoy.filters.network.http_connection_manager"
-      patch:
-        operation: INSERT_BEFORE
-        value:
-          name: envoy.filters.http.local_ratelimit
-          typed_config:
-            "@type": type.googleapis.com/udpa.type.v1.TypedStruct
-            type_url: type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit
-            value:
-              stat_prefix: http_local_rate_limiter
-              token_bucket:
-                max_tokens: 10
-                tokens_per_fill: 10
-                fill_interval: 60s
-              filter_enabled:
-                runtime_key: local_rate_limit_enabled
-                default_value:
-                  numerator: 100
-                  denominator: HUNDRED
-              filter_enforced:
-                runtime_key: local_rate_limit_enforced
-                default_value:
-                  numerator: 100
-                  denominator: HUNDRED
-              response_headers_to_add:
-                - append: false
-                  header:
-                    key: x-local-rate-limit
-                    value: 'true'
-`
-
 // brokenEnvoyFilters: one patch Envoy would reject (a token bucket that
 // never fills), one that matches nothing (no such listener port). Neither
 // may change what the sidecar runs, nor make it NACK; both are reported.
@@ -111,12 +62,18 @@ spec:
       value: {per_connection_buffer_limit_bytes: 1024}
 `
 
+// TestRateLimitLocalPolicy: the limit as a RateLimitPolicy.
 func TestRateLimitLocalPolicy(t *testing.T) {
 	checkCatalogueLocalLimit(t, map[string]string{"local.yaml": catalogueLocalPolicy}, "local_rate_limit.sock-shop.catalogue")
 }
 
+// TestRateLimitLocalEnvoyFilter: the same with Istio's local rate-limit
+// task's EnvoyFilter (a TypedStruct, translate/testdata/cases/
+// envoyfilter-tutorial-local), next to two broken patches.
 func TestRateLimitLocalEnvoyFilter(t *testing.T) {
-	m := checkCatalogueLocalLimit(t, map[string]string{"local.yaml": catalogueLocalEnvoyFilter, "broken.yaml": brokenEnvoyFilters}, "http_local_rate_limiter")
+	files := caseFiles(t, "envoyfilter-tutorial-local", "1*.yaml")
+	files["broken.yaml"] = brokenEnvoyFilters
+	m := checkCatalogueLocalLimit(t, files, "http_local_rate_limiter")
 	raw, entries, err := m.Problems()
 	if err != nil {
 		t.Fatal(err)
