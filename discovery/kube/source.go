@@ -37,7 +37,7 @@ type Options struct {
 	Istio istioclient.Interface
 	// Dynamic reads RateLimitPolicies (our own CRD); nil: none are read.
 	Dynamic dynamic.Interface
-	Log   *slog.Logger // nil means slog.Default()
+	Log     *slog.Logger // nil means slog.Default()
 	// Settle is the quiet time before a rebuild; zero means DefaultSettle.
 	Settle time.Duration
 }
