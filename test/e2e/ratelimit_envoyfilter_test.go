@@ -38,16 +38,27 @@ data:
               requests_per_unit: 2
 `
 
-// caseFiles reads the YAML files of a translate golden case.
+// caseFiles reads the YAML files of a translate golden case, named
+// "<case>-<file>".
 func caseFiles(t *testing.T, name string, pattern string) map[string]string {
 	t.Helper()
 	root, err := harness.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	paths, _ := filepath.Glob(filepath.Join(root, "translate", "testdata", "cases", name, pattern))
+	files := map[string]string{}
+	for base, body := range globFiles(t, filepath.Join(root, "translate", "testdata", "cases", name), pattern) {
+		files[name+"-"+base] = body
+	}
+	return files
+}
+
+// globFiles reads the files of dir that match pattern, by base name.
+func globFiles(t *testing.T, dir, pattern string) map[string]string {
+	t.Helper()
+	paths, _ := filepath.Glob(filepath.Join(dir, pattern))
 	if len(paths) == 0 {
-		t.Fatalf("no %s in translate/testdata/cases/%s", pattern, name)
+		t.Fatalf("no %s in %s", pattern, dir)
 	}
 	files := map[string]string{}
 	for _, p := range paths {
@@ -55,7 +66,7 @@ func caseFiles(t *testing.T, name string, pattern string) map[string]string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		files[name+"-"+filepath.Base(p)] = string(b)
+		files[filepath.Base(p)] = string(b)
 	}
 	return files
 }
