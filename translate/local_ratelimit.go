@@ -2,6 +2,7 @@ package translate
 
 import (
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/pilotlight/pilotlight/discovery"
 	"github.com/pilotlight/pilotlight/ratelimit"
@@ -20,24 +21,28 @@ func (f localRateLimitFilter) build(c filterContext) *hcm.HttpFilter {
 }
 
 func (localRateLimitFilter) buildAll(c filterContext) []*hcm.HttpFilter {
-	var out []*hcm.HttpFilter
-	for _, p := range enforcedPolicies(c) {
-		if p.Spec.Local != nil {
-			out = append(out, &hcm.HttpFilter{
-				Name:       ratelimit.LocalFilterName,
-				ConfigType: &hcm.HttpFilter_TypedConfig{TypedConfig: mustAny(ratelimit.LocalConfig(p))},
-			})
+	return policyFilters(c, ratelimit.LocalFilterName, func(p *discovery.RateLimitPolicy) proto.Message {
+		if p.Spec.Local == nil {
+			return nil
 		}
-	}
-	return out
+		return ratelimit.LocalConfig(p)
+	})
 }
 
-// enforcedPolicies are the RateLimitPolicies of this connection manager.
-func enforcedPolicies(c filterContext) []*discovery.RateLimitPolicy {
+// policyFilters are the filters named name that config makes of the
+// RateLimitPolicies this connection manager enforces (nil: none for that
+// policy), in policy order.
+func policyFilters(c filterContext, name string, config func(*discovery.RateLimitPolicy) proto.Message) []*hcm.HttpFilter {
 	if c.pod == nil || (c.dir != inbound && !c.gateway) {
 		return nil
 	}
-	return c.snap.RateLimitPoliciesFor(c.pod, c.gateway, c.port)
+	var out []*hcm.HttpFilter
+	for _, p := range c.snap.RateLimitPoliciesFor(c.pod, c.gateway, c.port) {
+		if m := config(p); m != nil {
+			out = append(out, &hcm.HttpFilter{Name: name, ConfigType: &hcm.HttpFilter_TypedConfig{TypedConfig: mustAny(m)}})
+		}
+	}
+	return out
 }
 
 func firstFilter(filters []*hcm.HttpFilter) *hcm.HttpFilter {

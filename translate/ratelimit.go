@@ -2,7 +2,9 @@ package translate
 
 import (
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/pilotlight/pilotlight/discovery"
 	"github.com/pilotlight/pilotlight/ratelimit"
 )
 
@@ -20,16 +22,11 @@ func (f globalRateLimitFilter) build(c filterContext) *hcm.HttpFilter {
 }
 
 func (globalRateLimitFilter) buildAll(c filterContext) []*hcm.HttpFilter {
-	var out []*hcm.HttpFilter
-	for _, p := range enforcedPolicies(c) {
+	return policyFilters(c, ratelimit.GlobalFilterName, func(p *discovery.RateLimitPolicy) proto.Message {
 		if p.Spec.Global == nil {
-			continue
+			return nil
 		}
 		host, port, _ := p.RateLimitService() // validated: a service of the mesh
-		out = append(out, &hcm.HttpFilter{
-			Name:       ratelimit.GlobalFilterName,
-			ConfigType: &hcm.HttpFilter_TypedConfig{TypedConfig: mustAny(ratelimit.GlobalConfig(p, OutboundClusterName(port, "", host)))},
-		})
-	}
-	return out
+		return ratelimit.GlobalConfig(p, OutboundClusterName(port, "", host))
+	})
 }
