@@ -4,10 +4,6 @@ import (
 	networkingv1alpha3 "istio.io/api/networking/v1alpha3"
 )
 
-// IstioRootNamespace is Istio's default root (config) namespace: an
-// EnvoyFilter there applies to proxies of every namespace.
-const IstioRootNamespace = "istio-system"
-
 // EnvoyFilter is an Istio EnvoyFilter (networking.istio.io/v1alpha3): a set
 // of patches that translate applies to the Envoy config of the proxies it
 // selects, after translation. Discovery checks its structure; the patch
@@ -19,11 +15,11 @@ type EnvoyFilter struct {
 }
 
 // SelectsPod reports whether the EnvoyFilter applies to the proxy of pod,
-// as Istio scopes them: an EnvoyFilter of the root namespace applies to
-// every namespace, any other to its own; a workloadSelector must match the
-// pod's labels (none: every pod in scope).
-func (f *EnvoyFilter) SelectsPod(pod *Pod) bool {
-	if f.Namespace != IstioRootNamespace && f.Namespace != pod.Namespace {
+// as Istio scopes them: an EnvoyFilter of the root namespace (root, see
+// Snapshot.Root) applies to every namespace, any other to its own; a
+// workloadSelector must match the pod's labels (none: every pod in scope).
+func (f *EnvoyFilter) SelectsPod(root string, pod *Pod) bool {
+	if f.Namespace != root && f.Namespace != pod.Namespace {
 		return false
 	}
 	return selects(f.Spec.GetWorkloadSelector().GetLabels(), pod.Labels)

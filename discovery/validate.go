@@ -84,6 +84,9 @@ func Validate(s *Snapshot) []Problem {
 	s.RateLimitPolicies = keepValid(s.RateLimitPolicies, func(p *RateLimitPolicy) []Problem {
 		return ValidateRateLimitPolicy(p, s.Services, s.Gateways)
 	}, &problems)
+	s.AuthorizationPolicies = keepValid(s.AuthorizationPolicies, ValidateAuthorizationPolicy, &problems)
+	s.RequestAuthentications = keepValid(s.RequestAuthentications, ValidateRequestAuthentication, &problems)
+	problems = append(problems, CheckAuthorizationPolicies(s)...)
 	return problems
 }
 

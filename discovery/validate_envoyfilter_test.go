@@ -110,7 +110,7 @@ func TestEnvoyFilterScope(t *testing.T) {
 		if tc.selector != nil {
 			f.Spec.WorkloadSelector = &networking.WorkloadSelector{Labels: tc.selector}
 		}
-		if got := f.SelectsPod(pod); got != tc.want {
+		if got := f.SelectsPod(DefaultRootNamespace, pod); got != tc.want {
 			t.Errorf("EnvoyFilter in %s selecting %v: SelectsPod = %v, want %v", tc.ns, tc.selector, got, tc.want)
 		}
 	}

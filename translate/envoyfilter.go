@@ -67,6 +67,7 @@ type PatchResult struct {
 
 // compiledEnvoyFilters are a snapshot's EnvoyFilters, decoded once.
 type compiledEnvoyFilters struct {
+	root     string // the root namespace
 	filters  []*compiledEnvoyFilter
 	problems []discovery.Problem
 }
@@ -81,7 +82,7 @@ type compiledEnvoyFilter struct {
 // discovery leaves out invalid objects) and reported; so is one that
 // selects no pod of the mesh.
 func compileEnvoyFilters(snap *discovery.Snapshot) *compiledEnvoyFilters {
-	out := &compiledEnvoyFilters{}
+	out := &compiledEnvoyFilters{root: snap.Root()}
 	for _, f := range snap.EnvoyFilters {
 		cf := &compiledEnvoyFilter{filter: f}
 		ok := true
@@ -107,7 +108,7 @@ func compileEnvoyFilters(snap *discovery.Snapshot) *compiledEnvoyFilters {
 
 func selectsAnyPod(snap *discovery.Snapshot, f *discovery.EnvoyFilter) bool {
 	for _, pod := range snap.Pods {
-		if f.SelectsPod(pod) {
+		if f.SelectsPod(snap.Root(), pod) {
 			return true
 		}
 	}
@@ -168,7 +169,7 @@ func renameDeprecated(m proto.Message) {
 func (c *compiledEnvoyFilters) forPod(pod *discovery.Pod) []*envoyFilterPatch {
 	var selected []*compiledEnvoyFilter
 	for _, cf := range c.filters {
-		if cf.filter.SelectsPod(pod) {
+		if cf.filter.SelectsPod(c.root, pod) {
 			selected = append(selected, cf)
 		}
 	}
@@ -177,7 +178,7 @@ func (c *compiledEnvoyFilters) forPod(pod *discovery.Pod) []*envoyFilterPatch {
 		if pa, pb := a.Spec.GetPriority(), b.Spec.GetPriority(); pa != pb {
 			return pa < pb
 		}
-		if ra, rb := a.Namespace == discovery.IstioRootNamespace, b.Namespace == discovery.IstioRootNamespace; ra != rb {
+		if ra, rb := a.Namespace == c.root, b.Namespace == c.root; ra != rb {
 			return ra
 		}
 		return a.Key() < b.Key()

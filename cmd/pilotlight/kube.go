@@ -59,7 +59,7 @@ type kubeMode struct {
 	identity string
 }
 
-func newKubeMode(k kubeFlags, log *slog.Logger) (*kubeMode, error) {
+func newKubeMode(k kubeFlags, rootNamespace string, log *slog.Logger) (*kubeMode, error) {
 	// client-go logs through klog: send it to the same JSON log.
 	klog.SetSlogLogger(log)
 	cfg, err := restConfig(k.kubeconfig)
@@ -78,7 +78,7 @@ func newKubeMode(k kubeFlags, log *slog.Logger) (*kubeMode, error) {
 	if err != nil {
 		return nil, err
 	}
-	src, err := kube.New(kube.Options{Kube: kc, Istio: ic, Dynamic: dyn, Log: log})
+	src, err := kube.New(kube.Options{Kube: kc, Istio: ic, Dynamic: dyn, Log: log, RootNamespace: rootNamespace})
 	if err != nil {
 		return nil, err
 	}

@@ -35,6 +35,9 @@ type serveFlags struct {
 	debounce time.Duration
 	logLevel string
 	kube     kubeFlags
+
+	rootNamespace string
+	jwks          jwksFlags
 }
 
 func serveCommand() *cobra.Command {
@@ -43,8 +46,13 @@ func serveCommand() *cobra.Command {
 		Use:   "serve",
 		Short: "Serve Envoy proxies their config over ADS",
 		Long: `Serve reads the mesh (Kubernetes Services, Pods, EndpointSlices and Istio
-VirtualServices, DestinationRules, Gateways) and serves every connected Envoy
-its own view over ADS (state of the world and Delta).
+VirtualServices, DestinationRules, Gateways, AuthorizationPolicies,
+RequestAuthentications) and serves every connected Envoy its own view over ADS
+(state of the world and Delta).
+
+The keys of RequestAuthentication jwksUri are fetched here, not by each Envoy,
+inlined into the config and refreshed; --jwks-redirect points those fetches
+elsewhere (a local folder or server) for offline clusters and tests.
 
 With --config-dir it reads multi-document YAML from a folder and watches it.
 Otherwise it watches a Kubernetes API server: the one of --kubeconfig, or, in
@@ -64,7 +72,9 @@ Istio objects.`,
 	cmd.Flags().StringVar(&f.rateLimitAddr, "ratelimit-xds-addr", "", "address of the xDS server that gives the envoyproxy/ratelimit service the limits of RateLimitPolicies (CONFIG_TYPE=GRPC_XDS_SOTW); empty: none")
 	cmd.Flags().DurationVar(&f.debounce, "debounce", 100*time.Millisecond, "quiet time after a change before pushing")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().StringVar(&f.rootNamespace, "root-namespace", discovery.DefaultRootNamespace, "Istio's meshConfig.rootNamespace: security policies there without a selector apply to the whole mesh")
 	f.kube.addTo(cmd)
+	f.jwks.addTo(cmd)
 	return cmd
 }
 
@@ -75,6 +85,10 @@ func serve(ctx context.Context, f serveFlags) error {
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	if err := f.checkSource(); err != nil {
+		return err
+	}
+	jwks, err := f.jwks.resolver(log)
+	if err != nil {
 		return err
 	}
 	reg := prometheus.NewRegistry()
@@ -100,25 +114,30 @@ func serve(ctx context.Context, f serveFlags) error {
 	if err != nil {
 		return err
 	}
-	// Both servers get every snapshot: the proxies' ratelimit filters and
-	// the rate-limit service's limits come from the same one.
 	names, err := newMeshDNS(f.dnsAddr, log)
 	if err != nil {
 		return err
 	}
+	// Every server gets every snapshot: the proxies' ratelimit filters and
+	// the rate-limit service's limits come from the same one.
 	publish := func(snap *discovery.Snapshot) {
 		server.Update(snap)
 		limits.update(snap)
 		names.update(snap)
 	}
 	var handler http.Handler = debugMux(server, limits, reg)
-	source := func(ctx context.Context) error { return folder.Watch(ctx, f.configDir, log, publish) }
+	// discovery → JWKS resolver (fetches and inlines jwksUri keys) → xDS
+	// (and the rate-limit service's xDS, and the mesh's DNS).
+	source := func(ctx context.Context) error {
+		w := &folder.Watcher{Dir: f.configDir, Log: log, Publish: jwks.Update, RootNamespace: f.rootNamespace}
+		return w.Run(ctx)
+	}
 	if f.configDir == "" {
-		k, err := newKubeMode(f.kube, log)
+		k, err := newKubeMode(f.kube, f.rootNamespace, log)
 		if err != nil {
 			return err
 		}
-		source = func(ctx context.Context) error { return k.run(ctx, publish) }
+		source = func(ctx context.Context) error { return k.run(ctx, jwks.Update) }
 		handler = k.handler(handler, server)
 	}
 	httpServer := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
@@ -128,6 +147,7 @@ func serve(ctx context.Context, f serveFlags) error {
 	errs := make(chan error, 5)
 	sourceDone := make(chan struct{})
 	go server.Run(ctx)
+	go jwks.Run(ctx, publish)
 	go func() { defer close(sourceDone); errs <- source(ctx) }()
 	go func() { errs <- grpcServer.Serve(xdsListener) }()
 	go func() { errs <- httpServer.Serve(httpListener) }()

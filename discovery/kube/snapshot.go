@@ -7,6 +7,7 @@ import (
 
 	istiov1 "istio.io/client-go/pkg/apis/networking/v1"
 	istiov1alpha3 "istio.io/client-go/pkg/apis/networking/v1alpha3"
+	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -54,6 +55,13 @@ func (inf *informers) snapshot(version uint64) (*discovery.Snapshot, *report, er
 	})
 	var policyProblems []discovery.Problem
 	s.RateLimitPolicies, policyProblems = ratelimitPolicies(c.rateLimits, r)
+	s.AuthorizationPolicies = convert(c.authorizationPolicies, r, "AuthorizationPolicy", func(o *securityv1.AuthorizationPolicy, m discovery.Meta) *discovery.AuthorizationPolicy {
+		return &discovery.AuthorizationPolicy{Meta: m, Spec: &o.Spec}
+	})
+	s.RequestAuthentications = convert(c.requestAuthentications, r, "RequestAuthentication", func(o *securityv1.RequestAuthentication, m discovery.Meta) *discovery.RequestAuthentication {
+		return &discovery.RequestAuthentication{Meta: m, Spec: &o.Spec, Origin: m.Key()}
+	})
+	s.RootNamespace = inf.rootNamespace
 	// Before validation, which checks that gateways find the secrets they name.
 	s.Secrets, s.Problems = tlsSecrets(c.secrets)
 	for _, p := range append(policyProblems, discovery.Validate(s)...) {
@@ -76,11 +84,14 @@ type cached struct {
 	gateways         []*istiov1.Gateway
 	envoyFilters     []*istiov1alpha3.EnvoyFilter
 	rateLimits       []*unstructured.Unstructured
+
+	authorizationPolicies  []*securityv1.AuthorizationPolicy
+	requestAuthentications []*securityv1.RequestAuthentication
 }
 
 func (inf *informers) list() (c cached, err error) {
 	everything := labels.Everything()
-	var errs [9]error
+	var errs [11]error
 	c.services, errs[0] = inf.services.List(everything)
 	c.pods, errs[1] = inf.pods.List(everything)
 	c.slices, errs[2] = inf.slices.List(everything)
@@ -90,6 +101,8 @@ func (inf *informers) list() (c cached, err error) {
 	c.gateways, errs[6] = inf.gateways.List(everything)
 	c.envoyFilters, errs[7] = inf.envoyFilters.List(everything)
 	c.rateLimits, errs[8] = inf.rateLimits.list()
+	c.authorizationPolicies, errs[9] = inf.authorizationPolicies.List(everything)
+	c.requestAuthentications, errs[10] = inf.requestAuthentications.List(everything)
 	// Caches list in map order. Sorting the inputs makes the build itself
 	// deterministic, such as which slice an address shared by two comes from.
 	sortObjects(c.services)
@@ -156,5 +169,6 @@ func withoutRules(s *discovery.Snapshot) discovery.Snapshot {
 	c.Version = 0
 	c.VirtualServices, c.DestinationRules, c.Gateways = nil, nil, nil
 	c.EnvoyFilters, c.RateLimitPolicies = nil, nil
+	c.AuthorizationPolicies, c.RequestAuthentications = nil, nil
 	return c
 }
