@@ -9,7 +9,6 @@ import (
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	upstreamhttp "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
-	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
@@ -32,6 +31,9 @@ type BootstrapOptions struct {
 	// 15021): Envoy's admin /ready, 200 once its first config is applied.
 	// Only that path: the admin interface itself stays on AdminAddr.
 	HealthPort uint32
+	// DNSAddr is host:port of the control plane's DNS server for the
+	// mesh's names (folder mode), "" for the host's resolvers.
+	DNSAddr string
 }
 
 // Bootstrap is the static config an Envoy starts with: who it is (node),
@@ -54,7 +56,7 @@ func Bootstrap(o BootstrapOptions) (*bootstrap.Bootstrap, error) {
 		static.Clusters = append(static.Clusters, adminCluster(adminHost, adminPort))
 		static.Listeners = append(static.Listeners, healthListener(o.HealthPort))
 	}
-	return &bootstrap.Bootstrap{
+	b := &bootstrap.Bootstrap{
 		Node:  &core.Node{Id: o.Proxy.NodeID(), Cluster: o.Proxy.PodName + "." + o.Proxy.Namespace, Metadata: nodeMetadata(o)},
 		Admin: &bootstrap.Admin{Address: socketAddress(adminHost, adminPort)},
 		DynamicResources: &bootstrap.Bootstrap_DynamicResources{
@@ -69,7 +71,15 @@ func Bootstrap(o BootstrapOptions) (*bootstrap.Bootstrap, error) {
 			LdsConfig: adsConfigSource(),
 		},
 		StaticResources: static,
-	}, nil
+	}
+	if o.DNSAddr != "" {
+		dnsHost, dnsPort, err := splitHostPort(o.DNSAddr)
+		if err != nil {
+			return nil, fmt.Errorf("dns address: %w", err)
+		}
+		b.TypedDnsResolverConfig = dnsResolver(dnsHost, dnsPort)
+	}
+	return b, nil
 }
 
 // nodeMetadata carries what the control plane cannot read from the node id:
@@ -91,29 +101,19 @@ func nodeMetadata(o BootstrapOptions) *structpb.Struct {
 
 // xdsCluster speaks HTTP/2 (gRPC) to the control plane.
 func xdsCluster(host string, port uint32) *cluster.Cluster {
-	h2 := &upstreamhttp.HttpProtocolOptions{
-		UpstreamProtocolOptions: &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig_{
-			ExplicitHttpConfig: &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig{
-				ProtocolConfig: &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{
-					Http2ProtocolOptions: &core.Http2ProtocolOptions{},
-				},
-			},
-		},
-	}
 	discoveryType := cluster.Cluster_STATIC
 	if net.ParseIP(host) == nil {
 		discoveryType = cluster.Cluster_STRICT_DNS // e.g. pilotlight.pilotlight-system.svc
 	}
-	return &cluster.Cluster{
+	c := &cluster.Cluster{
 		Name:                 XDSClusterName,
 		ClusterDiscoveryType: &cluster.Cluster_Type{Type: discoveryType},
 		ConnectTimeout:       durationSeconds(1),
 		LoadAssignment:       loadAssignment(XDSClusterName, []hostPort{{host, port}}),
-		// typed_extension_protocol_options: HTTP/2 upstream, as gRPC needs.
-		TypedExtensionProtocolOptions: map[string]*anypb.Any{
-			"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": mustAny(h2),
-		},
 	}
+	// typed_extension_protocol_options: HTTP/2 upstream, as gRPC needs.
+	setHTTPProtocolOptions(c, &upstreamhttp.HttpProtocolOptions{}, true)
+	return c
 }
 
 func splitHostPort(addr string) (string, uint32, error) {

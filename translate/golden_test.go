@@ -53,7 +53,8 @@ func TestGoldenViews(t *testing.T) {
 				if strings.HasPrefix(name, "capture-") && p.Type == Sidecar {
 					p.Interception = InterceptRedirect
 				}
-				got := renderView(t, mesh.ForProxy(p), snap.Problems)
+				res := mesh.ForProxy(p)
+				got := renderView(t, res, proxyProblems(snap, mesh, p, res))
 				compareGolden(t, filepath.Join("testdata", "golden", name, pod.Namespace+"."+pod.Name+".yaml"), got)
 			}
 		})
@@ -104,6 +105,15 @@ func goldenProxy(pod *discovery.Pod) Proxy {
 		p.Type = Router
 	}
 	return p
+}
+
+// proxyProblems are the snapshot's problems and, when there are any, the
+// mesh's and the proxy's EnvoyFilter patches' (as /debug/problems lists
+// them, but for this proxy only).
+func proxyProblems(snap *discovery.Snapshot, mesh *Mesh, p Proxy, res *Resources) []discovery.Problem {
+	problems := append([]discovery.Problem{}, snap.Problems...)
+	problems = append(problems, mesh.Problems()...)
+	return append(problems, PatchProblems(map[string][]PatchResult{p.NodeID(): res.Patches})...)
 }
 
 func renderView(t *testing.T, r *Resources, problems []discovery.Problem) []byte {

@@ -72,6 +72,7 @@ address, and the ADS server that sends it everything else.`,
 	cmd.Flags().IntVar(&adminPort, "admin-port", translate.AdminPort, "Envoy admin port")
 	cmd.Flags().BoolVar(&gateway, "gateway", false, "a gateway (router) proxy instead of a sidecar")
 	cmd.Flags().BoolVar(&delta, "delta", false, "use incremental (Delta) xDS instead of state of the world")
+	cmd.Flags().StringVar(&opts.DNSAddr, "dns-addr", "", "resolve DNS (STRICT_DNS clusters) with pilotlight's server for the mesh's names (serve --dns-addr), instead of the host's")
 	cmd.Flags().StringVar(&interception, "interception-mode", string(translate.InterceptNone),
 		"NONE (local mode: the app uses the sidecar as its HTTP proxy) or REDIRECT (traffic captured by `pilotlight init-capture`)")
 	cmd.Flags().StringVar(&opts.ServiceAccount, "service-account", "", "the pod's service account, sent as node metadata")

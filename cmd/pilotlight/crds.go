@@ -17,9 +17,11 @@ import (
 // requiredResources are the Istio kinds the informers watch
 // (discovery/kube/informers.go), by group/version and plural name. Without
 // their CRDs the informers never sync, and pilotlight is never ready.
+// (RateLimitPolicies are read only when their CRD is served: optional.)
 var requiredResources = map[string][]string{
-	"networking.istio.io/v1": {"destinationrules", "gateways", "virtualservices"},
-	"security.istio.io/v1":   {"authorizationpolicies", "peerauthentications", "requestauthentications"},
+	"networking.istio.io/v1":       {"destinationrules", "gateways", "virtualservices"},
+	"networking.istio.io/v1alpha3": {"envoyfilters"},
+	"security.istio.io/v1":         {"authorizationpolicies", "peerauthentications", "requestauthentications"},
 }
 
 // crdCheck says which of requiredResources the API server does not serve,

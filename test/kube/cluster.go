@@ -170,7 +170,10 @@ func start(t testing.TB, istioCRDs bool) *Cluster {
 
 	if istioCRDs {
 		c.installIstioCRDs()
-		phase("istio-crds", mark)
+		mark = phase("istio-crds", mark)
+
+		c.installProjectCRDs()
+		phase("pilotlight-crds", mark)
 	}
 
 	t.Logf("kube: cluster %s up in %v (%s)", c.Server, time.Since(start).Round(time.Millisecond), c.startupSummary())
@@ -478,6 +481,14 @@ func (c *Cluster) installIstioCRDs() {
 	if err != nil {
 		t.Fatalf("%v", err)
 	}
+	c.installCRDs(path)
+}
+
+// installCRDs creates every CRD of a YAML file and waits until all are
+// Established.
+func (c *Cluster) installCRDs(path string) {
+	t := c.T
+	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatalf("kube: %v", err)
