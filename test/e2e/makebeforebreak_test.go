@@ -99,8 +99,14 @@ func testMakeBeforeBreak(t *testing.T, bootstrapArgs []string) {
 		{name: "sidecar"},
 	}
 	for _, wait := range []func() error{
-		func() error { _, err := harness.WaitForRoute(gw.Client(nil), shopURL, nil, converge, servedByVersion("v1")); return err },
-		func() error { _, err := harness.WaitForRoute(client.Client(), frontEndURL, nil, converge, servedByVersion("v1")); return err },
+		func() error {
+			_, err := harness.WaitForRoute(gw.Client(nil), shopURL, nil, converge, servedByVersion("v1"))
+			return err
+		},
+		func() error {
+			_, err := harness.WaitForRoute(client.Client(), frontEndURL, nil, converge, servedByVersion("v1"))
+			return err
+		},
 	} {
 		if err := wait(); err != nil {
 			t.Fatal(err)
