@@ -19,7 +19,8 @@ func BenchmarkPushToConnectedProxies(b *testing.B) {
 	for _, n := range []int{10, 100, 1000} {
 		b.Run(fmt.Sprintf("proxies=%d", n), func(b *testing.B) {
 			base := discoverytest.Synthetic(50, 4)
-			ts := newTestServer(b, base)
+			// All clients share one connection: allow them the streams.
+			ts := newTestServerWith(b, base, Limits{MaxStreamsPerConnection: 2 * n})
 			clients := make([]*xdstest.Client, n)
 			for i := range clients {
 				c, err := xdstest.Open(context.Background(), ts.conn, benchNodeID(base, i))
