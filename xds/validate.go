@@ -243,4 +243,3 @@ func orStar(s string) string {
 	}
 	return s
 }
-

@@ -44,7 +44,7 @@ type Envoy struct {
 	violations []string
 	responses  []string // "type: names", in the order applied
 	serving    [][]string
-	err        error    // why the stream ended
+	err        error // why the stream ended
 }
 
 type clusterState struct{ eds, warming bool }
