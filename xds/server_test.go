@@ -12,6 +12,7 @@ import (
 	discoverypb "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/test/bufconn"
@@ -27,6 +28,7 @@ import (
 type testServer struct {
 	*Server
 	conn *grpc.ClientConn
+	lis  *bufconn.Listener
 }
 
 func newTestServer(t testing.TB, snap *discovery.Snapshot) *testServer {
@@ -45,14 +47,24 @@ func newTestServerWith(t testing.TB, snap *discovery.Snapshot, limits Limits) *t
 	g := grpc.NewServer(s.opts.Limits.ServerOptions()...)
 	s.Register(g)
 	go func() { _ = g.Serve(lis) }()
-	conn, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(context.Context, string) (net.Conn, error) { return lis.Dial() }),
+	t.Cleanup(func() { g.Stop(); cancel() })
+	ts := &testServer{Server: s, lis: lis}
+	ts.conn = ts.dial(t)
+	return ts
+}
+
+// dial opens another connection to the server.
+func (ts *testServer) dial(t testing.TB, opts ...grpc.DialOption) *grpc.ClientConn {
+	t.Helper()
+	opts = append(opts,
+		grpc.WithContextDialer(func(context.Context, string) (net.Conn, error) { return ts.lis.Dial() }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient("passthrough:///bufnet", opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { conn.Close(); g.Stop(); cancel() })
-	return &testServer{Server: s, conn: conn}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }
 
 func proxyOf(pod *discovery.Pod) translate.Proxy {
@@ -102,6 +114,21 @@ func resourceNames(resp *discoverypb.DiscoveryResponse) []string {
 func hasResource(resp *discoverypb.DiscoveryResponse, name string) bool {
 	return slices.Contains(resourceNames(resp), name)
 }
+
+// metricValue reads a counter or gauge.
+func metricValue(t testing.TB, m prometheus.Metric) float64 {
+	t.Helper()
+	var d dto.Metric
+	if err := m.Write(&d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Counter != nil {
+		return d.Counter.GetValue()
+	}
+	return d.Gauge.GetValue()
+}
+
+func timeout() <-chan time.Time { return time.After(5 * time.Second) }
 
 func recv(t testing.TB, c *xdstest.Client) *discoverypb.DiscoveryResponse {
 	t.Helper()
