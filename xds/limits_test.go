@@ -10,6 +10,7 @@ import (
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discoverypb "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"golang.org/x/net/http2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -268,4 +269,35 @@ func dialTCP(t *testing.T, addr string) *grpc.ClientConn {
 	}
 	t.Cleanup(func() { conn.Close() })
 	return conn
+}
+
+// The transport tells every client the per-connection limit (HTTP/2
+// SETTINGS_MAX_CONCURRENT_STREAMS, with the one extra stream that is
+// refused with a reason), and refuses streams beyond it itself.
+func TestServerOptionsAdvertiseTheStreamLimit(t *testing.T) {
+	ts := newTestServerWith(t, testMesh{subset: "v1"}.snapshot(t), Limits{MaxStreamsPerConnection: 7})
+	conn, err := net.Dial("tcp", ts.serveTCP(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := conn.Write([]byte(http2.ClientPreface)); err != nil {
+		t.Fatal(err)
+	}
+	fr := http2.NewFramer(conn, conn)
+	if err := fr.WriteSettings(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := fr.ReadFrame()
+	if err != nil {
+		t.Fatal(err)
+	}
+	settings, ok := f.(*http2.SettingsFrame)
+	if !ok {
+		t.Fatalf("first frame from the server: %T, want SETTINGS", f)
+	}
+	if v, ok := settings.Value(http2.SettingMaxConcurrentStreams); !ok || v != 8 {
+		t.Fatalf("SETTINGS_MAX_CONCURRENT_STREAMS = %d (set: %v), want 8", v, ok)
+	}
 }

@@ -24,12 +24,12 @@ func debugMux(server *xds.Server, reg *prometheus.Registry) *http.ServeMux {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /debug/proxies", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, server.Proxies()) })
+	// Inputs that were skipped, and generated resources that were not sent
+	// because they failed their checks.
 	mux.HandleFunc("GET /debug/problems", func(w http.ResponseWriter, _ *http.Request) {
 		problems := []any{}
-		if snap := server.Snapshot(); snap != nil {
-			for _, p := range snap.Problems {
-				problems = append(problems, p)
-			}
+		for _, p := range server.Problems() {
+			problems = append(problems, p)
 		}
 		writeJSON(w, problems)
 	})

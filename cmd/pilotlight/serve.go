@@ -28,6 +28,7 @@ type serveFlags struct {
 	httpAddr  string
 	debounce  time.Duration
 	logLevel  string
+	limits    xds.Limits
 	kube      kubeFlags
 }
 
@@ -56,8 +57,24 @@ Istio objects.`,
 	cmd.Flags().StringVar(&f.httpAddr, "http-addr", "127.0.0.1:15014", "address of /metrics, /healthz, /readyz and /debug/")
 	cmd.Flags().DurationVar(&f.debounce, "debounce", 100*time.Millisecond, "quiet time after a change before pushing")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	addLimitFlags(cmd, &f.limits)
 	f.kube.addTo(cmd)
 	return cmd
+}
+
+// addLimitFlags: what one xDS client can make the server hold. Each limit
+// a client hits is counted in pilotlight_xds_limit_hits_total{limit}.
+func addLimitFlags(cmd *cobra.Command, l *xds.Limits) {
+	d := xds.DefaultLimits()
+	fs := cmd.Flags()
+	fs.IntVar(&l.MaxStreams, "xds-max-streams", d.MaxStreams, "ADS streams served at once; more are refused (RESOURCE_EXHAUSTED), so a proxy retries, perhaps on another replica")
+	fs.IntVar(&l.MaxStreamsPerConnection, "xds-max-streams-per-connection", d.MaxStreamsPerConnection, "ADS streams on one gRPC connection (Envoy opens one)")
+	fs.IntVar(&l.MaxNodeIDBytes, "xds-max-node-id-bytes", d.MaxNodeIDBytes, "longest node id accepted")
+	fs.IntVar(&l.MaxNodeMetadataBytes, "xds-max-node-metadata-bytes", d.MaxNodeMetadataBytes, "largest node metadata accepted")
+	fs.IntVar(&l.MaxRequestBytes, "xds-max-request-bytes", d.MaxRequestBytes, "largest xDS request message accepted")
+	fs.DurationVar(&l.SendTimeout, "xds-send-timeout", d.SendTimeout, "a proxy that does not read a response for this long loses its stream")
+	fs.DurationVar(&l.RemovalGrace, "xds-removal-grace", d.RemovalGrace,
+		"make before break: how long config a proxy no longer needs is kept while it has not confirmed the change")
 }
 
 func serve(ctx context.Context, f serveFlags) error {
@@ -72,7 +89,7 @@ func serve(ctx context.Context, f serveFlags) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	server := xds.NewServer(ctx, xds.Options{Log: log, Registry: reg, Debounce: f.debounce})
+	server := xds.NewServer(ctx, xds.Options{Log: log, Registry: reg, Debounce: f.debounce, Limits: f.limits})
 	xdsListener, err := net.Listen("tcp", f.xdsAddr)
 	if err != nil {
 		return fmt.Errorf("--xds-addr: %w", err)
@@ -81,12 +98,11 @@ func serve(ctx context.Context, f serveFlags) error {
 	if err != nil {
 		return fmt.Errorf("--http-addr: %w", err)
 	}
-	grpcServer := grpc.NewServer(
-		grpc.MaxConcurrentStreams(1<<20),
+	grpcServer := grpc.NewServer(append(f.limits.ServerOptions(),
 		// Envoy keeps one long-lived stream; let it ping, and notice dead peers.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
-	)
+	)...)
 	server.Register(grpcServer)
 	var handler http.Handler = debugMux(server, reg)
 	source := func(ctx context.Context) error { return folder.Watch(ctx, f.configDir, log, server.Update) }
