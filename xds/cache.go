@@ -245,7 +245,9 @@ func (c *viewCache) responded(id int64, typeURL string, resp any, nonce string) 
 		return
 	}
 	o := ts.offered
-	o.nonce = nonce
+	// The response itself is not kept: its bytes are the shared resources',
+	// and what follows needs only what it brought the proxy to.
+	o.nonce, o.resp = nonce, nil
 	ts.offered, ts.sent = nil, o
 	ts.lastSent, ts.lastChange = o.version, c.now()
 }

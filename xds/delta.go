@@ -59,6 +59,7 @@ func (c *viewCache) answeredDelta(st *stream, ts *typeSync, nack *rpcstatus.Stat
 			ts.held[name] = unknownVersion
 		}
 		ts.nacked, ts.nackErr, ts.nackedTarget = o, nack.GetMessage(), o.target.Version
+		o.resources, o.removed = nil, nil // applied to held and rejected
 		c.rejected(st, ts)
 		return
 	}
@@ -72,6 +73,7 @@ func (c *viewCache) answeredDelta(st *stream, ts *typeSync, nack *rpcstatus.Stat
 	}
 	ts.acked, ts.nacked, ts.nackErr, ts.nackedTarget = o, nil, "", ""
 	ts.upTo, ts.exact = o.target.Version, exactVersion(o)
+	o.resources, o.removed = nil, nil // applied to held
 }
 
 // stepDelta serves one type of a Delta stream: what the target adds or
