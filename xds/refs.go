@@ -16,8 +16,9 @@ import (
 // refs is what a resource needs from others of the view, by name.
 type refs struct {
 	// clusters it sends traffic to: named by a route configuration's
-	// routes (route.cluster, weighted_clusters, request_mirror_policies),
-	// or by a listener's TCP proxies and inline routes.
+	// routes (route.cluster, weighted_clusters), or by a listener's TCP
+	// proxies and inline routes. Not request_mirror_policies: Envoy skips
+	// a mirror whose cluster it lacks, the request itself is unaffected.
 	clusters []string
 	// routes (rds.route_config_name) and secrets (SDS, in its TLS
 	// contexts) a listener waits for before it serves: Envoy asks for them
@@ -52,9 +53,6 @@ func routeClusters(rc *route.RouteConfiguration, out []string) []string {
 			}
 			for _, w := range a.GetWeightedClusters().GetClusters() {
 				out = append(out, w.GetName())
-			}
-			for _, m := range a.GetRequestMirrorPolicies() {
-				out = append(out, m.GetCluster())
 			}
 		}
 	}
