@@ -100,11 +100,13 @@ func (c *viewCache) stepDelta(st *stream, ts *typeSync, v *View) bool {
 		resp.Resources = append(resp.Resources, &discoverypb.Resource{Name: name, Version: r.Version, Resource: r.Any})
 		changed[name] = r.Version
 	}
-	kept := 0
-	mayRemove := c.mayRemove(st, ts.typeURL, v)
+	kept, mayRemove, asked := 0, false, false
 	for name := range ts.held {
 		if target.Resources[name] != nil {
 			continue
+		}
+		if !asked { // only when there is something to remove
+			mayRemove, asked = c.mayRemove(st, ts.typeURL, v), true
 		}
 		if mayRemove {
 			resp.RemovedResources = append(resp.RemovedResources, name)

@@ -61,8 +61,8 @@ func (c *viewCache) stepSotw(st *stream, ts *typeSync, v *View) bool {
 	}
 	target := v.typeView(ts.typeURL)
 	serve, exact := target, true
-	if ts.acked != nil && !c.mayRemove(st, ts.typeURL, v) {
-		serve, exact = withKept(c.prefix, target, ts.acked.served)
+	if a := ts.acked; a != nil && !a.served.sameNames(target) && !c.mayRemove(st, ts.typeURL, v) {
+		serve, exact = withKept(c.prefix, target, a.served)
 	}
 	names := requestedNames(ts.typeURL, w.sub)
 	if a := ts.acked; a != nil && !ts.diverged && a.served.Version == serve.Version && sameNameSet(a.names, names) {
