@@ -18,50 +18,10 @@ import (
 // serves. Traffic through the sidecar and the gateway never fails, and no
 // Envoy NACKs (checked by the harness).
 func TestABadAddressEditIsReportedAndTrafficGoesOn(t *testing.T) {
-	m := harness.NewMesh(t, ns)
-	m.AddService("front-end", 80, 8080)
-	m.AddPod("front-end-v1", map[string]string{"app": "front-end", "version": "v1"})
-	m.AddPod("front-end-v2", map[string]string{"app": "front-end", "version": "v2"})
-	client := m.AddClient("sleep")
-	gw := harness.AddGateway(m, "ingressgateway", map[string]string{"app": "ingressgateway", "istio": "ingressgateway"}, gwHTTPPort)
-	m.WriteFile("gateway.yaml", shopGatewayHTTP)
-	m.WriteFile("release.yaml", releaseTo("v1"))
-	m.Start()
-	gw.Start()
-	if _, err := harness.WaitForRoute(gw.Client(nil), shopURL, nil, converge, nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := harness.WaitForRoute(client.Client(), frontEndURL, nil, converge, nil); err != nil {
-		t.Fatal(err)
-	}
-	loads := map[string]*load{
-		"gateway": startLoad(gw.Client(nil), shopURL, 2),
-		"sidecar": startLoad(client.Client(), frontEndURL, 2),
-	}
-	stopped := false
-	stop := func() map[string][]shot {
-		out := map[string][]shot{}
-		if !stopped {
-			stopped = true
-			for name, l := range loads {
-				out[name] = l.stop()
-			}
-		}
-		return out
-	}
-	defer stop()
-	// trafficFlows waits until both loops have made n more requests.
-	trafficFlows := func(n int) {
-		t.Helper()
-		for name, l := range loads {
-			l.mu.Lock()
-			done := len(l.results)
-			l.mu.Unlock()
-			if err := l.waitRequests(done+n, converge); err != nil {
-				t.Fatalf("through the %s: %v", name, err)
-			}
-		}
-	}
+	m := startReleaseMesh(t, nil)
+	client, gw := m.client, m.gw
+	loads := m.startLoads(2)
+	defer loads.stop()
 
 	_, _, podsYAML := m.BaseConfig()
 	goodGateway := (&harness.Pod{Name: gw.Name, Namespace: gw.Namespace, Labels: gw.Labels, NoApp: true, PodIP: gw.PodIP, Local: gw.Local}).YAML()
@@ -85,7 +45,7 @@ func TestABadAddressEditIsReportedAndTrafficGoesOn(t *testing.T) {
 		}); err != nil {
 			t.Fatalf("%s set to not-an-ip: %v", edit.name, err)
 		}
-		trafficFlows(100)
+		loads.flow(t, 100)
 		m.WriteFile(edit.file, edit.good)
 		if err := harness.Eventually(converge, 50*time.Millisecond, func() error {
 			raw, entries, err := m.Problems()
@@ -99,21 +59,9 @@ func TestABadAddressEditIsReportedAndTrafficGoesOn(t *testing.T) {
 		}); err != nil {
 			t.Fatalf("%s restored: %v", edit.name, err)
 		}
-		trafficFlows(100)
+		loads.flow(t, 100)
 	}
-	for name, results := range stop() {
-		failed := 0
-		for _, r := range results {
-			if r.err != "" {
-				if failed < 5 {
-					t.Errorf("through the %s: request at %s failed: %s", name, r.start.Format("15:04:05.000"), r.err)
-				}
-				failed++
-			}
-		}
-		t.Logf("through the %s: %d requests, %d failed", name, len(results), failed)
-		if failed > 0 {
-			t.Errorf("through the %s: %d requests failed, want none", name, failed)
-		}
+	if n := loads.failures(t); n > 0 {
+		t.Errorf("%d requests failed, want none", n)
 	}
 }

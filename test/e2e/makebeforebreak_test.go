@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"net/http"
 	"testing"
 	"time"
 
@@ -21,7 +22,7 @@ import (
 // releaseTo is the release file: front-end's only subset is `subset`, and
 // the mesh and the gateway send all of front-end to it.
 func releaseTo(subset string) string {
-	return fmt.Sprintf(`apiVersion: networking.istio.io/v1
+	return harness.JoinDocs(fmt.Sprintf(`apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata:
   name: front-end
@@ -32,30 +33,103 @@ spec:
   - name: %[1]s
     labels:
       version: %[1]s
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: front-end
-  namespace: sock-shop
-spec:
-  hosts: [front-end.sock-shop.svc.cluster.local]
-  http:
-  - route:
-    - destination: {host: front-end.sock-shop.svc.cluster.local, subset: %[1]s}
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: shop
-  namespace: sock-shop
-spec:
-  hosts: [shop.example.com]
-  gateways: [shop-gateway]
-  http:
-  - route:
-    - destination: {host: front-end, subset: %[1]s}
-`, subset)
+`, subset), virtualServiceAllTo(subset), shopAllTo(subset))
+}
+
+// pathLoad is a load loop on one path into front-end.
+type pathLoad struct {
+	*load
+	path    string
+	stopped bool
+	results []shot
+}
+
+type pathLoads []*pathLoad
+
+// startLoads sends requests in loops through the gateway and through the
+// client's sidecar, workers at a time on each.
+func (r *releaseMesh) startLoads(workers int) pathLoads {
+	return pathLoads{
+		{load: startLoad(r.gw.Client(nil), shopURL, workers), path: "gateway"},
+		{load: startLoad(r.client.Client(), frontEndURL, workers), path: "sidecar"},
+	}
+}
+
+// stop ends the loops (once).
+func (ls pathLoads) stop() {
+	for _, l := range ls {
+		if !l.stopped {
+			l.stopped, l.results = true, l.load.stop()
+		}
+	}
+}
+
+// flow waits until every loop has made n more requests.
+func (ls pathLoads) flow(t *testing.T, n int) {
+	t.Helper()
+	for _, l := range ls {
+		l.mu.Lock()
+		done := len(l.load.results)
+		l.mu.Unlock()
+		if err := l.waitRequests(done+n, converge); err != nil {
+			t.Fatalf("through the %s: %v", l.path, err)
+		}
+	}
+}
+
+// failures stops the loops, reports the failed requests (the first few of
+// each path) and returns how many failed.
+func (ls pathLoads) failures(t *testing.T) int {
+	t.Helper()
+	ls.stop()
+	total := 0
+	for _, l := range ls {
+		count, failed := map[string]int{}, 0
+		for _, r := range l.results {
+			count[r.version]++
+			if r.err == "" {
+				continue
+			}
+			if failed++; failed <= 5 {
+				t.Errorf("through the %s: request at %s failed: %s", l.path, r.start.Format("15:04:05.000"), r.err)
+			}
+		}
+		t.Logf("through the %s: %d requests, %d v1, %d v2, %d failed", l.path, len(l.results), count["v1"], count["v2"], failed)
+		total += failed
+	}
+	return total
+}
+
+// releaseMesh is front-end (v1 and v2 with sidecars), a client pod and an
+// ingress gateway, with the release file at v1.
+type releaseMesh struct {
+	*harness.Mesh
+	client *harness.Pod
+	gw     *harness.Gateway
+}
+
+func startReleaseMesh(t *testing.T, bootstrapArgs []string) *releaseMesh {
+	t.Helper()
+	m := harness.NewMesh(t, ns)
+	m.BootstrapArgs = bootstrapArgs
+	m.AddService("front-end", 80, 8080)
+	m.AddPod("front-end-v1", map[string]string{"app": "front-end", "version": "v1"})
+	m.AddPod("front-end-v2", map[string]string{"app": "front-end", "version": "v2"})
+	r := &releaseMesh{Mesh: m, client: m.AddClient("sleep")}
+	r.gw = harness.AddGateway(m, "ingressgateway", map[string]string{"app": "ingressgateway", "istio": "ingressgateway"}, gwHTTPPort)
+	m.WriteFile("gateway.yaml", shopGatewayHTTP)
+	m.WriteFile("release.yaml", releaseTo("v1"))
+	m.Start()
+	r.gw.Start()
+	for _, wait := range []struct {
+		c   *http.Client
+		url string
+	}{{r.gw.Client(nil), shopURL}, {r.client.Client(), frontEndURL}} {
+		if _, err := harness.WaitForRoute(wait.c, wait.url, nil, converge, servedByVersion("v1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return r
 }
 
 func TestMakeBeforeBreak(t *testing.T) {
@@ -78,61 +152,18 @@ func testMakeBeforeBreak(t *testing.T, bootstrapArgs []string) {
 		// before the next write, to catch a late removal.
 		settle = 300 * time.Millisecond
 	)
-	m := harness.NewMesh(t, ns)
-	m.BootstrapArgs = bootstrapArgs
-	m.AddService("front-end", 80, 8080)
-	m.AddPod("front-end-v1", map[string]string{"app": "front-end", "version": "v1"})
-	m.AddPod("front-end-v2", map[string]string{"app": "front-end", "version": "v2"})
-	client := m.AddClient("sleep")
-	gw := harness.AddGateway(m, "ingressgateway", map[string]string{"app": "ingressgateway", "istio": "ingressgateway"}, gwHTTPPort)
-	m.WriteFile("gateway.yaml", shopGatewayHTTP)
-	m.WriteFile("release.yaml", releaseTo("v1"))
-	m.Start()
-	gw.Start()
-
-	paths := []struct {
-		name    string
-		load    *load
-		results []shot
-	}{
-		{name: "gateway"},
-		{name: "sidecar"},
-	}
-	for _, wait := range []func() error{
-		func() error {
-			_, err := harness.WaitForRoute(gw.Client(nil), shopURL, nil, converge, servedByVersion("v1"))
-			return err
-		},
-		func() error {
-			_, err := harness.WaitForRoute(client.Client(), frontEndURL, nil, converge, servedByVersion("v1"))
-			return err
-		},
-	} {
-		if err := wait(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	paths[0].load = startLoad(gw.Client(nil), shopURL, workers)
-	paths[1].load = startLoad(client.Client(), frontEndURL, workers)
-	stopped := false
-	stopAll := func() {
-		if !stopped {
-			stopped = true
-			for i := range paths {
-				paths[i].results = paths[i].load.stop()
-			}
-		}
-	}
-	defer stopAll()
+	m := startReleaseMesh(t, bootstrapArgs)
+	loads := m.startLoads(workers)
+	defer loads.stop()
 
 	live := "v1"
 	for i := 0; i < switches; i++ {
 		next := map[string]string{"v1": "v2", "v2": "v1"}[live]
 		written := m.WriteFile("release.yaml", releaseTo(next))
-		for _, p := range paths {
+		for _, p := range loads {
 			err := harness.Eventually(converge, 10*time.Millisecond, func() error {
-				if !p.load.answeredSince(next, written) {
-					return fmt.Errorf("switch %d: %s not answering through the %s yet", i+1, next, p.name)
+				if !p.answeredSince(next, written) {
+					return fmt.Errorf("switch %d: %s not answering through the %s yet", i+1, next, p.path)
 				}
 				return nil
 			})
@@ -143,28 +174,7 @@ func testMakeBeforeBreak(t *testing.T, bootstrapArgs []string) {
 		time.Sleep(settle)
 		live = next
 	}
-	stopAll()
-
-	total := 0
-	for _, p := range paths {
-		results := p.results
-		var failed []shot
-		count := map[string]int{}
-		for _, r := range results {
-			count[r.version]++
-			if r.err != "" {
-				failed = append(failed, r)
-			}
-		}
-		total += len(failed)
-		t.Logf("through the %s: %d requests, %d v1, %d v2, %d failed", p.name, len(results), count["v1"], count["v2"], len(failed))
-		for i, r := range failed {
-			if i == 5 {
-				break
-			}
-			t.Errorf("through the %s: request at %s failed: %s", p.name, r.start.Format("15:04:05.000"), r.err)
-		}
-	}
+	total := loads.failures(t)
 	t.Logf("%d switches, %d failed requests in all", switches, total)
 	if total != 0 {
 		t.Errorf("%d requests failed during %d blue/green switches, want 0", total, switches)

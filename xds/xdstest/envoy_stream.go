@@ -85,11 +85,8 @@ func (e *Envoy) runSotw(c *Client) {
 		}
 		// Then ask for what changed: endpoints of the clusters, route
 		// configurations of the listeners, listeners once warm.
-		e.mu.Lock()
-		wants := map[string][]string{resourcev3.EndpointType: e.edsNames(), resourcev3.RouteType: e.routeNames()}
-		startListeners := types[resourcev3.ListenerType] == nil && e.warm()
-		e.dropUnnamedRoutes(wants[resourcev3.RouteType])
-		e.mu.Unlock()
+		wants, warm := e.wants()
+		startListeners := types[resourcev3.ListenerType] == nil && warm
 		for _, t := range []string{resourcev3.EndpointType, resourcev3.RouteType} {
 			if types[t] == nil && len(wants[t]) == 0 {
 				continue
@@ -136,11 +133,8 @@ func (e *Envoy) runDelta(c *DeltaClient) {
 			e.stop(err)
 			return
 		}
-		e.mu.Lock()
-		wants := map[string][]string{resourcev3.EndpointType: e.edsNames(), resourcev3.RouteType: e.routeNames()}
-		startListeners := !listening && e.warm()
-		e.dropUnnamedRoutes(wants[resourcev3.RouteType])
-		e.mu.Unlock()
+		wants, warm := e.wants()
+		startListeners := !listening && warm
 		for _, t := range []string{resourcev3.EndpointType, resourcev3.RouteType} {
 			add, drop := diff(subscribed[t], wants[t])
 			if len(add)+len(drop) == 0 {
@@ -162,14 +156,20 @@ func (e *Envoy) runDelta(c *DeltaClient) {
 	}
 }
 
-// dropUnnamedRoutes: Envoy forgets a route configuration no listener
-// names any more.
-func (e *Envoy) dropUnnamedRoutes(named []string) {
+// wants is what Envoy asks for after a response: the endpoints of its EDS
+// clusters and the route configurations its listeners name (forgetting
+// those no listener names any more); and whether its clusters are warm,
+// when it starts asking for listeners.
+func (e *Envoy) wants() (map[string][]string, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	routes := e.routeNames()
 	for name := range e.routes {
-		if !slices.Contains(named, name) {
+		if !slices.Contains(routes, name) {
 			delete(e.routes, name)
 		}
 	}
+	return map[string][]string{resourcev3.EndpointType: e.edsNames(), resourcev3.RouteType: routes}, e.warm()
 }
 
 func diff(have, want []string) (add, drop []string) {
