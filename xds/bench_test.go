@@ -65,3 +65,21 @@ func ack(b *testing.B, c *xdstest.Client) {
 		b.Fatal(err)
 	}
 }
+
+// BenchmarkApplyFullChange: one mesh change recomputing the view of every
+// proxy (translate, marshal and check each resource once, build each
+// view), with no stream attached: what the checks before sending cost
+// shows here. Mesh: 100 services × 4 pods, a sidecar on every pod.
+func BenchmarkApplyFullChange(b *testing.B) {
+	base := discoverytest.Synthetic(100, 4)
+	ts := newTestServer(b, base)
+	for _, pod := range base.Pods {
+		ts.register(b, proxyOf(pod).NodeID())
+	}
+	changed := []*discovery.Snapshot{discoverytest.Synthetic(101, 4), base}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ts.apply(changed[i%2])
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"hash/maphash"
-	"io"
 	"sort"
 	"sync"
 
@@ -115,32 +114,46 @@ type TypeView struct {
 	names     []string // sorted
 }
 
-var zero = []byte{0}
-
 // namesSeed keys namesHash. A per-process random seed: names come from
 // user config, and must not be chosen to collide.
 var namesSeed = maphash.MakeSeed()
 
 func newTypeView(prefix string, resources []*Resource) *TypeView {
 	tv := &TypeView{Resources: make(map[string]*Resource, len(resources)), names: make([]string, 0, len(resources))}
-	h := fnv.New64a()
+	h := uint64(fnvOffset)
 	var nh maphash.Hash
 	nh.SetSeed(namesSeed)
-	sort.Slice(resources, func(i, j int) bool { return resources[i].Name < resources[j].Name })
+	// Stable: of two resources of one name, the first given is served.
+	sort.SliceStable(resources, func(i, j int) bool { return resources[i].Name < resources[j].Name })
 	for _, r := range resources {
+		if tv.Resources[r.Name] != nil {
+			continue // the same name twice: the first is served
+		}
 		tv.Resources[r.Name] = r
 		tv.names = append(tv.names, r.Name)
-		io.WriteString(h, r.Name)
-		h.Write(zero)
-		io.WriteString(h, r.Version)
-		h.Write(zero)
+		h = fnvString(fnvString(h, r.Name), r.Version)
 		nh.WriteString(r.Name)
 		nh.WriteByte(0)
 	}
-	tv.Version = fmt.Sprintf("%s-%016x", prefix, h.Sum64())
+	tv.Version = fmt.Sprintf("%s-%016x", prefix, h)
 	tv.namesHash = nh.Sum64()
 	return tv
 }
+
+// fnvString adds s and a NUL to an FNV-1a hash, as hash/fnv would, without
+// copying s: this runs for every resource of every view.
+func fnvString(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= fnvPrime
+	}
+	return h * fnvPrime // ^ 0 (the NUL), then the multiply
+}
+
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
 
 // sortedNames lists the names of a type view, for deterministic responses.
 func (tv *TypeView) sortedNames() []string { return tv.names }

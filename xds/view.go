@@ -93,7 +93,6 @@ func buildView(prefix string, memo *marshalMemo, p translate.Proxy, res *transla
 func checkedTypeView(prefix string, memo *marshalMemo, p translate.Proxy, typeURL string, msgs []proto.Message, prev *TypeView, extra func(*Resource) error) (*TypeView, error) {
 	out := make([]*Resource, 0, len(msgs))
 	failed := false
-	have := make(map[string]bool, len(msgs))
 	for _, m := range msgs {
 		r, err := memo.resource(resourceName(m), m)
 		if err != nil {
@@ -106,18 +105,16 @@ func checkedTypeView(prefix string, memo *marshalMemo, p translate.Proxy, typeUR
 		if why != nil {
 			failed = true
 			memo.problems.add(p, typeURL, r.Name, why)
-			r = prev.Resources[r.Name]
+			if r = prev.Resources[r.Name]; r == nil {
+				continue
+			}
 		}
-		if r != nil && !have[r.Name] {
-			have[r.Name] = true
-			out = append(out, r)
-		}
+		out = append(out, r)
 	}
 	if failed {
+		// newTypeView serves the first of a name: these come after.
 		for _, name := range prev.sortedNames() {
-			if !have[name] {
-				out = append(out, prev.Resources[name])
-			}
+			out = append(out, prev.Resources[name])
 		}
 	}
 	return newTypeView(prefix, out), nil
