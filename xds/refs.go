@@ -10,7 +10,6 @@ import (
 	tcpproxy "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/anypb"
 )
 
 // refs is what a resource needs from others of the view, by name.
@@ -28,15 +27,16 @@ type refs struct {
 	eds bool
 }
 
-// references reads what a resource needs from others.
-func references(msg proto.Message) refs {
+// references reads what a resource needs from others. opened are the
+// typed configs inside it, as validate opened them.
+func references(msg proto.Message, opened []proto.Message) refs {
 	switch m := msg.(type) {
 	case *cluster.Cluster:
 		return refs{eds: m.GetType() == cluster.Cluster_EDS}
 	case *route.RouteConfiguration:
 		return refs{clusters: sortedUnique(routeClusters(m, nil))}
 	case *listener.Listener:
-		return listenerRefs(m)
+		return listenerRefs(opened)
 	}
 	return refs{}
 }
@@ -59,52 +59,38 @@ func routeClusters(rc *route.RouteConfiguration, out []string) []string {
 	return out
 }
 
-func listenerRefs(l *listener.Listener) refs {
+// listenerRefs reads a listener's typed configs (of every filter chain,
+// and the default one): the clusters of its TCP proxies and inline routes,
+// the route configurations of its HTTP connection managers, the SDS
+// secrets of its TLS contexts.
+func listenerRefs(opened []proto.Message) refs {
 	var r refs
-	chains := l.GetFilterChains()
-	if d := l.GetDefaultFilterChain(); d != nil {
-		chains = append(slices.Clip(chains), d)
-	}
-	for _, fc := range chains {
-		if tls, ok := unpack(fc.GetTransportSocket().GetTypedConfig()).(*tlsv3.DownstreamTlsContext); ok {
-			common := tls.GetCommonTlsContext()
+	for _, m := range opened {
+		switch cfg := m.(type) {
+		case *tlsv3.DownstreamTlsContext:
+			common := cfg.GetCommonTlsContext()
 			for _, sds := range common.GetTlsCertificateSdsSecretConfigs() {
 				r.secrets = append(r.secrets, sds.GetName())
 			}
 			if sds := common.GetValidationContextSdsSecretConfig(); sds != nil {
 				r.secrets = append(r.secrets, sds.GetName())
 			}
-		}
-		for _, f := range fc.GetFilters() {
-			switch cfg := unpack(f.GetTypedConfig()).(type) {
-			case *tcpproxy.TcpProxy:
-				if c := cfg.GetCluster(); c != "" {
-					r.clusters = append(r.clusters, c)
-				}
-				for _, w := range cfg.GetWeightedClusters().GetClusters() {
-					r.clusters = append(r.clusters, w.GetName())
-				}
-			case *hcm.HttpConnectionManager:
-				r.clusters = routeClusters(cfg.GetRouteConfig(), r.clusters)
-				if name := cfg.GetRds().GetRouteConfigName(); name != "" {
-					r.routes = append(r.routes, name)
-				}
+		case *tcpproxy.TcpProxy:
+			if c := cfg.GetCluster(); c != "" {
+				r.clusters = append(r.clusters, c)
+			}
+			for _, w := range cfg.GetWeightedClusters().GetClusters() {
+				r.clusters = append(r.clusters, w.GetName())
+			}
+		case *hcm.HttpConnectionManager:
+			r.clusters = routeClusters(cfg.GetRouteConfig(), r.clusters)
+			if name := cfg.GetRds().GetRouteConfigName(); name != "" {
+				r.routes = append(r.routes, name)
 			}
 		}
 	}
 	r.clusters, r.routes, r.secrets = sortedUnique(r.clusters), sortedUnique(r.routes), sortedUnique(r.secrets)
 	return r
-}
-
-func unpack(a *anypb.Any) proto.Message {
-	if a == nil {
-		return nil
-	}
-	m, err := a.UnmarshalNew()
-	if err != nil {
-		return nil
-	}
-	return m
 }
 
 func sortedUnique(ss []string) []string {

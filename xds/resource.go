@@ -41,6 +41,7 @@ type marshalMemo struct {
 	// against a set of cluster names (by names hash), shared by the many
 	// proxies whose cluster names are the same.
 	refsChecked map[refsKey][]string
+	anys        anyCache
 	problems    *problemLog
 }
 
@@ -50,7 +51,7 @@ type refsKey struct {
 }
 
 func newMarshalMemo(problems *problemLog) *marshalMemo {
-	return &marshalMemo{done: map[proto.Message]*Resource{}, refsChecked: map[refsKey][]string{}, problems: problems}
+	return &marshalMemo{done: map[proto.Message]*Resource{}, refsChecked: map[refsKey][]string{}, anys: anyCache{}, problems: problems}
 }
 
 func (m *marshalMemo) resource(name string, msg proto.Message) (*Resource, error) {
@@ -66,8 +67,9 @@ func (m *marshalMemo) resource(name string, msg proto.Message) (*Resource, error
 		return nil, fmt.Errorf("marshal %s %q: %w", msg.ProtoReflect().Descriptor().FullName(), name, err)
 	}
 	r := &Resource{Name: name, Version: contentHash(a.Value), Any: a}
-	r.refs = references(msg)
-	r.invalid = validate(msg)
+	var opened []proto.Message
+	r.invalid = validate(msg, func(m proto.Message) { opened = append(opened, m) }, m.anys)
+	r.refs = references(msg, opened)
 	m.done[msg] = r
 	return r, nil
 }
@@ -105,7 +107,8 @@ func contentHash(b []byte) string {
 // TypeView is every resource of one type in a proxy's view.
 type TypeView struct {
 	// Version of the whole set (state of the world): the process prefix and
-	// a hash of the names and versions of its resources.
+	// a hash of the names and versions of its resources (keyed per process,
+	// like the prefix: versions mean nothing across processes).
 	Version   string
 	Resources map[string]*Resource
 	// namesHash identifies the set of names alone, so that "did a resource
@@ -114,46 +117,34 @@ type TypeView struct {
 	names     []string // sorted
 }
 
-// namesSeed keys namesHash. A per-process random seed: names come from
-// user config, and must not be chosen to collide.
-var namesSeed = maphash.MakeSeed()
+// viewSeed keys the hashes of type views. A per-process random seed: names
+// come from user config, and must not be chosen to collide.
+var viewSeed = maphash.MakeSeed()
 
 func newTypeView(prefix string, resources []*Resource) *TypeView {
 	tv := &TypeView{Resources: make(map[string]*Resource, len(resources)), names: make([]string, 0, len(resources))}
-	h := uint64(fnvOffset)
-	var nh maphash.Hash
-	nh.SetSeed(namesSeed)
+	var names, all maphash.Hash
+	names.SetSeed(viewSeed)
+	all.SetSeed(viewSeed)
 	// Stable: of two resources of one name, the first given is served.
 	sort.SliceStable(resources, func(i, j int) bool { return resources[i].Name < resources[j].Name })
 	for _, r := range resources {
 		if tv.Resources[r.Name] != nil {
-			continue // the same name twice: the first is served
+			continue
 		}
 		tv.Resources[r.Name] = r
 		tv.names = append(tv.names, r.Name)
-		h = fnvString(fnvString(h, r.Name), r.Version)
-		nh.WriteString(r.Name)
-		nh.WriteByte(0)
+		names.WriteString(r.Name)
+		names.WriteByte(0)
+		all.WriteString(r.Name)
+		all.WriteByte(0)
+		all.WriteString(r.Version)
+		all.WriteByte(0)
 	}
-	tv.Version = fmt.Sprintf("%s-%016x", prefix, h)
-	tv.namesHash = nh.Sum64()
+	tv.Version = fmt.Sprintf("%s-%016x", prefix, all.Sum64())
+	tv.namesHash = names.Sum64()
 	return tv
 }
-
-// fnvString adds s and a NUL to an FNV-1a hash, as hash/fnv would, without
-// copying s: this runs for every resource of every view.
-func fnvString(h uint64, s string) uint64 {
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= fnvPrime
-	}
-	return h * fnvPrime // ^ 0 (the NUL), then the multiply
-}
-
-const (
-	fnvOffset = 14695981039346656037
-	fnvPrime  = 1099511628211
-)
 
 // sortedNames lists the names of a type view, for deterministic responses.
 func (tv *TypeView) sortedNames() []string { return tv.names }

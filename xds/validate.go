@@ -11,8 +11,6 @@ import (
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/reflect/protoregistry"
 )
 
 // validate runs the checks Envoy would make before it accepts a resource,
@@ -22,11 +20,14 @@ import (
 // First the proto constraints Envoy's API declares (protoc-gen-validate,
 // ValidateAll), including inside every typed_config (an Any, which
 // ValidateAll does not open); then what those constraints cannot say.
-func validate(msg proto.Message) error {
+//
+// Each typed config it opens is handed to opened (refs.go reads a
+// listener's from there, rather than unmarshal them twice).
+func validate(msg proto.Message, opened func(proto.Message), seen anyCache) error {
 	if err := validateAll(msg); err != nil {
 		return err
 	}
-	if err := validateAnys(msg.ProtoReflect()); err != nil {
+	if err := validateAnys(msg.ProtoReflect(), opened, seen); err != nil {
 		return err
 	}
 	switch m := msg.(type) {
@@ -51,53 +52,6 @@ func validateAll(msg proto.Message) error {
 		return v.ValidateAll()
 	}
 	return nil
-}
-
-// validateAnys opens every Any inside m, checks that its type is one Envoy
-// knows (registered here by the packages translate uses) and validates it.
-func validateAnys(m protoreflect.Message) error {
-	var err error
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		switch {
-		case fd.IsMap():
-			if fd.MapValue().Kind() == protoreflect.MessageKind {
-				v.Map().Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
-					err = validateNested(mv.Message())
-					return err == nil
-				})
-			}
-		case fd.IsList():
-			if fd.Kind() == protoreflect.MessageKind {
-				for i, l := 0, v.List(); i < l.Len() && err == nil; i++ {
-					err = validateNested(l.Get(i).Message())
-				}
-			}
-		case fd.Kind() == protoreflect.MessageKind:
-			err = validateNested(v.Message())
-		}
-		return err == nil
-	})
-	return err
-}
-
-func validateNested(m protoreflect.Message) error {
-	if m.Descriptor().FullName() != "google.protobuf.Any" {
-		return validateAnys(m)
-	}
-	typeURL := m.Get(m.Descriptor().Fields().ByName("type_url")).String()
-	mt, err := protoregistry.GlobalTypes.FindMessageByURL(typeURL)
-	if err != nil {
-		return fmt.Errorf("typed config of unknown type %q", typeURL)
-	}
-	inner := mt.New().Interface()
-	value := m.Get(m.Descriptor().Fields().ByName("value")).Bytes()
-	if err := proto.Unmarshal(value, inner); err != nil {
-		return fmt.Errorf("typed config %q: %w", typeURL, err)
-	}
-	if err := validateAll(inner); err != nil {
-		return fmt.Errorf("%s: %w", typeURL, err)
-	}
-	return validateAnys(inner.ProtoReflect())
 }
 
 // checkListener: Envoy binds a listener's addresses as IP literals, and

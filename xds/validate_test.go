@@ -88,7 +88,7 @@ func TestValidateRejectsWhatEnvoyRejects(t *testing.T) {
 			DestinationPort: wrapperspb.UInt32(70000)}, Filters: []*listener.Filter{manager(goodManager)}}), "DestinationPort"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := validate(tc.msg)
+			err := validate(tc.msg, nil, nil)
 			switch {
 			case tc.want == "" && err != nil:
 				t.Fatalf("a valid resource failed: %v", err)
