@@ -12,32 +12,71 @@ import (
 // validateAnys opens every Any inside m (a typed_config: an HTTP
 // connection manager, its filters, a TLS context), checks that its type is
 // one Envoy knows (registered here by the packages translate uses),
-// validates it, and hands it to opened. It walks only the fields whose
+// validates it, and hands it to opened. It visits only the fields whose
 // type can hold an Any, directly or further down: most of a resource
-// (addresses, matchers, durations) cannot, and walking it by reflection
-// would cost more than the checks themselves.
+// (addresses, matchers, durations) cannot, and walking all of it by
+// reflection would cost more than the checks themselves.
 func validateAnys(m protoreflect.Message, opened func(proto.Message), seen anyCache) error {
-	var err error
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+	for _, fd := range fieldsWithAny(m.Descriptor()) {
+		if !m.Has(fd) {
+			continue
+		}
+		v := m.Get(fd)
 		switch {
 		case fd.IsMap():
-			if mv := fd.MapValue(); mv.Kind() == protoreflect.MessageKind && holdsAny(mv.Message()) {
-				v.Map().Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
-					err = validateNested(mv.Message(), opened, seen)
-					return err == nil
-				})
+			var err error
+			v.Map().Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
+				err = validateNested(mv.Message(), opened, seen)
+				return err == nil
+			})
+			if err != nil {
+				return err
 			}
-		case fd.Kind() != protoreflect.MessageKind || !holdsAny(fd.Message()):
 		case fd.IsList():
-			for i, l := 0, v.List(); i < l.Len() && err == nil; i++ {
-				err = validateNested(l.Get(i).Message(), opened, seen)
+			for i, l := 0, v.List(); i < l.Len(); i++ {
+				if err := validateNested(l.Get(i).Message(), opened, seen); err != nil {
+					return err
+				}
 			}
 		default:
-			err = validateNested(v.Message(), opened, seen)
+			if err := validateNested(v.Message(), opened, seen); err != nil {
+				return err
+			}
 		}
-		return err == nil
-	})
-	return err
+	}
+	return nil
+}
+
+// fieldsWithAnyCache: message type → its fields that can lead to an Any.
+var fieldsWithAnyCache sync.Map
+
+// fieldsWithAny lists the fields of a message type whose values can hold
+// an Any (an Any field, or a message that holds one further down).
+func fieldsWithAny(md protoreflect.MessageDescriptor) []protoreflect.FieldDescriptor {
+	if v, ok := fieldsWithAnyCache.Load(md.FullName()); ok {
+		return v.([]protoreflect.FieldDescriptor)
+	}
+	var out []protoreflect.FieldDescriptor
+	fields := md.Fields()
+	for i := 0; i < fields.Len(); i++ {
+		if sub := messageOf(fields.Get(i)); sub != nil && holdsAny(sub) {
+			out = append(out, fields.Get(i))
+		}
+	}
+	fieldsWithAnyCache.Store(md.FullName(), out)
+	return out
+}
+
+// messageOf is the message type of a field's values (a map's: of its
+// values), or nil.
+func messageOf(fd protoreflect.FieldDescriptor) protoreflect.MessageDescriptor {
+	switch {
+	case fd.IsMap():
+		return fd.MapValue().Message()
+	case fd.Kind() == protoreflect.MessageKind || fd.Kind() == protoreflect.GroupKind:
+		return fd.Message()
+	}
+	return nil
 }
 
 const anyName = "google.protobuf.Any"
@@ -45,9 +84,8 @@ const anyName = "google.protobuf.Any"
 // anyCache remembers what opening a typed config gave, by its type and
 // bytes: many proxies' listeners carry the same HTTP connection manager,
 // which is then checked once. nil: no cache.
-type anyCache map[anyKey]anyResult
-
-type anyKey struct{ typeURL, value string }
+// By type URL, then bytes: looking up m[string(bytes)] copies nothing.
+type anyCache map[string]map[string]anyResult
 
 type anyResult struct {
 	err    error
@@ -61,7 +99,7 @@ func validateNested(m protoreflect.Message, opened func(proto.Message), seen any
 	fields := m.Descriptor().Fields()
 	typeURL := m.Get(fields.ByName("type_url")).String()
 	value := m.Get(fields.ByName("value")).Bytes()
-	if r, ok := seen[anyKey{typeURL, string(value)}]; ok {
+	if r, ok := seen[typeURL][string(value)]; ok {
 		if opened != nil {
 			for _, o := range r.opened {
 				opened(o)
@@ -72,7 +110,10 @@ func validateNested(m protoreflect.Message, opened func(proto.Message), seen any
 	var r anyResult
 	r.err = openAny(typeURL, value, func(o proto.Message) { r.opened = append(r.opened, o) }, seen)
 	if seen != nil {
-		seen[anyKey{typeURL, string(value)}] = r
+		if seen[typeURL] == nil {
+			seen[typeURL] = map[string]anyResult{}
+		}
+		seen[typeURL][string(value)] = r
 	}
 	if opened != nil {
 		for _, o := range r.opened {
@@ -130,14 +171,8 @@ func searchAny(md protoreflect.MessageDescriptor, open map[protoreflect.FullName
 	defer delete(open, name)
 	fields := md.Fields()
 	for i := 0; i < fields.Len(); i++ {
-		fd := fields.Get(i)
-		var sub protoreflect.MessageDescriptor
-		switch {
-		case fd.IsMap() && fd.MapValue().Kind() == protoreflect.MessageKind:
-			sub = fd.MapValue().Message()
-		case !fd.IsMap() && fd.Kind() == protoreflect.MessageKind:
-			sub = fd.Message()
-		default:
+		sub := messageOf(fields.Get(i))
+		if sub == nil {
 			continue
 		}
 		f, p := searchAny(sub, open)

@@ -36,7 +36,7 @@ func (c *viewCache) CreateDeltaWatch(req *cachev3.DeltaRequest, sub cachev3.Subs
 		delete(ts.rejected, name)
 	}
 	if ts.sent != nil && req.GetResponseNonce() == ts.sent.nonce {
-		c.answeredDelta(st, ts, req.GetErrorDetail())
+		c.answeredDelta(st, ts, req.GetErrorDetail(), sub)
 	}
 	cancel := c.newWatch(ts, &watch{sub: sub, deltaReq: req, deltaOut: out})
 	c.advance(st)
@@ -47,10 +47,17 @@ func (c *viewCache) CreateDeltaWatch(req *cachev3.DeltaRequest, sub cachev3.Subs
 // a NACK, every resource of that response is uncertain: the proxy may have
 // taken some and not others. They are marked unknown, so that the next
 // version of each is sent whatever it is, and the rejected versions are
-// kept, so that none of them is sent again.
-func (c *viewCache) answeredDelta(st *stream, ts *typeSync, nack *rpcstatus.Status) {
+// kept, so that none of them is sent again. A resource the proxy stopped
+// wanting after the response left (sub is its subscription now) is not
+// held: it dropped it.
+func (c *viewCache) answeredDelta(st *stream, ts *typeSync, nack *rpcstatus.Status, sub cachev3.Subscription) {
 	o := ts.sent
 	ts.sent, ts.lastChange = nil, c.now()
+	for name := range o.resources {
+		if !wanted(sub, name) {
+			delete(o.resources, name)
+		}
+	}
 	if nack != nil {
 		for name, version := range o.resources {
 			ts.held[name], ts.rejected[name] = unknownVersion, version
@@ -85,16 +92,11 @@ func (c *viewCache) stepDelta(st *stream, ts *typeSync, v *View) bool {
 		return false
 	}
 	target := v.typeView(ts.typeURL)
-	subscribed := w.sub.SubscribedResources()
-	wants := func(name string) bool {
-		_, ok := subscribed[name]
-		return ok || w.sub.IsWildcard()
-	}
 	resp := &discoverypb.DeltaDiscoveryResponse{TypeUrl: ts.typeURL, SystemVersionInfo: target.Version}
 	changed := map[string]string{}
 	for _, name := range target.sortedNames() {
 		r := target.Resources[name]
-		if !wants(name) || ts.held[name] == r.Version || ts.rejected[name] == r.Version {
+		if !wanted(w.sub, name) || ts.held[name] == r.Version || ts.rejected[name] == r.Version {
 			continue
 		}
 		resp.Resources = append(resp.Resources, &discoverypb.Resource{Name: name, Version: r.Version, Resource: r.Any})
@@ -133,4 +135,13 @@ func (c *viewCache) stepDelta(st *stream, ts *typeSync, v *View) bool {
 		ts.offered = nil
 	}
 	return false
+}
+
+// wanted: the subscription asks for the resource.
+func wanted(sub cachev3.Subscription, name string) bool {
+	if sub.IsWildcard() {
+		return true
+	}
+	_, ok := sub.SubscribedResources()[name]
+	return ok
 }

@@ -103,12 +103,18 @@ func (ts *typeSync) holds(name string) bool {
 		_, ok := ts.held[name]
 		return ok
 	}
+	// State of the world: it was sent the resource, and still asks for it
+	// (a name it dropped since, it dropped).
 	a := ts.acked
-	if a == nil || a.served.Resources[name] == nil {
+	if a == nil || a.served.Resources[name] == nil || !asks(a.names, name) {
 		return false
 	}
-	_, asked := a.names[name]
-	return a.names == nil || asked
+	return asks(ts.names, name)
+}
+
+func asks(names map[string]struct{}, name string) bool {
+	_, ok := names[name]
+	return names == nil || ok
 }
 
 // mayRemove: what the proxy holds of typeURL beyond the view may go.

@@ -28,7 +28,8 @@ func (c *viewCache) CreateWatch(req *cachev3.Request, sub cachev3.Subscription, 
 		c.answeredSotw(st, ts, req.GetErrorDetail())
 	}
 	cancel := c.newWatch(ts, &watch{sub: sub, sotwReq: req, sotwOut: out})
-	if a := ts.acked; a != nil && !sameNameSet(a.names, requestedNames(ts.typeURL, sub)) {
+	ts.names = requestedNames(ts.typeURL, sub)
+	if a := ts.acked; a != nil && !sameNameSet(a.names, ts.names) {
 		ts.upTo, ts.exact = "", "" // it asks for names it was not sent yet
 	}
 	c.advance(st)

@@ -41,6 +41,9 @@ type stream struct {
 type typeSync struct {
 	typeURL string
 	watch   *watch // the request go-control-plane waits on, nil when answered
+	// names the proxy asked for in its latest request (state of the world;
+	// nil: all of them).
+	names map[string]struct{}
 
 	offered *offer // handed to go-control-plane, not yet on the wire
 	sent    *offer // on the wire, not yet answered
