@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"hash/maphash"
-	"sort"
+	"slices"
+	"strings"
 	"sync"
 
 	"google.golang.org/protobuf/proto"
@@ -127,7 +128,7 @@ func newTypeView(prefix string, resources []*Resource) *TypeView {
 	names.SetSeed(viewSeed)
 	all.SetSeed(viewSeed)
 	// Stable: of two resources of one name, the first given is served.
-	sort.SliceStable(resources, func(i, j int) bool { return resources[i].Name < resources[j].Name })
+	slices.SortStableFunc(resources, func(a, b *Resource) int { return strings.Compare(a.Name, b.Name) })
 	for _, r := range resources {
 		if tv.Resources[r.Name] != nil {
 			continue
