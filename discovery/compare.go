@@ -7,7 +7,7 @@ import (
 )
 
 // SameConfig reports whether two snapshots hold the same services, Istio
-// rules and TLS secrets, so that they can differ only in endpoints and pods.
+// rules, rate-limit policies and TLS secrets, so that they can differ only in endpoints and pods.
 // Pods matter to config only for the proxy of that pod (its inbound side,
 // a gateway's selection): compare those one by one with SamePod.
 func SameConfig(a, b *Snapshot) bool {
@@ -15,8 +15,19 @@ func SameConfig(a, b *Snapshot) bool {
 		sameRules(a.VirtualServices, b.VirtualServices, func(v *VirtualService) (Meta, proto.Message) { return v.Meta, v.Spec }) &&
 		sameRules(a.DestinationRules, b.DestinationRules, func(d *DestinationRule) (Meta, proto.Message) { return d.Meta, d.Spec }) &&
 		sameRules(a.Gateways, b.Gateways, func(g *Gateway) (Meta, proto.Message) { return g.Meta, g.Spec }) &&
+		sameRules(a.EnvoyFilters, b.EnvoyFilters, func(f *EnvoyFilter) (Meta, proto.Message) { return f.Meta, f.Spec }) &&
+		reflect.DeepEqual(a.RateLimitPolicies, b.RateLimitPolicies) &&
 		// A gateway's listeners and SDS secrets follow its certificates.
-		reflect.DeepEqual(a.Secrets, b.Secrets)
+		reflect.DeepEqual(a.Secrets, b.Secrets) &&
+		sameSecurity(a, b)
+}
+
+// sameSecurity compares the security kinds and what they depend on: the
+// root namespace and the fetched JWT key sets.
+func sameSecurity(a, b *Snapshot) bool {
+	return a.Root() == b.Root() && reflect.DeepEqual(a.JWKS, b.JWKS) &&
+		sameRules(a.AuthorizationPolicies, b.AuthorizationPolicies, func(p *AuthorizationPolicy) (Meta, proto.Message) { return p.Meta, p.Spec }) &&
+		sameRules(a.RequestAuthentications, b.RequestAuthentications, func(r *RequestAuthentication) (Meta, proto.Message) { return r.Meta, r.Spec })
 }
 
 // SamePod reports whether a pod is unchanged but for readiness, which only

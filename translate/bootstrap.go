@@ -9,7 +9,6 @@ import (
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	upstreamhttp "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
-	"google.golang.org/protobuf/types/known/anypb"
 )
 
 // XDSClusterName is the static cluster through which Envoy reaches us.
@@ -21,6 +20,9 @@ type BootstrapOptions struct {
 	XDSAddr   string // host:port of pilotlight's ADS server
 	AdminAddr string // host:port of Envoy's admin interface
 	Delta     bool   // incremental (Delta) xDS instead of state of the world
+	// DNSAddr is host:port of the control plane's DNS server for the
+	// mesh's names (folder mode), "" for the host's resolvers.
+	DNSAddr string
 }
 
 // Bootstrap is the static config an Envoy starts with: who it is (node),
@@ -38,7 +40,7 @@ func Bootstrap(o BootstrapOptions) (*bootstrap.Bootstrap, error) {
 	if o.Delta {
 		apiType = core.ApiConfigSource_DELTA_GRPC
 	}
-	return &bootstrap.Bootstrap{
+	b := &bootstrap.Bootstrap{
 		Node:  &core.Node{Id: o.Proxy.NodeID(), Cluster: o.Proxy.PodName + "." + o.Proxy.Namespace},
 		Admin: &bootstrap.Admin{Address: socketAddress(adminHost, adminPort)},
 		DynamicResources: &bootstrap.Bootstrap_DynamicResources{
@@ -53,30 +55,28 @@ func Bootstrap(o BootstrapOptions) (*bootstrap.Bootstrap, error) {
 			LdsConfig: adsConfigSource(),
 		},
 		StaticResources: &bootstrap.Bootstrap_StaticResources{Clusters: []*cluster.Cluster{xdsCluster(xdsHost, xdsPort)}},
-	}, nil
+	}
+	if o.DNSAddr != "" {
+		dnsHost, dnsPort, err := splitHostPort(o.DNSAddr)
+		if err != nil {
+			return nil, fmt.Errorf("dns address: %w", err)
+		}
+		b.TypedDnsResolverConfig = dnsResolver(dnsHost, dnsPort)
+	}
+	return b, nil
 }
 
 // xdsCluster speaks HTTP/2 (gRPC) to the control plane.
 func xdsCluster(host string, port uint32) *cluster.Cluster {
-	h2 := &upstreamhttp.HttpProtocolOptions{
-		UpstreamProtocolOptions: &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig_{
-			ExplicitHttpConfig: &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig{
-				ProtocolConfig: &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{
-					Http2ProtocolOptions: &core.Http2ProtocolOptions{},
-				},
-			},
-		},
-	}
-	return &cluster.Cluster{
+	c := &cluster.Cluster{
 		Name:                 XDSClusterName,
 		ClusterDiscoveryType: &cluster.Cluster_Type{Type: cluster.Cluster_STATIC},
 		ConnectTimeout:       durationSeconds(1),
 		LoadAssignment:       loadAssignment(XDSClusterName, []hostPort{{host, port}}),
-		// typed_extension_protocol_options: HTTP/2 upstream, as gRPC needs.
-		TypedExtensionProtocolOptions: map[string]*anypb.Any{
-			"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": mustAny(h2),
-		},
 	}
+	// typed_extension_protocol_options: HTTP/2 upstream, as gRPC needs.
+	setHTTPProtocolOptions(c, &upstreamhttp.HttpProtocolOptions{}, true)
+	return c
 }
 
 func splitHostPort(addr string) (string, uint32, error) {

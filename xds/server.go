@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -96,6 +95,28 @@ func (s *Server) Snapshot() *discovery.Snapshot {
 	return s.mesh.Snapshot()
 }
 
+// Problems are what translation found in the served config: EnvoyFilters
+// that are not Envoy config or select no pod, and patches that matched
+// nothing in any connected proxy they apply to, or whose result Envoy
+// would have rejected (not applied); and the generated resources that were
+// not sent because they failed their checks (validate.go).
+func (s *Server) Problems() []discovery.Problem {
+	s.mu.Lock()
+	mesh := s.mesh
+	s.mu.Unlock()
+	if mesh == nil {
+		return nil
+	}
+	results := map[string][]translate.PatchResult{}
+	for id, v := range s.cache.Nodes() {
+		if v != nil && len(v.Patches) > 0 {
+			results[id] = v.Patches
+		}
+	}
+	out := append(append([]discovery.Problem{}, mesh.Problems()...), translate.PatchProblems(results)...)
+	return append(out, s.problemLog().list()...)
+}
+
 // Proxies is the sync state of every stream of a connected proxy.
 func (s *Server) Proxies() []ProxyStatus {
 	out := s.cache.statuses()
@@ -168,16 +189,11 @@ func (s *Server) translate(mesh *translate.Mesh, memo *marshalMemo, nodeID strin
 	return v, err
 }
 
-// Problems are the snapshot's problems (inputs skipped) and the generated
-// resources that were not served because they failed their checks.
-func (s *Server) Problems() []discovery.Problem {
+// problemLog is the current snapshot's list of resources not served.
+func (s *Server) problemLog() *problemLog {
 	s.mu.Lock()
-	mesh, problems := s.mesh, s.problems
-	s.mu.Unlock()
-	if mesh == nil {
-		return nil
-	}
-	return append(slices.Clone(mesh.Snapshot().Problems), problems.list()...)
+	defer s.mu.Unlock()
+	return s.problems
 }
 
 func (s *Server) logProblem(p discovery.Problem) {

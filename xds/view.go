@@ -17,6 +17,9 @@ import (
 type View struct {
 	Proxy translate.Proxy
 	Types map[string]*TypeView
+	// Patches: what the EnvoyFilters that apply to the proxy did, for
+	// Server.Problems.
+	Patches []translate.PatchResult
 }
 
 // viewTypes are the types a view holds, in the order Envoy should get them
@@ -68,7 +71,7 @@ func buildView(prefix string, memo *marshalMemo, p translate.Proxy, res *transla
 	for _, s := range res.Secrets {
 		groups[resourcev3.SecretType] = append(groups[resourcev3.SecretType], s)
 	}
-	v := &View{Proxy: p, Types: map[string]*TypeView{}}
+	v := &View{Proxy: p, Types: map[string]*TypeView{}, Patches: res.Patches}
 	for _, typeURL := range viewTypes {
 		var refs func(*Resource) error
 		if typeURL == resourcev3.ListenerType || typeURL == resourcev3.RouteType {
@@ -143,7 +146,7 @@ func (v *View) withEndpoints(prefix string, memo *marshalMemo, res *translate.Re
 	if err != nil {
 		return nil, err
 	}
-	next := &View{Proxy: v.Proxy, Types: make(map[string]*TypeView, len(v.Types))}
+	next := &View{Proxy: v.Proxy, Types: make(map[string]*TypeView, len(v.Types)), Patches: v.Patches}
 	for t, old := range v.Types {
 		next.Types[t] = old
 	}

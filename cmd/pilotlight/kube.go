@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -58,7 +59,7 @@ type kubeMode struct {
 	identity string
 }
 
-func newKubeMode(k kubeFlags, log *slog.Logger) (*kubeMode, error) {
+func newKubeMode(k kubeFlags, rootNamespace string, log *slog.Logger) (*kubeMode, error) {
 	// client-go logs through klog: send it to the same JSON log.
 	klog.SetSlogLogger(log)
 	cfg, err := restConfig(k.kubeconfig)
@@ -73,7 +74,11 @@ func newKubeMode(k kubeFlags, log *slog.Logger) (*kubeMode, error) {
 	if err != nil {
 		return nil, err
 	}
-	src, err := kube.New(kube.Options{Kube: kc, Istio: ic, Log: log})
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	src, err := kube.New(kube.Options{Kube: kc, Istio: ic, Dynamic: dyn, Log: log, RootNamespace: rootNamespace})
 	if err != nil {
 		return nil, err
 	}

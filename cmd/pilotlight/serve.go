@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
 
+	"github.com/pilotlight/pilotlight/discovery"
 	"github.com/pilotlight/pilotlight/discovery/folder"
 	"github.com/pilotlight/pilotlight/xds"
 )
@@ -26,10 +27,19 @@ type serveFlags struct {
 	configDir string
 	xdsAddr   string
 	httpAddr  string
-	debounce  time.Duration
-	logLevel  string
-	limits    xds.Limits
-	kube      kubeFlags
+	// rateLimitAddr serves the envoyproxy/ratelimit service its limits
+	// (ratelimit.Server); "" serves none.
+	rateLimitAddr string
+	// dnsAddr answers the mesh's Service names over DNS (meshdns); "": no.
+	dnsAddr  string
+	debounce time.Duration
+	logLevel string
+	kube     kubeFlags
+	// xdsLimits bound what one xDS client can make the server hold.
+	xdsLimits xds.Limits
+
+	rootNamespace string
+	jwks          jwksFlags
 }
 
 func serveCommand() *cobra.Command {
@@ -38,8 +48,13 @@ func serveCommand() *cobra.Command {
 		Use:   "serve",
 		Short: "Serve Envoy proxies their config over ADS",
 		Long: `Serve reads the mesh (Kubernetes Services, Pods, EndpointSlices and Istio
-VirtualServices, DestinationRules, Gateways) and serves every connected Envoy
-its own view over ADS (state of the world and Delta).
+VirtualServices, DestinationRules, Gateways, AuthorizationPolicies,
+RequestAuthentications) and serves every connected Envoy its own view over ADS
+(state of the world and Delta).
+
+The keys of RequestAuthentication jwksUri are fetched here, not by each Envoy,
+inlined into the config and refreshed; --jwks-redirect points those fetches
+elsewhere (a local folder or server) for offline clusters and tests.
 
 With --config-dir it reads multi-document YAML from a folder and watches it.
 Otherwise it watches a Kubernetes API server: the one of --kubeconfig, or, in
@@ -55,10 +70,14 @@ Istio objects.`,
 	cmd.Flags().StringVar(&f.configDir, "config-dir", "", "folder of Kubernetes-style YAML to read and watch, instead of a cluster")
 	cmd.Flags().StringVar(&f.xdsAddr, "xds-addr", "127.0.0.1:15010", "address of the ADS gRPC server")
 	cmd.Flags().StringVar(&f.httpAddr, "http-addr", "127.0.0.1:15014", "address of /metrics, /healthz, /readyz and /debug/")
+	cmd.Flags().StringVar(&f.dnsAddr, "dns-addr", "", "UDP address where the mesh's Service names resolve to their endpoints, for proxies bootstrapped with --dns-addr (folder mode has no kube-dns); empty: none")
+	cmd.Flags().StringVar(&f.rateLimitAddr, "ratelimit-xds-addr", "", "address of the xDS server that gives the envoyproxy/ratelimit service the limits of RateLimitPolicies (CONFIG_TYPE=GRPC_XDS_SOTW); empty: none")
 	cmd.Flags().DurationVar(&f.debounce, "debounce", 100*time.Millisecond, "quiet time after a change before pushing")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
-	addLimitFlags(cmd, &f.limits)
+	cmd.Flags().StringVar(&f.rootNamespace, "root-namespace", discovery.DefaultRootNamespace, "Istio's meshConfig.rootNamespace: security policies there without a selector apply to the whole mesh")
+	addLimitFlags(cmd, &f.xdsLimits)
 	f.kube.addTo(cmd)
+	f.jwks.addTo(cmd)
 	return cmd
 }
 
@@ -86,10 +105,14 @@ func serve(ctx context.Context, f serveFlags) error {
 	if err := f.checkSource(); err != nil {
 		return err
 	}
+	jwks, err := f.jwks.resolver(log)
+	if err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	server := xds.NewServer(ctx, xds.Options{Log: log, Registry: reg, Debounce: f.debounce, Limits: f.limits})
+	server := xds.NewServer(ctx, xds.Options{Log: log, Registry: reg, Debounce: f.debounce, Limits: f.xdsLimits})
 	xdsListener, err := net.Listen("tcp", f.xdsAddr)
 	if err != nil {
 		return fmt.Errorf("--xds-addr: %w", err)
@@ -98,33 +121,56 @@ func serve(ctx context.Context, f serveFlags) error {
 	if err != nil {
 		return fmt.Errorf("--http-addr: %w", err)
 	}
-	grpcServer := grpc.NewServer(append(f.limits.ServerOptions(),
+	grpcServer := grpc.NewServer(append(f.xdsLimits.ServerOptions(),
 		// Envoy keeps one long-lived stream; let it ping, and notice dead peers.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 	)...)
 	server.Register(grpcServer)
-	var handler http.Handler = debugMux(server, reg)
-	source := func(ctx context.Context) error { return folder.Watch(ctx, f.configDir, log, server.Update) }
+	limits, err := newRateLimitXDS(ctx, f.rateLimitAddr, log)
+	if err != nil {
+		return err
+	}
+	names, err := newMeshDNS(f.dnsAddr, log)
+	if err != nil {
+		return err
+	}
+	// Every server gets every snapshot: the proxies' ratelimit filters and
+	// the rate-limit service's limits come from the same one.
+	publish := func(snap *discovery.Snapshot) {
+		server.Update(snap)
+		limits.update(snap)
+		names.update(snap)
+	}
+	var handler http.Handler = debugMux(server, limits, reg)
+	// discovery → JWKS resolver (fetches and inlines jwksUri keys) → xDS
+	// (and the rate-limit service's xDS, and the mesh's DNS).
+	source := func(ctx context.Context) error {
+		w := &folder.Watcher{Dir: f.configDir, Log: log, Publish: jwks.Update, RootNamespace: f.rootNamespace}
+		return w.Run(ctx)
+	}
 	if f.configDir == "" {
-		k, err := newKubeMode(f.kube, log)
+		k, err := newKubeMode(f.kube, f.rootNamespace, log)
 		if err != nil {
 			return err
 		}
-		source = func(ctx context.Context) error { return k.run(ctx, server.Update) }
+		source = func(ctx context.Context) error { return k.run(ctx, jwks.Update) }
 		handler = k.handler(handler, server)
 	}
 	httpServer := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errs := make(chan error, 3)
+	errs := make(chan error, 5)
 	sourceDone := make(chan struct{})
 	go server.Run(ctx)
+	go jwks.Run(ctx, publish)
 	go func() { defer close(sourceDone); errs <- source(ctx) }()
 	go func() { errs <- grpcServer.Serve(xdsListener) }()
 	go func() { errs <- httpServer.Serve(httpListener) }()
-	log.Info("pilotlight serving", "config-dir", f.configDir, "xds", xdsListener.Addr().String(), "http", httpListener.Addr().String())
+	limits.serve(errs)
+	names.serve(ctx, errs)
+	log.Info("pilotlight serving", "config-dir", f.configDir, "xds", xdsListener.Addr().String(), "http", httpListener.Addr().String(), "ratelimit-xds", limits.addr(), "dns", f.dnsAddr)
 
 	select {
 	case <-ctx.Done():
@@ -135,6 +181,7 @@ func serve(ctx context.Context, f serveFlags) error {
 	defer cancel()
 	_ = httpServer.Shutdown(shutdown)
 	grpcServer.Stop()
+	limits.stop()
 	// Let the source end: in Kubernetes mode the leader gives its lease up,
 	// so that another replica writes status without waiting for it to expire.
 	cancel()
