@@ -13,6 +13,10 @@
 #                then $(DOCKER) build -t $(IMAGE)
 #   make crds    copy Istio's CRDs from the istio.io/api module into deploy/crds
 #   make bench   the benchmarks (BENCH=regexp to pick some)
+#   make bench-load  the load harness (test/load) at a small point: 200 services
+#                × 10 endpoints, 500 simulated sidecars, state of the world and
+#                Delta, against `pilotlight serve --config-dir`; LOAD_* set
+#                others (LOAD_SOURCE=kube, LOAD_PROXIES=2000, ...: test/load)
 #
 # Tests run with -count=1: the end-to-end tests build and run the binaries
 # themselves, which go test's result cache cannot see change.
@@ -28,7 +32,7 @@ ARCH         ?= $(shell $(GO) env GOARCH)
 IMAGE        ?= pilotlight:dev
 DOCKER       ?= docker
 
-.PHONY: build demo test bench envoy kube clean image image-binary crds
+.PHONY: build demo test bench bench-load envoy kube clean image image-binary crds
 
 build:
 	@mkdir -p bin
@@ -75,6 +79,16 @@ test:
 bench:
 	@ENVOY_BIN="$$(scripts/ensure-envoy.sh)" && export ENVOY_BIN && \
 	  $(GO) test -run '^$$' -bench '$(BENCH)' $(BENCH_FLAGS) -timeout $(TEST_TIMEOUT) $(PKGS)
+
+# The load harness: see test/load/load_test.go for the LOAD_* variables.
+LOAD_SERVICES  ?= 200
+LOAD_ENDPOINTS ?= 10
+LOAD_PROXIES   ?= 500
+bench-load:
+	@if [ "$${LOAD_SOURCE:-folder}" = kube ]; then KUBE_BIN_DIR="$$(scripts/ensure-kube.sh)" && export KUBE_BIN_DIR; fi; \
+	  echo "load: $(LOAD_SERVICES) services × $(LOAD_ENDPOINTS) endpoints, $(LOAD_PROXIES) sidecars ($$(uptime))" && \
+	  LOAD_SERVICES=$(LOAD_SERVICES) LOAD_ENDPOINTS=$(LOAD_ENDPOINTS) LOAD_PROXIES=$(LOAD_PROXIES) \
+	  $(GO) test -count=1 -timeout 90m -run '^TestLoad$$' -v ./test/load
 
 clean:
 	rm -rf bin
