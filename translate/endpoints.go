@@ -1,6 +1,8 @@
 package translate
 
 import (
+	"reflect"
+
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpoint "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 
@@ -15,26 +17,58 @@ type hostPort struct {
 // buildLoadAssignments makes the EDS resource of every outbound cluster:
 // the ready endpoints of the service port, narrowed to the subset's labels.
 // A PASSTHROUGH cluster (ORIGINAL_DST) has no endpoints and gets none.
+// With WithUnchangedConfig, a service whose endpoints are those it had in
+// the previous mesh keeps that mesh's resources (the same pointers), so
+// that only what changed is built, marshaled and sent again.
 func (m *Mesh) buildLoadAssignments() []*endpoint.ClusterLoadAssignment {
 	var out []*endpoint.ClusterLoadAssignment
+	m.assignmentsByService = make(map[string][]*endpoint.ClusterLoadAssignment, len(m.snap.Services))
 	for _, svc := range m.snap.Services {
-		endpoints := m.snap.Endpoints[svc.Key()]
-		for _, port := range svc.Ports {
-			if !m.isPassthrough(svc.Hostname, "", port.Port) {
-				name := OutboundClusterName(port.Port, "", svc.Hostname)
-				out = append(out, loadAssignment(name, readyAddresses(endpoints, port, nil)))
-			}
-			for _, subset := range m.rules.subsets(svc.Hostname) {
-				if m.isPassthrough(svc.Hostname, subset.Name, port.Port) {
-					continue
-				}
-				name := OutboundClusterName(port.Port, subset.Name, svc.Hostname)
-				out = append(out, loadAssignment(name, readyAddresses(endpoints, port, subset.Labels)))
-			}
+		las := m.previousLoadAssignments(svc)
+		if las == nil {
+			las = m.serviceLoadAssignments(svc)
 		}
+		m.assignmentsByService[svc.Key()] = las
+		out = append(out, las...)
 	}
+	m.unchangedFrom = nil // no chain of meshes: each keeps only its own
 	sortByName(out, func(c *endpoint.ClusterLoadAssignment) string { return c.ClusterName })
 	return out
+}
+
+// serviceLoadAssignments are the load assignments of a service's clusters.
+func (m *Mesh) serviceLoadAssignments(svc *discovery.Service) []*endpoint.ClusterLoadAssignment {
+	var out []*endpoint.ClusterLoadAssignment
+	endpoints := m.snap.Endpoints[svc.Key()]
+	for _, port := range svc.Ports {
+		if !m.isPassthrough(svc.Hostname, "", port.Port) {
+			name := OutboundClusterName(port.Port, "", svc.Hostname)
+			out = append(out, loadAssignment(name, readyAddresses(endpoints, port, nil)))
+		}
+		for _, subset := range m.rules.subsets(svc.Hostname) {
+			if m.isPassthrough(svc.Hostname, subset.Name, port.Port) {
+				continue
+			}
+			name := OutboundClusterName(port.Port, subset.Name, svc.Hostname)
+			out = append(out, loadAssignment(name, readyAddresses(endpoints, port, subset.Labels)))
+		}
+	}
+	return out
+}
+
+// previousLoadAssignments are the previous mesh's load assignments of a
+// service whose endpoints did not change, or nil.
+func (m *Mesh) previousLoadAssignments(svc *discovery.Service) []*endpoint.ClusterLoadAssignment {
+	prev := m.unchangedFrom
+	if prev == nil {
+		return nil
+	}
+	prev.loadAssignments() // built, and assignmentsByService with them
+	las, ok := prev.assignmentsByService[svc.Key()]
+	if !ok || !reflect.DeepEqual(prev.snap.Endpoints[svc.Key()], m.snap.Endpoints[svc.Key()]) {
+		return nil
+	}
+	return las
 }
 
 func (m *Mesh) isPassthrough(host, subset string, port uint32) bool {

@@ -23,6 +23,11 @@ type Mesh struct {
 
 	outboundClusters func() []*cluster.Cluster
 	loadAssignments  func() []*endpoint.ClusterLoadAssignment
+	// assignmentsByService: the load assignments, by service key (set by
+	// loadAssignments); unchangedFrom: the previous mesh, when only
+	// endpoints changed (WithUnchangedConfig).
+	assignmentsByService map[string][]*endpoint.ClusterLoadAssignment
+	unchangedFrom        *Mesh
 
 	// sourceSelectors: the match.sourceLabels of VirtualServices, whose
 	// route tables then depend on the proxy (virtualservice_source.go).
@@ -118,9 +123,14 @@ func (m *Mesh) ForProxy(p Proxy) *Resources {
 	return res
 }
 
-// LoadAssignments is the endpoint-only view: what changes when pods come,
-// go or change readiness while no rule or service changed.
+// LoadAssignments are every outbound cluster's endpoints: what changes when
+// pods come, go or change readiness while no rule or service changed.
 func (m *Mesh) LoadAssignments() []*endpoint.ClusterLoadAssignment { return m.loadAssignments() }
+
+// LoadAssignmentsFor is the endpoint-only view of one proxy: its share of
+// LoadAssignments. Proxies that see the same endpoints get the same slice
+// (shared: read it, never change it), as ForProxy gives them.
+func (m *Mesh) LoadAssignmentsFor(p Proxy) []*endpoint.ClusterLoadAssignment { return m.loadAssignments() }
 
 func (m *Mesh) proxyRouteConfig(src routeSource) *route.RouteConfiguration {
 	m.mu.Lock()

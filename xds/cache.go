@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/pilotlight/pilotlight/translate"
 )
@@ -141,8 +142,7 @@ func (c *viewCache) Node(nodeID string) *core.Node {
 }
 
 // firstNode checks the node of a stream's first request and keeps what
-// pilotlight reads of it: a proxy's node also lists every extension it was
-// built with, which nothing here uses.
+// pilotlight reads of it (trimNode).
 func (c *viewCache) firstNode(node *core.Node) (*core.Node, error) {
 	if node.GetId() == "" {
 		return nil, status.Error(codes.InvalidArgument, "the first request of a stream must name its node")
@@ -158,7 +158,56 @@ func (c *viewCache) firstNode(node *core.Node) (*core.Node, error) {
 	if _, err := translate.ProxyFromNode(node); err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
-	return &core.Node{Id: node.GetId(), Cluster: node.GetCluster(), Metadata: node.GetMetadata(), Locality: node.GetLocality()}, nil
+	trimNode(node)
+	return node, nil
+}
+
+// nodeFieldsKept are the fields of a node that pilotlight reads.
+var nodeFieldsKept = map[protoreflect.Name]bool{"id": true, "cluster": true, "metadata": true, "locality": true}
+
+// trimNode drops, in place, what pilotlight does not read of a node: the
+// first request's node is also what go-control-plane keeps for the life of
+// the stream, and Envoy's lists every extension it was built with (tens of
+// kilobytes a proxy).
+func trimNode(node *core.Node) {
+	m := node.ProtoReflect()
+	var drop []protoreflect.FieldDescriptor
+	m.Range(func(fd protoreflect.FieldDescriptor, _ protoreflect.Value) bool {
+		if !nodeFieldsKept[fd.Name()] {
+			drop = append(drop, fd)
+		}
+		return true
+	})
+	for _, fd := range drop {
+		m.Clear(fd)
+	}
+	m.SetUnknown(nil)
+}
+
+// internRequest interns the names of a request against the stream's view
+// of the type (internNames), and notes for CreateWatch what it found.
+func (c *viewCache) internRequest(id int64, typeURL string, names []string) {
+	if len(names) == 0 {
+		return
+	}
+	c.mu.Lock()
+	st := c.streams[id]
+	var tv *TypeView
+	if st != nil && st.entry != nil {
+		tv = st.entry.view.typeView(typeURL)
+	}
+	c.mu.Unlock()
+	if tv == nil {
+		return
+	}
+	found := internNames(names, tv) // views are immutable: outside the lock
+	if st.delta {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ts := st.typeState(typeURL)
+	ts.internFound, ts.internView = found, tv.namesHash
 }
 
 // closeStream forgets a stream, and its proxy's view with its last stream.

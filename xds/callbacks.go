@@ -45,10 +45,18 @@ func (cb *callbacks) OnStreamClosed(id int64, _ *core.Node)      { cb.cache.clos
 func (cb *callbacks) OnDeltaStreamClosed(id int64, _ *core.Node) { cb.cache.closeStream(id) }
 
 func (cb *callbacks) OnStreamRequest(id int64, r *discoverypb.DiscoveryRequest) error {
-	return cb.request(id, r, func(n *core.Node) { r.Node = n })
+	if err := cb.request(id, r, func(n *core.Node) { r.Node = n }); err != nil {
+		return err
+	}
+	cb.cache.internRequest(id, r.GetTypeUrl(), r.GetResourceNames())
+	return nil
 }
 func (cb *callbacks) OnStreamDeltaRequest(id int64, r *discoverypb.DeltaDiscoveryRequest) error {
-	return cb.request(id, r, func(n *core.Node) { r.Node = n })
+	if err := cb.request(id, r, func(n *core.Node) { r.Node = n }); err != nil {
+		return err
+	}
+	cb.cache.internRequest(id, r.GetTypeUrl(), r.GetResourceNamesSubscribe())
+	return nil
 }
 
 func (cb *callbacks) OnStreamResponse(_ context.Context, id int64, _ *discoverypb.DiscoveryRequest, r *discoverypb.DiscoveryResponse) {

@@ -38,7 +38,7 @@ func (c *viewCache) CreateDeltaWatch(req *cachev3.DeltaRequest, sub cachev3.Subs
 	if ts.sent != nil && req.GetResponseNonce() == ts.sent.nonce {
 		c.answeredDelta(st, ts, req.GetErrorDetail(), sub)
 	}
-	cancel := c.newWatch(ts, &watch{sub: sub, deltaReq: req, deltaOut: out})
+	cancel := c.newWatch(ts, &watch{sub: sub, deltaReq: trimmedDeltaRequest(req), deltaOut: out})
 	c.advance(st)
 	return cancel, nil
 }
@@ -94,8 +94,8 @@ func (c *viewCache) stepDelta(st *stream, ts *typeSync, v *View) bool {
 	target := v.typeView(ts.typeURL)
 	resp := &discoverypb.DeltaDiscoveryResponse{TypeUrl: ts.typeURL, SystemVersionInfo: target.Version}
 	changed := map[string]string{}
-	for _, name := range target.sortedNames() {
-		r := target.Resources[name]
+	for _, r := range target.sortedResources() {
+		name := r.Name
 		if !wanted(w.sub, name) || ts.held[name] == r.Version || ts.rejected[name] == r.Version {
 			continue
 		}

@@ -254,7 +254,7 @@ func (ts *testServer) serveTCP(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := grpc.NewServer(ts.opts.Limits.ServerOptions()...)
+	g := grpc.NewServer(ts.ServerOptions()...)
 	ts.Register(g)
 	go func() { _ = g.Serve(lis) }()
 	t.Cleanup(g.Stop)

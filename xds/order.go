@@ -84,8 +84,8 @@ func clustersReady(st *stream, v *View) bool {
 		return true
 	}
 	endpoints := v.typeView(resourcev3.EndpointType)
-	for _, name := range clusters.sortedNames() {
-		if clusters.Resources[name].eds && endpoints.Resources[name] != nil && !eds.holds(name) {
+	for _, r := range clusters.sortedResources() {
+		if r.eds && endpoints.Resources[r.Name] != nil && !eds.holds(r.Name) {
 			return false
 		}
 	}
@@ -106,15 +106,10 @@ func (ts *typeSync) holds(name string) bool {
 	// State of the world: it was sent the resource, and still asks for it
 	// (a name it dropped since, it dropped).
 	a := ts.acked
-	if a == nil || a.served.Resources[name] == nil || !asks(a.names, name) {
+	if a == nil || a.served.Resources[name] == nil || !a.names.has(name) {
 		return false
 	}
-	return asks(ts.names, name)
-}
-
-func asks(names map[string]struct{}, name string) bool {
-	_, ok := names[name]
-	return names == nil || ok
+	return ts.names.has(name)
 }
 
 // mayRemove: what the proxy holds of typeURL beyond the view may go.
@@ -146,8 +141,7 @@ func listenersReady(st *stream, v *View) bool {
 	}
 	rds, sds := st.types[resourcev3.RouteType], st.types[resourcev3.SecretType]
 	routes, secrets := v.typeView(resourcev3.RouteType), v.typeView(resourcev3.SecretType)
-	for _, name := range listeners.sortedNames() {
-		l := listeners.Resources[name]
+	for _, l := range listeners.sortedResources() {
 		for _, r := range l.routes {
 			if routes.Resources[r] != nil && !rds.holds(r) {
 				return false

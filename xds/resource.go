@@ -5,9 +5,6 @@ package xds
 import (
 	"fmt"
 	"hash/fnv"
-	"hash/maphash"
-	"slices"
-	"strings"
 	"sync"
 
 	"google.golang.org/protobuf/proto"
@@ -38,6 +35,15 @@ type Resource struct {
 type marshalMemo struct {
 	mu   sync.Mutex
 	done map[proto.Message]*Resource
+	// inherited: the previous snapshot's, while an endpoint-only change is
+	// applied: messages translate kept from it (the load assignments of
+	// services whose endpoints did not change) keep their Resources.
+	inherited map[proto.Message]*Resource
+	// views interns type views (typeview.go); endpoints caches the
+	// endpoint type views of the proxies that share a list of load
+	// assignments (endpointView).
+	views     *typeViewTable
+	endpoints map[endpointKey]*TypeView
 	// refsChecked caches the cluster-reference check of a route or listener
 	// against a set of cluster names (by names hash), shared by the many
 	// proxies whose cluster names are the same.
@@ -52,13 +58,18 @@ type refsKey struct {
 }
 
 func newMarshalMemo(problems *problemLog) *marshalMemo {
-	return &marshalMemo{done: map[proto.Message]*Resource{}, refsChecked: map[refsKey][]string{}, anys: anyCache{}, problems: problems}
+	return &marshalMemo{done: map[proto.Message]*Resource{}, refsChecked: map[refsKey][]string{}, anys: anyCache{}, problems: problems,
+		views: newTypeViewTable(), endpoints: map[endpointKey]*TypeView{}}
 }
 
 func (m *marshalMemo) resource(name string, msg proto.Message) (*Resource, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if r, ok := m.done[msg]; ok {
+		return r, nil
+	}
+	if r, ok := m.inherited[msg]; ok {
+		m.done[msg] = r
 		return r, nil
 	}
 	a := &anypb.Any{}
@@ -105,55 +116,22 @@ func contentHash(b []byte) string {
 	return fmt.Sprintf("%016x", h.Sum64())
 }
 
-// TypeView is every resource of one type in a proxy's view.
-type TypeView struct {
-	// Version of the whole set (state of the world): the process prefix and
-	// a hash of the names and versions of its resources (keyed per process,
-	// like the prefix: versions mean nothing across processes).
-	Version   string
-	Resources map[string]*Resource
-	// namesHash identifies the set of names alone, so that "did a resource
-	// go away?" is one comparison in the common case where none did.
-	namesHash uint64
-	names     []string // sorted
-}
-
-// viewSeed keys the hashes of type views. A per-process random seed: names
-// come from user config, and must not be chosen to collide.
-var viewSeed = maphash.MakeSeed()
-
-func newTypeView(prefix string, resources []*Resource) *TypeView {
-	tv := &TypeView{Resources: make(map[string]*Resource, len(resources)), names: make([]string, 0, len(resources))}
-	var names, all maphash.Hash
-	names.SetSeed(viewSeed)
-	all.SetSeed(viewSeed)
-	// Stable: of two resources of one name, the first given is served.
-	slices.SortStableFunc(resources, func(a, b *Resource) int { return strings.Compare(a.Name, b.Name) })
-	for _, r := range resources {
-		if tv.Resources[r.Name] != nil {
-			continue
-		}
-		tv.Resources[r.Name] = r
-		tv.names = append(tv.names, r.Name)
-		names.WriteString(r.Name)
-		names.WriteByte(0)
-		all.WriteString(r.Name)
-		all.WriteByte(0)
-		all.WriteString(r.Version)
-		all.WriteByte(0)
+// inherit lets the memo reuse prev's Resources of the messages translate
+// carried over (WithUnchangedConfig) until forgetInherited.
+func (m *marshalMemo) inherit(prev *marshalMemo) {
+	if prev == nil {
+		return
 	}
-	tv.Version = fmt.Sprintf("%s-%016x", prefix, all.Sum64())
-	tv.namesHash = names.Sum64()
-	return tv
+	prev.mu.Lock()
+	done := prev.done
+	prev.mu.Unlock()
+	m.mu.Lock()
+	m.inherited = done
+	m.mu.Unlock()
 }
 
-// sortedNames lists the names of a type view, for deterministic responses.
-func (tv *TypeView) sortedNames() []string { return tv.names }
-
-// sameNames: both sets hold exactly the same names.
-func (tv *TypeView) sameNames(o *TypeView) bool {
-	return len(tv.names) == len(o.names) && tv.namesHash == o.namesHash
+func (m *marshalMemo) forgetInherited() {
+	m.mu.Lock()
+	m.inherited = nil
+	m.mu.Unlock()
 }
-
-// emptyTypeView stands for a type a view does not have.
-var emptyTypeView = newTypeView("", nil)

@@ -8,9 +8,11 @@ import (
 	"sync"
 	"time"
 
+	endpoint "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/server/sotw/v3"
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/semaphore"
 	"google.golang.org/grpc"
 	meshconfig "istio.io/api/mesh/v1alpha1"
 
@@ -45,6 +47,9 @@ type Server struct {
 	box     *mailbox
 	ads     *adsService
 
+	// names are what requests' resource names decode into (codec.go).
+	names nameTable
+
 	mu       sync.Mutex
 	mesh     *translate.Mesh
 	memo     *marshalMemo
@@ -65,12 +70,19 @@ func NewServer(ctx context.Context, opts Options) *Server {
 	cb := &callbacks{cache: s.cache, metrics: s.metrics}
 	// Ordered ADS: one channel per stream, so responses go out in the order
 	// the cache hands them (clusters first; see order.go).
-	s.ads = &adsService{xds: serverv3.NewServer(ctx, s.cache, cb, sotw.WithOrderedADS()), cache: s.cache}
+	s.ads = &adsService{xds: serverv3.NewServer(ctx, s.cache, cb, sotw.WithOrderedADS()), cache: s.cache,
+		sending: semaphore.NewWeighted(int64(opts.Limits.MaxSendBytes))}
 	return s
 }
 
-// Register adds the ADS service to a gRPC server (made with
-// Limits.ServerOptions).
+// ServerOptions are the options of the gRPC server to Register on: the
+// limits' (Limits.ServerOptions), and the codec that decodes requests'
+// resource names into the server's own strings (codec.go).
+func (s *Server) ServerOptions() []grpc.ServerOption {
+	return append(s.opts.Limits.ServerOptions(), newRequestCodec(&s.names).option())
+}
+
+// Register adds the ADS service to a gRPC server (made with ServerOptions).
 func (s *Server) Register(g *grpc.Server) { s.ads.register(g) }
 
 // Update hands the server a new snapshot. It never blocks.
@@ -78,7 +90,7 @@ func (s *Server) Update(snap *discovery.Snapshot) { s.box.put(snap) }
 
 // Run applies snapshots, debounced, until ctx is done.
 func (s *Server) Run(ctx context.Context) {
-	debounce(ctx, s.box, s.opts.Debounce, s.opts.MaxDebounce, s.apply)
+	debounce(ctx, s.box, s.opts.Debounce, s.opts.MaxDebounce, s.apply, s.endpointsOnly)
 }
 
 // Ready reports whether a snapshot has been applied.
@@ -132,19 +144,34 @@ func (s *Server) Proxies() []ProxyStatus {
 }
 
 // apply recomputes the view of every known proxy from a new snapshot. When
-// only endpoints changed, only the endpoint part of each view is rebuilt.
+// only endpoints changed, only the endpoint part of each view is rebuilt:
+// translate rebuilds only the load assignments of services whose
+// endpoints changed, each is marshaled and checked once, and every proxy
+// that sees the same endpoints gets the same new type view.
 func (s *Server) apply(snap *discovery.Snapshot) {
 	start := time.Now()
 	s.mu.Lock()
-	prev := s.mesh
-	mesh := translate.NewMesh(snap, translate.WithMeshConfig(s.opts.MeshConfig))
+	prev, prevMemo := s.mesh, s.memo
+	endpointsOnly := prev != nil && discovery.SameConfig(prev.Snapshot(), snap)
+	opts := []translate.Option{translate.WithMeshConfig(s.opts.MeshConfig)}
+	if endpointsOnly {
+		opts = append(opts, translate.WithUnchangedConfig(prev))
+	}
+	mesh := translate.NewMesh(snap, opts...)
 	s.problems = newProblemLog(snap, s.problems, s.logProblem)
-	s.mesh, s.memo = mesh, newMarshalMemo(s.problems)
-	memo, problems := s.memo, s.problems
+	memo := newMarshalMemo(s.problems)
+	if endpointsOnly {
+		memo.inherit(prevMemo)
+	}
+	s.mesh, s.memo = mesh, memo
+	problems := s.problems
 	s.mu.Unlock()
+	defer memo.forgetInherited()
 
 	s.metrics.configProblems.Set(float64(len(snap.Problems)))
-	endpointsOnly := prev != nil && discovery.SameConfig(prev.Snapshot(), snap)
+	if !endpointsOnly {
+		s.names.set(clusterNames(mesh.LoadAssignments()))
+	}
 	kind := "full"
 	if endpointsOnly {
 		kind = "endpoints"
@@ -153,7 +180,7 @@ func (s *Server) apply(snap *discovery.Snapshot) {
 		var next *View
 		var err error
 		if endpointsOnly && old != nil && sameOwnPod(prev.Snapshot(), snap, old.Proxy) && !mesh.ListenersFollowEndpoints(old.Proxy) {
-			next, err = old.withEndpoints(s.opts.VersionPrefix, memo, &translate.Resources{LoadAssignments: mesh.LoadAssignments()})
+			next, err = old.withEndpoints(s.opts.VersionPrefix, memo, mesh.LoadAssignmentsFor(old.Proxy))
 		} else {
 			next, err = s.translate(mesh, memo, nodeID, old)
 		}
@@ -166,6 +193,15 @@ func (s *Server) apply(snap *discovery.Snapshot) {
 	s.metrics.notServed.Set(float64(len(problems.list())))
 	s.metrics.pushDuration.WithLabelValues(kind).Observe(time.Since(start).Seconds())
 	s.log.Debug("applied mesh snapshot", "version", snap.Version, "kind", kind, "took", time.Since(start))
+}
+
+// endpointsOnly: snap differs from the snapshot served only in endpoints
+// and pods.
+func (s *Server) endpointsOnly(snap *discovery.Snapshot) bool {
+	s.mu.Lock()
+	mesh := s.mesh
+	s.mu.Unlock()
+	return mesh != nil && discovery.SameConfig(mesh.Snapshot(), snap)
 }
 
 // firstView builds the view of a proxy that just connected.
@@ -201,6 +237,14 @@ func (s *Server) problemLog() *problemLog {
 
 func (s *Server) logProblem(p discovery.Problem) {
 	s.log.Warn("generated config not served", "kind", p.Kind, "name", p.Name, "reason", p.Reason)
+}
+
+func clusterNames(las []*endpoint.ClusterLoadAssignment) []string {
+	out := make([]string, len(las))
+	for i, la := range las {
+		out[i] = la.GetClusterName()
+	}
+	return out
 }
 
 // sameOwnPod: the proxy's own pod (its inbound listeners) did not change.

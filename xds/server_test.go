@@ -44,7 +44,7 @@ func newTestServerWith(t testing.TB, snap *discovery.Snapshot, limits Limits) *t
 	s := NewServer(ctx, Options{Log: log, Registry: prometheus.NewRegistry(), VersionPrefix: "test", Limits: limits})
 	s.apply(snap)
 	lis := bufconn.Listen(1 << 20)
-	g := grpc.NewServer(s.opts.Limits.ServerOptions()...)
+	g := grpc.NewServer(s.ServerOptions()...)
 	s.Register(g)
 	go func() { _ = g.Serve(lis) }()
 	t.Cleanup(func() { g.Stop(); cancel() })

@@ -5,10 +5,22 @@ import (
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/protobuf/types/known/anypb"
 )
 
-// State of the world: every response of a type carries the whole set of
-// that type (for endpoints and routes: of the names the proxy asked for).
+// State of the world: a response of listeners or clusters carries the
+// whole set of that type, and what it leaves out the proxy removes. A
+// response of endpoints, routes or secrets carries only what is new or
+// changed for the proxy: Envoy keeps the resources of those types that a
+// response leaves out (xDS protocol, "Grouping Resources into Responses"
+// and "Deleting Resources"), and drops them when nothing refers to them
+// any more. So one endpoint changing sends one ClusterLoadAssignment.
+
+// fullState: a state-of-the-world response of the type must hold every
+// resource (absence means removal).
+func fullState(typeURL string) bool {
+	return typeURL == resourcev3.ListenerType || typeURL == resourcev3.ClusterType
+}
 
 // CreateWatch takes a state-of-the-world request: the answer to the
 // response in flight (an ACK or a NACK), the names the proxy wants now,
@@ -27,9 +39,17 @@ func (c *viewCache) CreateWatch(req *cachev3.Request, sub cachev3.Subscription, 
 	if ts.sent != nil && req.GetResponseNonce() == ts.sent.nonce {
 		c.answeredSotw(st, ts, req.GetErrorDetail())
 	}
-	cancel := c.newWatch(ts, &watch{sub: sub, sotwReq: req, sotwOut: out})
-	ts.names = requestedNames(ts.typeURL, sub)
-	if a := ts.acked; a != nil && !sameNameSet(a.names, ts.names) {
+	cancel := c.newWatch(ts, &watch{sub: sub, sotwReq: trimmedRequest(req), sotwOut: out})
+	ts.names = requestedNames(ts.typeURL, sub, req, ts.internFound, ts.internView)
+	ts.internFound, ts.internView = -1, 0
+	// What the stream keeps of past requests' names: the newest set, when
+	// it is the same (go-control-plane makes a set per request).
+	for _, o := range []*offer{ts.acked, ts.sent, ts.nacked} {
+		if o != nil && o.names.same(ts.names) {
+			o.names = ts.names
+		}
+	}
+	if a := ts.acked; a != nil && !a.names.same(ts.names) {
 		ts.upTo, ts.exact = "", "" // it asks for names it was not sent yet
 	}
 	c.advance(st)
@@ -65,26 +85,28 @@ func (c *viewCache) stepSotw(st *stream, ts *typeSync, v *View) bool {
 	if a := ts.acked; a != nil && !a.served.sameNames(target) && !c.mayRemove(st, ts.typeURL, v) {
 		serve, exact = withKept(c.prefix, target, a.served)
 	}
-	names := requestedNames(ts.typeURL, w.sub)
-	if a := ts.acked; a != nil && !ts.diverged && a.served.Version == serve.Version && sameNameSet(a.names, names) {
+	names := ts.names
+	if a := ts.acked; a != nil && !ts.diverged && a.served.Version == serve.Version && a.names.same(names) {
 		return ts.confirm(target, exact)
 	}
-	if n := ts.nacked; n != nil && n.served.Version == serve.Version && sameNameSet(n.names, names) {
+	if n := ts.nacked; n != nil && n.served.Version == serve.Version && n.names.same(names) {
 		return false // it rejected exactly this: wait for a change
 	}
 	if isRouteType(ts.typeURL) && !c.routesMayChange(st, v) {
 		return false
 	}
-	resp := &discoverypb.DiscoveryResponse{VersionInfo: serve.Version, TypeUrl: ts.typeURL}
-	for _, name := range serve.sortedNames() {
-		if names != nil {
-			if _, asked := names[name]; !asked {
-				continue
-			}
-		}
-		resp.Resources = append(resp.Resources, serve.Resources[name].Any)
+	o := &offer{target: target, served: serve, names: names, exact: exact, version: serve.Version}
+	resources, send := c.sotwResources(ts, serve, names)
+	if !send {
+		// The proxy holds everything serve has of what it asks for: as if
+		// it had been sent and had ACKed it.
+		o.version = ts.acked.version
+		ts.acked = o
+		return ts.confirm(target, exact)
 	}
-	ts.offered = &offer{resp: resp, target: target, served: serve, names: names, exact: exact, version: serve.Version}
+	resp := &discoverypb.DiscoveryResponse{VersionInfo: serve.Version, TypeUrl: ts.typeURL, Resources: resources}
+	o.resp = resp
+	ts.offered = o
 	ts.watch = nil
 	select {
 	case w.sotwOut <- &cachev3.PassthroughResponse{Request: w.sotwReq, DiscoveryResponse: resp}:
@@ -97,20 +119,40 @@ func (c *viewCache) stepSotw(st *stream, ts *typeSync, v *View) bool {
 	return false
 }
 
-// requestedNames are the names a request asks for; nil for all of them
-// (Envoy always wants every listener and cluster).
-func requestedNames(typeURL string, sub cachev3.Subscription) map[string]struct{} {
-	if typeURL == resourcev3.ListenerType || typeURL == resourcev3.ClusterType || sub.IsWildcard() {
-		return nil
+// sotwResources are the resources of a response that brings the proxy to
+// serve: all of them (of the names it asks for) for listeners and
+// clusters, the first time, and after a NACK (it may hold any part of
+// what it rejected); otherwise only those new or changed since what it
+// acked, or that it did not ask for then. send is false when there is
+// nothing to send: the proxy holds all of it already. The slices are
+// shared by every stream in the same case, read-only.
+func (c *viewCache) sotwResources(ts *typeSync, serve *TypeView, names askedNames) (resources []*anypb.Any, send bool) {
+	a := ts.acked
+	if fullState(ts.typeURL) || a == nil || ts.diverged {
+		if names.all(serve) {
+			return serve.anys(), true
+		}
+		for _, r := range serve.sortedResources() {
+			if names.has(r.Name) {
+				resources = append(resources, r.Any)
+			}
+		}
+		return resources, true
 	}
-	return sub.SubscribedResources()
-}
-
-func sameNameSet(a, b map[string]struct{}) bool {
-	if (a == nil) != (b == nil) {
-		return false
+	if names.all(serve) && a.names.all(a.served) {
+		resources = serve.anysSince(a.served)
+		return resources, len(resources) > 0
 	}
-	return sameSet(a, b)
+	for _, r := range serve.sortedResources() {
+		if !names.has(r.Name) {
+			continue
+		}
+		if held := a.served.Resources[r.Name]; held != nil && held.Version == r.Version && a.names.has(r.Name) {
+			continue
+		}
+		resources = append(resources, r.Any)
+	}
+	return resources, len(resources) > 0
 }
 
 func exactVersion(o *offer) string {
@@ -127,17 +169,15 @@ func withKept(prefix string, target, held *TypeView) (*TypeView, bool) {
 		return target, true
 	}
 	var kept []*Resource
-	for _, name := range held.sortedNames() {
-		if target.Resources[name] == nil {
-			kept = append(kept, held.Resources[name])
+	for _, r := range held.sortedResources() {
+		if target.Resources[r.Name] == nil {
+			kept = append(kept, r)
 		}
 	}
 	if len(kept) == 0 {
 		return target, true
 	}
-	all := make([]*Resource, 0, len(target.Resources)+len(kept))
-	for _, name := range target.sortedNames() {
-		all = append(all, target.Resources[name])
-	}
+	all := make([]*Resource, 0, len(target.sorted)+len(kept))
+	all = append(all, target.sorted...)
 	return newTypeView(prefix, append(all, kept...)), false
 }

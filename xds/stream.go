@@ -41,9 +41,12 @@ type stream struct {
 type typeSync struct {
 	typeURL string
 	watch   *watch // the request go-control-plane waits on, nil when answered
-	// names the proxy asked for in its latest request (state of the world;
-	// nil: all of them).
-	names map[string]struct{}
+	// names the proxy asked for in its latest request (state of the
+	// world); internFound and internView: what internNames found of the
+	// request before go-control-plane handed it on (-1: nothing).
+	names       askedNames
+	internFound int
+	internView  uint64
 
 	offered *offer // handed to go-control-plane, not yet on the wire
 	sent    *offer // on the wire, not yet answered
@@ -94,7 +97,7 @@ type offer struct {
 	resp    any       // the *DiscoveryResponse or *DeltaDiscoveryResponse, to recognise it when it is sent
 	target  *TypeView // the view's type view it brings the proxy to
 	served  *TypeView // state of the world: the set sent (target plus what is kept)
-	names   map[string]struct{}
+	names   askedNames
 	exact   bool // nothing kept beyond target
 	version string
 	nonce   string
@@ -106,7 +109,7 @@ type offer struct {
 func (st *stream) typeState(typeURL string) *typeSync {
 	ts := st.types[typeURL]
 	if ts == nil {
-		ts = &typeSync{typeURL: typeURL}
+		ts = &typeSync{typeURL: typeURL, internFound: -1}
 		if st.delta {
 			ts.held, ts.rejected = map[string]string{}, map[string]string{}
 		}

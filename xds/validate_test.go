@@ -134,7 +134,7 @@ func TestAResourceThatFailsIsReportedAndThePreviousOneServed(t *testing.T) {
 	after := ts.cache.Nodes()[sleepNode]
 
 	listeners := after.typeView(resourcev3.ListenerType)
-	if got, want := listeners.sortedNames(), before.typeView(resourcev3.ListenerType).sortedNames(); strings.Join(got, ",") != strings.Join(want, ",") {
+	if got, want := listeners.names(), before.typeView(resourcev3.ListenerType).names(); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("listeners after the bad edit: %q, want the previous ones %q", got, want)
 	}
 	problems := ts.Problems()

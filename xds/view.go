@@ -3,6 +3,7 @@ package xds
 import (
 	"fmt"
 
+	endpoint "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/protobuf/proto"
@@ -59,9 +60,6 @@ func buildView(prefix string, memo *marshalMemo, p translate.Proxy, res *transla
 	for _, c := range res.Clusters {
 		groups[resourcev3.ClusterType] = append(groups[resourcev3.ClusterType], c)
 	}
-	for _, la := range res.LoadAssignments {
-		groups[resourcev3.EndpointType] = append(groups[resourcev3.EndpointType], la)
-	}
 	for _, l := range res.Listeners {
 		groups[resourcev3.ListenerType] = append(groups[resourcev3.ListenerType], l)
 	}
@@ -78,7 +76,13 @@ func buildView(prefix string, memo *marshalMemo, p translate.Proxy, res *transla
 			// Clusters come first in viewTypes: they are final here.
 			refs = clustersExist(memo, v.Types[resourcev3.ClusterType])
 		}
-		tv, err := checkedTypeView(prefix, memo, p, typeURL, groups[typeURL], prev.typeView(typeURL), refs)
+		var tv *TypeView
+		var err error
+		if typeURL == resourcev3.EndpointType {
+			tv, err = memo.endpointView(prefix, p, res.LoadAssignments, prev.typeView(typeURL))
+		} else {
+			tv, err = memo.typeViewOf(prefix, p, typeURL, groups[typeURL], prev.typeView(typeURL), refs)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -87,13 +91,13 @@ func buildView(prefix string, memo *marshalMemo, p translate.Proxy, res *transla
 	return v, nil
 }
 
-// checkedTypeView marshals msgs into a type view. A resource that fails
+// typeViewOf marshals msgs into a type view. A resource that fails
 // its checks (or extra, when not nil) is reported, and prev's version of it
 // is served instead, if there is one. And while any resource of the type
 // fails, none of prev's resources is dropped: a resource that failed
 // under a new name (a listener whose address went bad) has no previous
 // version of its own, so the one it would replace stays.
-func checkedTypeView(prefix string, memo *marshalMemo, p translate.Proxy, typeURL string, msgs []proto.Message, prev *TypeView, extra func(*Resource) error) (*TypeView, error) {
+func (memo *marshalMemo) typeViewOf(prefix string, p translate.Proxy, typeURL string, msgs []proto.Message, prev *TypeView, extra func(*Resource) error) (*TypeView, error) {
 	out := make([]*Resource, 0, len(msgs))
 	failed := false
 	for _, m := range msgs {
@@ -116,11 +120,9 @@ func checkedTypeView(prefix string, memo *marshalMemo, p translate.Proxy, typeUR
 	}
 	if failed {
 		// newTypeView serves the first of a name: these come after.
-		for _, name := range prev.sortedNames() {
-			out = append(out, prev.Resources[name])
-		}
+		out = append(out, prev.sortedResources()...)
 	}
-	return newTypeView(prefix, out), nil
+	return memo.views.view(prefix, out), nil
 }
 
 // clustersExist checks that a route configuration or listener sends
@@ -135,14 +137,11 @@ func clustersExist(memo *marshalMemo, clusters *TypeView) func(*Resource) error 
 	}
 }
 
-// withEndpoints is the fast path for an endpoint-only change: the view keeps
-// its clusters, listeners and routes and gets new endpoints.
-func (v *View) withEndpoints(prefix string, memo *marshalMemo, res *translate.Resources) (*View, error) {
-	msgs := make([]proto.Message, 0, len(res.LoadAssignments))
-	for _, la := range res.LoadAssignments {
-		msgs = append(msgs, la)
-	}
-	tv, err := checkedTypeView(prefix, memo, v.Proxy, resourcev3.EndpointType, msgs, v.typeView(resourcev3.EndpointType), nil)
+// withEndpoints is the fast path for an endpoint-only change: the view
+// keeps its clusters, listeners and routes and gets new endpoints, the
+// type view every proxy with the same load assignments shares.
+func (v *View) withEndpoints(prefix string, memo *marshalMemo, las []*endpoint.ClusterLoadAssignment) (*View, error) {
+	tv, err := memo.endpointView(prefix, v.Proxy, las, v.typeView(resourcev3.EndpointType))
 	if err != nil {
 		return nil, err
 	}
@@ -152,6 +151,44 @@ func (v *View) withEndpoints(prefix string, memo *marshalMemo, res *translate.Re
 	}
 	next.Types[resourcev3.EndpointType] = tv
 	return next, nil
+}
+
+// endpointKey identifies a list of load assignments that translate hands
+// to many proxies (the same slice: Mesh.LoadAssignmentsFor), and the
+// endpoints the proxies had before (for the ones that fail their checks).
+type endpointKey struct {
+	first **endpoint.ClusterLoadAssignment
+	n     int
+	prev  *TypeView
+}
+
+// endpointView is the endpoint type view of a list of load assignments,
+// made once for all the proxies that share the list and their previous
+// endpoints: an endpoint change costs what the endpoints cost, not that
+// times the number of proxies.
+func (m *marshalMemo) endpointView(prefix string, p translate.Proxy, las []*endpoint.ClusterLoadAssignment, prev *TypeView) (*TypeView, error) {
+	if len(las) == 0 {
+		return m.typeViewOf(prefix, p, resourcev3.EndpointType, nil, prev, nil)
+	}
+	key := endpointKey{&las[0], len(las), prev}
+	m.mu.Lock()
+	tv, ok := m.endpoints[key]
+	m.mu.Unlock()
+	if ok {
+		return tv, nil
+	}
+	msgs := make([]proto.Message, len(las))
+	for i, la := range las {
+		msgs[i] = la
+	}
+	tv, err := m.typeViewOf(prefix, p, resourcev3.EndpointType, msgs, prev, nil)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	m.endpoints[key] = tv
+	m.mu.Unlock()
+	return tv, nil
 }
 
 func resourceName(m proto.Message) string { return cachev3.GetResourceName(m) }

@@ -37,6 +37,7 @@ type serveFlags struct {
 	dnsAddr  string
 	debounce time.Duration
 	logLevel string
+	pprof    bool
 	kube     kubeFlags
 	webhook  webhookFlags
 	// xdsLimits bound what one xDS client can make the server hold.
@@ -82,6 +83,7 @@ elected leader keeps the webhook's caBundle current.`,
 	cmd.Flags().DurationVar(&f.debounce, "debounce", 100*time.Millisecond, "quiet time after a change before pushing")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().StringVar(&f.rootNamespace, "root-namespace", discovery.DefaultRootNamespace, "Istio's meshConfig.rootNamespace: security policies there without a selector apply to the whole mesh")
+	cmd.Flags().BoolVar(&f.pprof, "pprof", false, "serve Go's profiles under /debug/pprof/ on --http-addr (for maintainers measuring the server)")
 	addLimitFlags(cmd, &f.xdsLimits)
 	f.kube.addTo(cmd)
 	f.webhook.addTo(cmd)
@@ -123,6 +125,7 @@ func addLimitFlags(cmd *cobra.Command, l *xds.Limits) {
 	fs.DurationVar(&l.SendTimeout, "xds-send-timeout", d.SendTimeout, "a proxy that does not read a response for this long loses its stream")
 	fs.DurationVar(&l.RemovalGrace, "xds-removal-grace", d.RemovalGrace,
 		"make before break: how long config a proxy no longer needs is kept while it has not confirmed the change")
+	fs.IntVar(&l.MaxSendBytes, "xds-max-send-bytes", d.MaxSendBytes, "bytes of responses written at once, over all proxies (each response is a copy made to send it); a larger response is sent alone")
 }
 
 func serve(ctx context.Context, f serveFlags) error {
@@ -157,7 +160,7 @@ func serve(ctx context.Context, f serveFlags) error {
 	if err != nil {
 		return fmt.Errorf("--http-addr: %w", err)
 	}
-	grpcServer := grpc.NewServer(append(f.xdsLimits.ServerOptions(),
+	grpcServer := grpc.NewServer(append(server.ServerOptions(),
 		// Envoy keeps one long-lived stream; let it ping, and notice dead peers.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
@@ -178,7 +181,11 @@ func serve(ctx context.Context, f serveFlags) error {
 		limits.update(snap)
 		names.update(snap)
 	}
-	var handler http.Handler = debugMux(server, limits, reg)
+	mux := debugMux(server, limits, reg)
+	if f.pprof {
+		addProfiles(mux)
+	}
+	var handler http.Handler = mux
 	// discovery → JWKS resolver (fetches and inlines jwksUri keys) → xDS
 	// (and the rate-limit service's xDS, and the mesh's DNS).
 	source := func(ctx context.Context) error {

@@ -25,6 +25,7 @@ import (
 //	LOAD_ROUTE_CHANGES    route changes timed [4]
 //	LOAD_SERVER_ARGS      more flags for pilotlight serve
 //	LOAD_OUT              append the rows to this file too
+//	LOAD_PPROF            save the server's heap (synced) and CPU (endpoint changes) profiles here
 func TestLoad(t *testing.T) {
 	if os.Getenv("LOAD_SERVICES") == "" {
 		t.Skip("LOAD_SERVICES not set (make bench-load runs a small point)")
@@ -40,6 +41,7 @@ func TestLoad(t *testing.T) {
 		RouteChanges:    envInt(t, "LOAD_ROUTE_CHANGES", 4),
 		ServerArgs:      strings.Fields(os.Getenv("LOAD_SERVER_ARGS")),
 		Timeout:         10 * time.Minute,
+		Profiles:        os.Getenv("LOAD_PPROF"),
 	}
 	var protocols []bool
 	switch os.Getenv("LOAD_PROTOCOL") {

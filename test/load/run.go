@@ -3,6 +3,7 @@ package load
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -33,6 +34,9 @@ type Point struct {
 	Credentials Credentials
 	// Timeout bounds each wait: the cold sync, each change.
 	Timeout time.Duration
+	// Profiles: a folder for the server's Go profiles (serve --pprof): its
+	// heap once synced, its CPU during the endpoint changes.
+	Profiles string
 }
 
 func (p Point) protocol() string {
@@ -109,7 +113,11 @@ func Run(t testing.TB, p Point) *Result {
 		t.Fatalf("load: unknown source %q (folder or kube)", p.Source)
 	}
 	r := &Result{Point: p}
-	srv := src.start(t, p.Mesh, p.ServerArgs)
+	args := p.ServerArgs
+	if p.Profiles != "" {
+		args = append(slices.Clone(args), "--pprof")
+	}
+	srv := src.start(t, p.Mesh, args)
 	proc := srv.process()
 	if err := proc.quiet(p.Timeout); err != nil {
 		t.Fatal(err)
@@ -153,6 +161,11 @@ func Run(t testing.TB, p Point) *Result {
 	}
 	time.Sleep(2 * time.Second) // let the runtime give back what the sync used
 	r.SyncedRSS, r.PeakRSS = mustMemory(t, proc)
+	stopProfile := func() {}
+	if p.Profiles != "" {
+		saveProfile(t, srv, "heap", filepath.Join(p.Profiles, fmt.Sprintf("heap-synced-%s.pb.gz", p.protocol())))
+		stopProfile = startCPUProfile(t, srv, filepath.Join(p.Profiles, fmt.Sprintf("cpu-endpoint-changes-%s.pb.gz", p.protocol())), time.Duration(p.EndpointChanges)*4*time.Second)
+	}
 
 	svcs := p.services()
 	for i := 0; i < p.EndpointChanges; i++ {
@@ -164,6 +177,7 @@ func Run(t testing.TB, p Point) *Result {
 		}
 		measureChange(t, &r.Endpoint, proc, sidecars, c, p.Timeout, func() { src.setReady(t, svc, target, ready) })
 	}
+	stopProfile()
 	for i := 0; i < p.RouteChanges; i++ {
 		svc := svcs[(2+i/2*89)%len(svcs)]
 		w := changedWeights

@@ -1,0 +1,65 @@
+package xds
+
+import (
+	"testing"
+	"unsafe"
+
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	discoverypb "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
+)
+
+// The codec decodes requests exactly as protobuf does, with the names it
+// knows as the table's own strings.
+func TestRequestCodecDecodesAsProtobufDoes(t *testing.T) {
+	table := &nameTable{}
+	table.set([]string{"outbound|80||a.shop.svc.cluster.local", "outbound|80|v1|a.shop.svc.cluster.local"})
+	known := table.get()["outbound|80||a.shop.svc.cluster.local"]
+	meta, _ := structpb.NewStruct(map[string]any{"INTERCEPTION_MODE": "REDIRECT"})
+	for _, tc := range []struct {
+		name string
+		req  *discoverypb.DiscoveryRequest
+	}{
+		{"empty", &discoverypb.DiscoveryRequest{}},
+		{"first request", &discoverypb.DiscoveryRequest{Node: &core.Node{Id: "sidecar~10.0.0.1~a-0.shop~shop.svc.cluster.local", Metadata: meta}, TypeUrl: resourcev3.ClusterType}},
+		{"ack with names", &discoverypb.DiscoveryRequest{TypeUrl: resourcev3.EndpointType, VersionInfo: "v-1", ResponseNonce: "7",
+			ResourceNames: []string{"outbound|80||a.shop.svc.cluster.local", "outbound|80|v1|a.shop.svc.cluster.local", "not-in-the-table", ""}}},
+		{"nack", &discoverypb.DiscoveryRequest{TypeUrl: resourcev3.RouteType, ResponseNonce: "3", ResourceNames: []string{"http_proxy"},
+			ErrorDetail: &rpcstatus.Status{Code: 3, Message: "rejected"}}},
+		{"resource locators (protobuf's)", &discoverypb.DiscoveryRequest{TypeUrl: resourcev3.EndpointType,
+			ResourceLocators: []*discoverypb.ResourceLocator{{Name: "x"}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := proto.Marshal(tc.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := &discoverypb.DiscoveryRequest{}
+			if err := newRequestCodec(table).Unmarshal(mem.BufferSlice{mem.SliceBuffer(b)}, got); err != nil {
+				t.Fatal(err)
+			}
+			if !proto.Equal(got, tc.req) {
+				t.Fatalf("decoded %v, want %v", got, tc.req)
+			}
+			for _, n := range got.GetResourceNames() {
+				if n == known && unsafe.StringData(n) != unsafe.StringData(known) {
+					t.Errorf("name %q is a new string, want the table's", n)
+				}
+			}
+		})
+	}
+	// Not UTF-8: protobuf's error, not a name.
+	bad := protoAppendString(nil, 3, "\xff\xfe")
+	if err := newRequestCodec(table).Unmarshal(mem.BufferSlice{mem.SliceBuffer(bad)}, &discoverypb.DiscoveryRequest{}); err == nil {
+		t.Error("a resource name that is not UTF-8 was accepted")
+	}
+}
+
+func protoAppendString(b []byte, num int, s string) []byte {
+	b = append(b, byte(num<<3|2), byte(len(s)))
+	return append(b, s...)
+}

@@ -1,0 +1,202 @@
+package xds
+
+import (
+	"fmt"
+	"hash/maphash"
+	"slices"
+	"strings"
+	"sync"
+
+	"google.golang.org/protobuf/types/known/anypb"
+)
+
+// TypeView is every resource of one type in a proxy's view. Type views
+// are immutable and shared: proxies whose resources of a type are the
+// same (every sidecar's endpoints, a namespace's route table) hold one
+// TypeView (typeViewTable), and what a response needs from it is built
+// once for all of them (fullAnys, anysSince).
+type TypeView struct {
+	// Version of the whole set (state of the world): the process prefix and
+	// a hash of the names and versions of its resources (keyed per process,
+	// like the prefix: versions mean nothing across processes).
+	Version   string
+	Resources map[string]*Resource
+	// namesHash identifies the set of names alone, so that "did a resource
+	// go away?" is one comparison in the common case where none did.
+	namesHash uint64
+	sorted    []*Resource // by name
+	allHash   uint64      // of names and versions: the Version's hash
+
+	// anys are the Anys of every resource in order: the resources of a
+	// full response, shared by every response that carries them all.
+	anys func() []*anypb.Any
+	// since caches anysSince for the views proxies come from (by their
+	// Version, so that no older view is kept alive through a newer one).
+	mu    sync.Mutex
+	since map[string][]*anypb.Any
+}
+
+// viewSeed keys the hashes of type views. A per-process random seed: names
+// come from user config, and must not be chosen to collide.
+var viewSeed = maphash.MakeSeed()
+
+// newTypeView sorts resources by name (in place; of two of one name, the
+// first given is served) and makes their type view.
+func newTypeView(prefix string, resources []*Resource) *TypeView {
+	return buildTypeView(prefix, sortResources(resources))
+}
+
+// sortResources sorts by name, stably, and drops later duplicates.
+func sortResources(resources []*Resource) []*Resource {
+	slices.SortStableFunc(resources, func(a, b *Resource) int { return strings.Compare(a.Name, b.Name) })
+	return slices.CompactFunc(resources, func(a, b *Resource) bool { return a.Name == b.Name })
+}
+
+// viewHashes are the hashes of sorted, unique resources: of their names,
+// and of their names and versions.
+func viewHashes(sorted []*Resource) (names, all uint64) {
+	var n, a maphash.Hash
+	n.SetSeed(viewSeed)
+	a.SetSeed(viewSeed)
+	for _, r := range sorted {
+		n.WriteString(r.Name)
+		n.WriteByte(0)
+		a.WriteString(r.Name)
+		a.WriteByte(0)
+		a.WriteString(r.Version)
+		a.WriteByte(0)
+	}
+	return n.Sum64(), a.Sum64()
+}
+
+func buildTypeView(prefix string, sorted []*Resource) *TypeView {
+	namesHash, allHash := viewHashes(sorted)
+	return makeTypeView(prefix, sorted, namesHash, allHash)
+}
+
+func makeTypeView(prefix string, sorted []*Resource, namesHash, allHash uint64) *TypeView {
+	tv := &TypeView{Resources: make(map[string]*Resource, len(sorted)), sorted: slices.Clip(sorted),
+		namesHash: namesHash, allHash: allHash, Version: fmt.Sprintf("%s-%016x", prefix, allHash)}
+	for _, r := range sorted {
+		tv.Resources[r.Name] = r
+	}
+	tv.anys = sync.OnceValue(func() []*anypb.Any {
+		out := make([]*anypb.Any, len(tv.sorted))
+		for i, r := range tv.sorted {
+			out[i] = r.Any
+		}
+		return out
+	})
+	return tv
+}
+
+// sortedResources lists the resources of a type view by name, for
+// deterministic responses.
+func (tv *TypeView) sortedResources() []*Resource { return tv.sorted }
+
+// sameNames: both sets hold exactly the same names.
+func (tv *TypeView) sameNames(o *TypeView) bool {
+	return len(tv.sorted) == len(o.sorted) && tv.namesHash == o.namesHash
+}
+
+// sameContent: both hold the same names at the same versions.
+func (tv *TypeView) sameContent(sorted []*Resource) bool {
+	if len(tv.sorted) != len(sorted) {
+		return false
+	}
+	for i, r := range sorted {
+		if o := tv.sorted[i]; o != r && (o.Name != r.Name || o.Version != r.Version) {
+			return false
+		}
+	}
+	return true
+}
+
+// anysSince are the Anys of the resources that are new or changed since
+// from, in order: what a response must carry for a proxy that holds from
+// (and asks for all of this view), where a type's responses need not
+// repeat what the proxy has (endpoints, routes, secrets). Built once per
+// pair of views, whatever the number of proxies.
+func (tv *TypeView) anysSince(from *TypeView) []*anypb.Any {
+	tv.mu.Lock()
+	defer tv.mu.Unlock()
+	if out, ok := tv.since[from.Version]; ok {
+		return out
+	}
+	var out []*anypb.Any
+	i := 0
+	for _, r := range tv.sorted {
+		// Both are sorted by name: walk them together.
+		for i < len(from.sorted) && from.sorted[i].Name < r.Name {
+			i++
+		}
+		if i < len(from.sorted) && from.sorted[i].Name == r.Name && from.sorted[i].Version == r.Version {
+			continue
+		}
+		out = append(out, r.Any)
+	}
+	if tv.since == nil {
+		tv.since = map[string][]*anypb.Any{}
+	}
+	if len(tv.since) >= maxCachedDiffs {
+		clear(tv.since) // a view proxies come to from many others: rare
+	}
+	tv.since[from.Version] = out
+	return out
+}
+
+// maxCachedDiffs bounds anysSince's cache per view.
+const maxCachedDiffs = 8
+
+// emptyTypeView stands for a type a view does not have.
+var emptyTypeView = newTypeView("", nil)
+
+// typeViewTable interns the type views of one snapshot: views of the same
+// resources (the same names at the same versions) are one TypeView, so
+// that two thousand sidecars with the same clusters hold one set of them,
+// not two thousand.
+type typeViewTable struct {
+	mu    sync.Mutex
+	views map[uint64][]*TypeView // by allHash
+}
+
+func newTypeViewTable() *typeViewTable { return &typeViewTable{views: map[uint64][]*TypeView{}} }
+
+// view is the type view of resources (sorted and made unique here, in
+// place), the one already made if there is one.
+func (t *typeViewTable) view(prefix string, resources []*Resource) *TypeView {
+	sorted := sortResources(resources)
+	namesHash, allHash := viewHashes(sorted)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, tv := range t.views[allHash] {
+		if tv.namesHash == namesHash && tv.sameContent(sorted) && strings.HasPrefix(tv.Version, prefix+"-") {
+			return tv
+		}
+	}
+	tv := makeTypeView(prefix, sorted, namesHash, allHash)
+	t.views[allHash] = append(t.views[allHash], tv)
+	return tv
+}
+
+// add interns a view made elsewhere (the endpoint fast path).
+func (t *typeViewTable) add(tv *TypeView) *TypeView {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, o := range t.views[tv.allHash] {
+		if o.namesHash == tv.namesHash && o.sameContent(tv.sorted) && o.Version == tv.Version {
+			return o
+		}
+	}
+	t.views[tv.allHash] = append(t.views[tv.allHash], tv)
+	return tv
+}
+
+// names lists the names of a type view, sorted.
+func (tv *TypeView) names() []string {
+	out := make([]string, len(tv.sorted))
+	for i, r := range tv.sorted {
+		out[i] = r.Name
+	}
+	return out
+}
