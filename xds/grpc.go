@@ -1,15 +1,12 @@
 package xds
 
 import (
-	"context"
 	"time"
 
 	discoverypb "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
-	"golang.org/x/sync/semaphore"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/protobuf/proto"
 )
 
 // adsService is the ADS gRPC service: go-control-plane's server, with
@@ -19,9 +16,6 @@ import (
 type adsService struct {
 	xds   serverv3.Server
 	cache *viewCache
-	// sending bounds the bytes of the responses being written at once
-	// (Limits.MaxSendBytes).
-	sending *semaphore.Weighted
 }
 
 type (
@@ -43,7 +37,7 @@ type boundedSotw struct {
 }
 
 func (s *boundedSotw) Send(r *discoverypb.DiscoveryResponse) error {
-	return s.a.send(s.Context(), proto.Size(r), func() error { return s.sotwStream.Send(r) })
+	return s.a.send(func() error { return s.sotwStream.Send(r) })
 }
 
 type boundedDelta struct {
@@ -52,21 +46,13 @@ type boundedDelta struct {
 }
 
 func (s *boundedDelta) Send(r *discoverypb.DeltaDiscoveryResponse) error {
-	return s.a.send(s.Context(), proto.Size(r), func() error { return s.deltaStream.Send(r) })
+	return s.a.send(func() error { return s.deltaStream.Send(r) })
 }
 
-// send runs one gRPC send of a response of size bytes, once the bytes
-// being sent leave room for it, and gives up after the send timeout.
-// Giving up ends the stream: go-control-plane returns the error from its
-// handler, gRPC then cancels the stream, and that unblocks the send left
-// behind. gRPC's send returns once the response is marshaled and all but
-// a flow-control window of it is written: the room is taken until then.
-func (a *adsService) send(ctx context.Context, size int, send func() error) error {
-	n := int64(min(size, a.cache.limits.MaxSendBytes))
-	if err := a.sending.Acquire(ctx, n); err != nil {
-		return err
-	}
-	defer a.sending.Release(n)
+// send runs one gRPC send, giving up after the send timeout. Giving up
+// ends the stream: go-control-plane returns the error from its handler,
+// gRPC then cancels the stream, and that unblocks the send left behind.
+func (a *adsService) send(send func() error) error {
 	done := make(chan error, 1)
 	go func() { done <- send() }()
 	t := time.NewTimer(a.cache.limits.SendTimeout)

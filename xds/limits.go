@@ -33,12 +33,6 @@ type Limits struct {
 	// RemovalGrace bounds how long make before break keeps what a proxy
 	// no longer needs while it waits for the proxy to confirm the change.
 	RemovalGrace time.Duration
-	// MaxSendBytes bounds the responses being written at once, in bytes
-	// (as marshaled for the wire). A response is a copy of the shared
-	// resources it carries, made by gRPC to send it; two thousand proxies
-	// syncing at once would otherwise hold two thousand copies. A response
-	// larger than the bound is sent alone.
-	MaxSendBytes int
 }
 
 // DefaultLimits are sized for thousands of proxies per replica. A node id
@@ -54,7 +48,6 @@ func DefaultLimits() Limits {
 		MaxRequestBytes:         4 << 20,
 		SendTimeout:             30 * time.Second,
 		RemovalGrace:            30 * time.Second,
-		MaxSendBytes:            64 << 20,
 	}
 }
 
@@ -71,7 +64,6 @@ func (l Limits) withDefaults() Limits {
 	fill(&l.MaxNodeIDBytes, d.MaxNodeIDBytes)
 	fill(&l.MaxNodeMetadataBytes, d.MaxNodeMetadataBytes)
 	fill(&l.MaxRequestBytes, d.MaxRequestBytes)
-	fill(&l.MaxSendBytes, d.MaxSendBytes)
 	if l.SendTimeout <= 0 {
 		l.SendTimeout = d.SendTimeout
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/server/sotw/v3"
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/semaphore"
 	"google.golang.org/grpc"
 	meshconfig "istio.io/api/mesh/v1alpha1"
 
@@ -70,8 +69,7 @@ func NewServer(ctx context.Context, opts Options) *Server {
 	cb := &callbacks{cache: s.cache, metrics: s.metrics}
 	// Ordered ADS: one channel per stream, so responses go out in the order
 	// the cache hands them (clusters first; see order.go).
-	s.ads = &adsService{xds: serverv3.NewServer(ctx, s.cache, cb, sotw.WithOrderedADS()), cache: s.cache,
-		sending: semaphore.NewWeighted(int64(opts.Limits.MaxSendBytes))}
+	s.ads = &adsService{xds: serverv3.NewServer(ctx, s.cache, cb, sotw.WithOrderedADS()), cache: s.cache}
 	return s
 }
 

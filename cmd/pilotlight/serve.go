@@ -125,7 +125,6 @@ func addLimitFlags(cmd *cobra.Command, l *xds.Limits) {
 	fs.DurationVar(&l.SendTimeout, "xds-send-timeout", d.SendTimeout, "a proxy that does not read a response for this long loses its stream")
 	fs.DurationVar(&l.RemovalGrace, "xds-removal-grace", d.RemovalGrace,
 		"make before break: how long config a proxy no longer needs is kept while it has not confirmed the change")
-	fs.IntVar(&l.MaxSendBytes, "xds-max-send-bytes", d.MaxSendBytes, "bytes of responses written at once, over all proxies (each response is a copy made to send it); a larger response is sent alone")
 }
 
 func serve(ctx context.Context, f serveFlags) error {
