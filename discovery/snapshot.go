@@ -83,6 +83,9 @@ type ServicePort struct {
 // Pod is a workload that may run a sidecar.
 type Pod struct {
 	Meta
+	// UID tells this pod from an earlier one of the same name: a proxy's
+	// Kubernetes token is bound to one UID.
+	UID            string
 	IP             string
 	Ready          bool
 	ServiceAccount string

@@ -255,8 +255,11 @@ done
 # ---------------------------------------------------------------------------
 # Start the control plane.
 say "starting pilotlight serve --config-dir $CONFIG_DIR (xDS $XDS_ADDR, HTTP $HTTP_ADDR)"
+# The state folder holds the mesh CA and the key that signs proxy tokens;
+# serve creates it, bootstrap mints each sidecar's token from it.
+STATE_DIR="$DEMO_DIR/state"
 start_bg pilotlight "$DEMO_DIR/pilotlight.log" \
-  "$PILOTLIGHT" serve --config-dir "$CONFIG_DIR" --xds-addr "$XDS_ADDR" --http-addr "$HTTP_ADDR"
+  "$PILOTLIGHT" serve --config-dir "$CONFIG_DIR" --xds-addr "$XDS_ADDR" --http-addr "$HTTP_ADDR" --state-dir "$STATE_DIR"
 wait_for "pilotlight /readyz" "$READY_TIMEOUT" curl -fsS --noproxy '*' "http://$HTTP_ADDR/readyz"
 
 # The apps.
@@ -285,7 +288,7 @@ for line in "${POD_LINES[@]}"; do
   gateway_flag=()
   [[ "$role" == gateway ]] && gateway_flag=(--gateway)
   "$PILOTLIGHT" bootstrap "${gateway_flag[@]}" --pod "$name" --namespace "$ns" --pod-ip "$pod_ip" \
-    --local-address "$local" --xds-addr "$XDS_ADDR" --admin-port 15000 >"$boot"
+    --local-address "$local" --xds-addr "$XDS_ADDR" --admin-port 15000 --state-dir "$STATE_DIR" >"$boot"
   start_bg "envoy $ns/$name ($role)" "$DEMO_DIR/envoy-$ns-$name.log" \
     "$ENVOY" -c "$boot" --disable-hot-restart --log-level "$ENVOY_LOG_LEVEL"
 done

@@ -1,38 +1,58 @@
 package translate
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
 
 	bootstrap "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
-	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
-	upstreamhttp "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
-	"google.golang.org/protobuf/types/known/anypb"
+	grpccredential "github.com/envoyproxy/go-control-plane/envoy/config/grpc_credential/v3"
 )
 
-// XDSClusterName is the static cluster through which Envoy reaches us.
-const XDSClusterName = "xds-grpc"
+// XDSStatPrefix names the stats of Envoy's gRPC client to the control
+// plane (cluster.xds-grpc.* in Istio; here grpc.xds-grpc.*).
+const XDSStatPrefix = "xds-grpc"
 
-// BootstrapOptions say how one Envoy finds the control plane.
+// fileBasedMetadata is Envoy's gRPC call credentials plugin that reads a
+// header value from a file on every new stream.
+const fileBasedMetadata = "envoy.grpc_credentials.file_based_metadata"
+
+// BootstrapOptions say how one Envoy finds the control plane and proves
+// who it is.
 type BootstrapOptions struct {
 	Proxy     Proxy
 	XDSAddr   string // host:port of pilotlight's ADS server
 	AdminAddr string // host:port of Envoy's admin interface
 	Delta     bool   // incremental (Delta) xDS instead of state of the world
+	// TokenFile holds the proxy's bearer token: a folder token minted by
+	// `pilotlight bootstrap`, or a projected ServiceAccount token.
+	TokenFile string
+	// RootCertFile holds the roots that the xDS server's certificate
+	// chains up to (the mesh CA's root-cert.pem).
+	RootCertFile string
 }
 
 // Bootstrap is the static config an Envoy starts with: who it is (node),
 // where its admin listens, and that everything else comes over ADS.
+//
+// The ADS client is Envoy's google_grpc (gRPC C++), not envoy_grpc: only
+// it has call credentials. Its TLS channel (ssl_credentials.root_certs)
+// checks the server against the mesh root, and file_based_metadata sends
+// "authorization: Bearer <token file>", re-reading the file for each new
+// stream, so a token the kubelet (or a new `pilotlight bootstrap`) rewrote
+// is used on the next reconnect without restarting Envoy.
 func Bootstrap(o BootstrapOptions) (*bootstrap.Bootstrap, error) {
-	xdsHost, xdsPort, err := splitHostPort(o.XDSAddr)
-	if err != nil {
+	if _, _, err := splitHostPort(o.XDSAddr); err != nil {
 		return nil, fmt.Errorf("xds address: %w", err)
 	}
 	adminHost, adminPort, err := splitHostPort(o.AdminAddr)
 	if err != nil {
 		return nil, fmt.Errorf("admin address: %w", err)
+	}
+	if o.TokenFile == "" || o.RootCertFile == "" {
+		return nil, errors.New("a proxy needs a token file and the mesh root certificate to reach the control plane")
 	}
 	apiType := core.ApiConfigSource_GRPC
 	if o.Delta {
@@ -45,38 +65,43 @@ func Bootstrap(o BootstrapOptions) (*bootstrap.Bootstrap, error) {
 			AdsConfig: &core.ApiConfigSource{
 				ApiType:             apiType,
 				TransportApiVersion: core.ApiVersion_V3,
-				GrpcServices: []*core.GrpcService{{TargetSpecifier: &core.GrpcService_EnvoyGrpc_{
-					EnvoyGrpc: &core.GrpcService_EnvoyGrpc{ClusterName: XDSClusterName},
-				}}},
+				GrpcServices:        []*core.GrpcService{xdsGrpcService(o)},
 			},
 			CdsConfig: adsConfigSource(),
 			LdsConfig: adsConfigSource(),
 		},
-		StaticResources: &bootstrap.Bootstrap_StaticResources{Clusters: []*cluster.Cluster{xdsCluster(xdsHost, xdsPort)}},
 	}, nil
 }
 
-// xdsCluster speaks HTTP/2 (gRPC) to the control plane.
-func xdsCluster(host string, port uint32) *cluster.Cluster {
-	h2 := &upstreamhttp.HttpProtocolOptions{
-		UpstreamProtocolOptions: &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig_{
-			ExplicitHttpConfig: &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig{
-				ProtocolConfig: &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{
-					Http2ProtocolOptions: &core.Http2ProtocolOptions{},
-				},
+// xdsGrpcService: google_grpc.target_uri is the server address;
+// channel_credentials.ssl_credentials.root_certs the mesh root; and
+// call_credentials.from_plugin the token file, sent as "Bearer <token>".
+func xdsGrpcService(o BootstrapOptions) *core.GrpcService {
+	token := &grpccredential.FileBasedMetadataConfig{
+		SecretData:   fileSource(o.TokenFile),
+		HeaderKey:    "authorization",
+		HeaderPrefix: "Bearer ",
+	}
+	return &core.GrpcService{TargetSpecifier: &core.GrpcService_GoogleGrpc_{GoogleGrpc: &core.GrpcService_GoogleGrpc{
+		TargetUri:  o.XDSAddr,
+		StatPrefix: XDSStatPrefix,
+		ChannelCredentials: &core.GrpcService_GoogleGrpc_ChannelCredentials{
+			CredentialSpecifier: &core.GrpcService_GoogleGrpc_ChannelCredentials_SslCredentials{
+				SslCredentials: &core.GrpcService_GoogleGrpc_SslCredentials{RootCerts: fileSource(o.RootCertFile)},
 			},
 		},
-	}
-	return &cluster.Cluster{
-		Name:                 XDSClusterName,
-		ClusterDiscoveryType: &cluster.Cluster_Type{Type: cluster.Cluster_STATIC},
-		ConnectTimeout:       durationSeconds(1),
-		LoadAssignment:       loadAssignment(XDSClusterName, []hostPort{{host, port}}),
-		// typed_extension_protocol_options: HTTP/2 upstream, as gRPC needs.
-		TypedExtensionProtocolOptions: map[string]*anypb.Any{
-			"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": mustAny(h2),
-		},
-	}
+		CallCredentials: []*core.GrpcService_GoogleGrpc_CallCredentials{{
+			CredentialSpecifier: &core.GrpcService_GoogleGrpc_CallCredentials_FromPlugin{
+				FromPlugin: &core.GrpcService_GoogleGrpc_CallCredentials_MetadataCredentialsFromPlugin{
+					Name:       fileBasedMetadata,
+					ConfigType: &core.GrpcService_GoogleGrpc_CallCredentials_MetadataCredentialsFromPlugin_TypedConfig{TypedConfig: mustAny(token)},
+				},
+			},
+		}},
+		// The factory that combines the SSL channel with the plugin's
+		// per-call metadata.
+		CredentialsFactoryName: fileBasedMetadata,
+	}}}
 }
 
 func splitHostPort(addr string) (string, uint32, error) {

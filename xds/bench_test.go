@@ -1,13 +1,11 @@
 package xds
 
 import (
-	"context"
 	"fmt"
 	"testing"
 
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
-	"github.com/pilotlight/pilotlight/discovery"
 	"github.com/pilotlight/pilotlight/discovery/discoverytest"
 	"github.com/pilotlight/pilotlight/xds/xdstest"
 )
@@ -18,11 +16,11 @@ import (
 func BenchmarkPushToConnectedProxies(b *testing.B) {
 	for _, n := range []int{10, 100, 1000} {
 		b.Run(fmt.Sprintf("proxies=%d", n), func(b *testing.B) {
-			base := discoverytest.Synthetic(50, 4)
+			base := discoverytest.SyntheticWithClients(50, 4, n)
 			ts := newTestServer(b, base)
 			clients := make([]*xdstest.Client, n)
 			for i := range clients {
-				c, err := xdstest.Open(context.Background(), ts.conn, benchNodeID(base, i))
+				c, err := xdstest.Open(podContext(base.Pods[i]), ts.conn, proxyOf(base.Pods[i]).NodeID())
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -36,7 +34,7 @@ func BenchmarkPushToConnectedProxies(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				// Alternate between 51 and 50 services (the base has 50): every push
 				// changes CDS, so every client gets a response.
-				ts.apply(discoverytest.Synthetic(51-i%2, 4))
+				ts.apply(discoverytest.SyntheticWithClients(51-i%2, 4, n))
 				for _, c := range clients {
 					ack(b, c)
 				}
@@ -45,17 +43,7 @@ func BenchmarkPushToConnectedProxies(b *testing.B) {
 	}
 }
 
-// benchNodeID gives every client its own node: the sidecar of a pod of the
-// mesh while there are pods, then pods the mesh does not know (which get
-// the outbound part of a view only).
-func benchNodeID(snap *discovery.Snapshot, i int) string {
-	if i < len(snap.Pods) {
-		return proxyOf(snap.Pods[i]).NodeID()
-	}
-	return fmt.Sprintf("sidecar~10.200.0.1~extra-%d.load~load.svc.cluster.local", i)
-}
-
-func ack(b *testing.B, c *xdstest.Client) {
+func ack(b testing.TB, c *xdstest.Client) {
 	resp, err := c.Recv()
 	if err != nil {
 		b.Fatal(err)

@@ -19,6 +19,7 @@ type callbacks struct {
 	metrics *metrics
 	cache   *viewCache
 	now     func() time.Time
+	auth    *streamAuth // proves who is on each stream (auth.go)
 
 	mu      sync.Mutex
 	streams map[int64]string // stream id → node id
@@ -73,18 +74,28 @@ func (cb *callbacks) response(streamID int64, typeURL, version, nonce string) {
 	cb.metrics.pushes.WithLabelValues(typeLabel(typeURL)).Inc()
 }
 
-func (cb *callbacks) OnStreamOpen(context.Context, int64, string) error { return nil }
-func (cb *callbacks) OnStreamClosed(id int64, _ *core.Node)             { cb.closed(id) }
+func (cb *callbacks) OnStreamOpen(ctx context.Context, id int64, _ string) error {
+	return cb.auth.opened(ctx, id)
+}
+func (cb *callbacks) OnStreamClosed(id int64, _ *core.Node) { cb.closed(id); cb.auth.closed(id) }
 func (cb *callbacks) OnStreamRequest(id int64, r *discoverypb.DiscoveryRequest) error {
+	if err := cb.auth.check(id, r.GetNode()); err != nil {
+		return err
+	}
 	cb.request(id, r.GetNode(), r.GetTypeUrl(), r.GetResponseNonce(), r.GetVersionInfo(), r.GetErrorDetail().GetMessage())
 	return nil
 }
 func (cb *callbacks) OnStreamResponse(_ context.Context, id int64, _ *discoverypb.DiscoveryRequest, r *discoverypb.DiscoveryResponse) {
 	cb.response(id, r.GetTypeUrl(), r.GetVersionInfo(), r.GetNonce())
 }
-func (cb *callbacks) OnDeltaStreamOpen(context.Context, int64, string) error { return nil }
-func (cb *callbacks) OnDeltaStreamClosed(id int64, _ *core.Node)             { cb.closed(id) }
+func (cb *callbacks) OnDeltaStreamOpen(ctx context.Context, id int64, _ string) error {
+	return cb.auth.opened(ctx, id)
+}
+func (cb *callbacks) OnDeltaStreamClosed(id int64, _ *core.Node) { cb.closed(id); cb.auth.closed(id) }
 func (cb *callbacks) OnStreamDeltaRequest(id int64, r *discoverypb.DeltaDiscoveryRequest) error {
+	if err := cb.auth.check(id, r.GetNode()); err != nil {
+		return err
+	}
 	cb.request(id, r.GetNode(), r.GetTypeUrl(), r.GetResponseNonce(), "", r.GetErrorDetail().GetMessage())
 	return nil
 }

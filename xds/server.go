@@ -28,6 +28,15 @@ type Options struct {
 	// VersionPrefix starts every version this process hands out, so that a
 	// restarted control plane never reuses an old version by accident.
 	VersionPrefix string
+
+	// Authenticator checks the token of every stream (auth.go). Without
+	// one, every stream is refused.
+	Authenticator Authenticator
+	// CA issues each proven proxy its workload certificate (secrets.go),
+	// valid WorkloadCertTTL, for an identity in TrustDomain.
+	CA              CertificateAuthority
+	WorkloadCertTTL time.Duration
+	TrustDomain     string
 }
 
 // Server turns mesh snapshots into per-proxy views and serves them over ADS.
@@ -39,6 +48,13 @@ type Server struct {
 	cache   *viewCache
 	box     *mailbox
 	xds     serverv3.Server
+	auth    *streamAuth
+	secrets *workloadSecrets // nil without a CA
+	now     func() time.Time
+
+	// pushMu keeps a snapshot's push and a certificate renewal from
+	// interleaving, so that a view never goes back to an older certificate.
+	pushMu sync.Mutex
 
 	mu   sync.Mutex
 	mesh *translate.Mesh
@@ -53,10 +69,15 @@ func NewServer(ctx context.Context, opts Options) *Server {
 	if opts.MaxDebounce == 0 {
 		opts.MaxDebounce = 10 * opts.Debounce
 	}
-	s := &Server{opts: opts, log: opts.Log, metrics: newMetrics(opts.Registry), status: newStatusTracker(), box: newMailbox()}
+	s := &Server{opts: opts, log: opts.Log, metrics: newMetrics(opts.Registry), status: newStatusTracker(), box: newMailbox(), now: time.Now}
 	s.cache = newViewCache(opts.Log, s.status, s.firstView)
+	s.auth = newStreamAuth(opts.Authenticator, opts.TrustDomain, s.Snapshot, opts.Log, opts.Registry)
+	if opts.CA != nil {
+		s.secrets = newWorkloadSecrets(opts.CA, opts.WorkloadCertTTL)
+		s.auth.forget = s.secrets.forget
+	}
 	cb := &callbacks{log: opts.Log, status: s.status, metrics: s.metrics, cache: s.cache, now: time.Now,
-		streams: map[int64]string{}, open: map[string]int{}}
+		streams: map[int64]string{}, open: map[string]int{}, auth: s.auth}
 	s.xds = serverv3.NewServer(ctx, s.cache, cb)
 	return s
 }
@@ -71,6 +92,7 @@ func (s *Server) Update(snap *discovery.Snapshot) { s.box.put(snap) }
 
 // Run applies snapshots, debounced, until ctx is done.
 func (s *Server) Run(ctx context.Context) {
+	go s.runRenewals(ctx)
 	debounce(ctx, s.box, s.opts.Debounce, s.opts.MaxDebounce, s.apply)
 }
 
@@ -105,6 +127,8 @@ func (s *Server) Proxies() []ProxyStatus {
 // apply recomputes the view of every known proxy from a new snapshot. When
 // only endpoints changed, only the endpoint part of each view is rebuilt.
 func (s *Server) apply(snap *discovery.Snapshot) {
+	s.pushMu.Lock()
+	defer s.pushMu.Unlock()
 	start := time.Now()
 	s.mu.Lock()
 	prev := s.mesh
@@ -154,7 +178,11 @@ func (s *Server) translate(mesh *translate.Mesh, memo *marshalMemo, nodeID strin
 	if err != nil {
 		return nil, err
 	}
-	v, err := buildView(s.opts.VersionPrefix, memo, p, mesh.ForProxy(p))
+	res := mesh.ForProxy(p)
+	if err := s.withWorkloadSecrets(nodeID, res); err != nil {
+		return nil, err
+	}
+	v, err := buildView(s.opts.VersionPrefix, memo, p, res)
 	s.metrics.translateTime.Observe(time.Since(start).Seconds())
 	return v, err
 }

@@ -28,11 +28,15 @@ type testServer struct {
 	conn *grpc.ClientConn
 }
 
-func newTestServer(t testing.TB, snap *discovery.Snapshot) *testServer {
+func newTestServer(t testing.TB, snap *discovery.Snapshot, opts ...func(*Options)) *testServer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s := NewServer(ctx, Options{Log: log, Registry: prometheus.NewRegistry(), VersionPrefix: "test"})
+	o := Options{Log: log, Registry: prometheus.NewRegistry(), VersionPrefix: "test", Authenticator: testTokens{}}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	s := NewServer(ctx, o)
 	s.apply(snap)
 	lis := bufconn.Listen(1 << 20)
 	g := grpc.NewServer()
@@ -54,7 +58,7 @@ func proxyOf(pod *discovery.Pod) translate.Proxy {
 
 func (ts *testServer) client(t testing.TB, pod *discovery.Pod) *xdstest.Client {
 	t.Helper()
-	c, err := xdstest.Open(context.Background(), ts.conn, proxyOf(pod).NodeID())
+	c, err := xdstest.Open(podContext(pod), ts.conn, proxyOf(pod).NodeID())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,13 +20,21 @@ func bootstrapCommand() *cobra.Command {
 		adminPort    int
 		gateway      bool
 		delta        bool
+		identity     bootstrapIdentity
 	)
 	cmd := &cobra.Command{
 		Use:   "bootstrap",
 		Short: "Print the Envoy bootstrap of a sidecar or gateway pod",
 		Long: `Bootstrap prints the static config an Envoy starts with: its node id
 (Istio-style, type~podIP~pod.namespace~namespace.svc.cluster.local), its admin
-address, and the ADS server that sends it everything else.`,
+address, and the ADS server that sends it everything else.
+
+The ADS stream is TLS, checked against the mesh root (--root-cert), and
+carries a bearer token that proves which pod the proxy is: pilotlight sends
+no config and no key to a stream without one. In folder mode bootstrap mints
+that token itself, from the state folder that ` + "`pilotlight serve`" + ` created
+(--state-dir), into a 0600 file the bootstrap points at; in a cluster, pass
+the pod's projected ServiceAccount token (audience pilotlight) as --token-file.`,
 		Example: "  pilotlight bootstrap --pod catalogue-v1 --namespace sock-shop --pod-ip 127.10.0.3 \\\n" +
 			"      --local-address 127.20.0.3 > catalogue.yaml && envoy -c catalogue.yaml",
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -37,11 +45,17 @@ address, and the ADS server that sends it everything else.`,
 			if localAddress == "" {
 				localAddress = "127.0.0.1"
 			}
+			tokenFile, rootCert, err := identity.resolve(p.Namespace, p.PodName)
+			if err != nil {
+				return err
+			}
 			b, err := translate.Bootstrap(translate.BootstrapOptions{
-				Proxy:     p,
-				XDSAddr:   xdsAddr,
-				AdminAddr: net.JoinHostPort(localAddress, strconv.Itoa(adminPort)),
-				Delta:     delta,
+				Proxy:        p,
+				XDSAddr:      xdsAddr,
+				AdminAddr:    net.JoinHostPort(localAddress, strconv.Itoa(adminPort)),
+				Delta:        delta,
+				TokenFile:    tokenFile,
+				RootCertFile: rootCert,
 			})
 			if err != nil {
 				return err
@@ -66,6 +80,7 @@ address, and the ADS server that sends it everything else.`,
 	cmd.Flags().IntVar(&adminPort, "admin-port", translate.AdminPort, "Envoy admin port")
 	cmd.Flags().BoolVar(&gateway, "gateway", false, "a gateway (router) proxy instead of a sidecar")
 	cmd.Flags().BoolVar(&delta, "delta", false, "use incremental (Delta) xDS instead of state of the world")
+	identity.addTo(cmd)
 	_ = cmd.MarkFlagRequired("pod")
 	_ = cmd.MarkFlagRequired("pod-ip")
 	return cmd

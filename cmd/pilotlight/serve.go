@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/pilotlight/pilotlight/discovery/folder"
@@ -29,6 +30,7 @@ type serveFlags struct {
 	debounce  time.Duration
 	logLevel  string
 	kube      kubeFlags
+	security  securityFlags
 }
 
 func serveCommand() *cobra.Command {
@@ -57,6 +59,7 @@ Istio objects.`,
 	cmd.Flags().DurationVar(&f.debounce, "debounce", 100*time.Millisecond, "quiet time after a change before pushing")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.kube.addTo(cmd)
+	f.security.addTo(cmd)
 	return cmd
 }
 
@@ -72,7 +75,18 @@ func serve(ctx context.Context, f serveFlags) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	server := xds.NewServer(ctx, xds.Options{Log: log, Registry: reg, Debounce: f.debounce})
+	ca, tokens, err := f.security.folderSecurity(log)
+	if err != nil {
+		return err
+	}
+	serving, err := f.security.servingCertificate(ca, f.xdsAddr)
+	if err != nil {
+		return fmt.Errorf("xDS server certificate: %w", err)
+	}
+	server := xds.NewServer(ctx, xds.Options{
+		Log: log, Registry: reg, Debounce: f.debounce,
+		Authenticator: tokens, CA: ca, WorkloadCertTTL: f.security.certTTL, TrustDomain: f.security.trustDomain,
+	})
 	xdsListener, err := net.Listen("tcp", f.xdsAddr)
 	if err != nil {
 		return fmt.Errorf("--xds-addr: %w", err)
@@ -82,6 +96,8 @@ func serve(ctx context.Context, f serveFlags) error {
 		return fmt.Errorf("--http-addr: %w", err)
 	}
 	grpcServer := grpc.NewServer(
+		// TLS only: the stream carries tokens and private keys.
+		grpc.Creds(credentials.NewTLS(serving.ServerTLS())),
 		grpc.MaxConcurrentStreams(1<<20),
 		// Envoy keeps one long-lived stream; let it ping, and notice dead peers.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),

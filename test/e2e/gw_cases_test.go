@@ -51,7 +51,7 @@ func checkCaseAccepted(t *testing.T, src string) {
 
 	addrs := harness.FreeAddrs(t, "127.0.0.1", 2)
 	pl := harness.Start(t, harness.Proc{Label: "pilotlight", Path: bins.Pilotlight,
-		Args: []string{"serve", "--config-dir", dir, "--xds-addr", addrs[0], "--http-addr", addrs[1]}})
+		Args: []string{"serve", "--config-dir", dir, "--xds-addr", addrs[0], "--http-addr", addrs[1], "--state-dir", harness.StateDir(t)}})
 	if err := harness.WaitHTTP("http://"+addrs[1]+"/readyz", converge); err != nil {
 		t.Fatalf("%v\n%s", err, pl.Tail(4<<10))
 	}
@@ -172,7 +172,7 @@ func startCaseProxy(t *testing.T, bins harness.Binaries, envoy, dir, xdsAddr str
 		gateway: p.Metadata.Labels["istio"] == "ingressgateway",
 	}
 	args := []string{"bootstrap", "--pod", p.Metadata.Name, "--namespace", p.Metadata.Namespace,
-		"--pod-ip", p.Status.PodIP, "--local-address", p.local(), "--xds-addr", xdsAddr}
+		"--pod-ip", p.Status.PodIP, "--local-address", p.local(), "--xds-addr", xdsAddr, "--state-dir", harness.StateDir(t)}
 	if cp.gateway {
 		args = append(args, "--gateway")
 	}

@@ -151,6 +151,7 @@ func (e *env) startPilotAs(kubeconfig, id string, extra ...string) *pilot {
 		"--http-addr", p.HTTPAddr,
 		"--identity", id,
 		"--leader-election-namespace", leaseNamespace,
+		"--state-dir", harness.StateDir(t),
 	}
 	args = append(args, extra...)
 	p.Proc = harness.Start(t, harness.Proc{Label: "pilotlight-" + id, Path: bins.Pilotlight, Args: args})
@@ -216,7 +217,7 @@ func (e *env) startSidecar(p *pilot, name string) *sidecar {
 	s := &sidecar{Name: name, Pod: pod, Local: local}
 
 	args := []string{"bootstrap", "--pod", name, "--namespace", ns, "--pod-ip", pod.Status.PodIP,
-		"--local-address", local, "--xds-addr", p.XDSAddr, "--admin-port", strconv.Itoa(harness.AdminPort)}
+		"--local-address", local, "--xds-addr", p.XDSAddr, "--admin-port", strconv.Itoa(harness.AdminPort), "--state-dir", harness.StateDir(t)}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bins.Pilotlight, args...)

@@ -86,6 +86,10 @@ type Mesh struct {
 	// BootstrapArgs are added to every `pilotlight bootstrap` (e.g. --delta).
 	BootstrapArgs []string
 
+	// StateDir is pilotlight's --state-dir: the mesh CA, the proxy token key
+	// and the tokens `pilotlight bootstrap` mints (StateDir(t)).
+	StateDir string
+
 	// Set by Start.
 	Bins       Binaries
 	EnvoyBin   string
@@ -103,7 +107,7 @@ type Mesh struct {
 func NewMesh(t testing.TB, ns string) *Mesh {
 	t.Helper()
 	base := LogDir(t)
-	m := &Mesh{T: t, Namespace: ns, Dir: filepath.Join(base, "config"), stage: filepath.Join(base, ".stage"), nackCheck: true}
+	m := &Mesh{T: t, Namespace: ns, Dir: filepath.Join(base, "config"), stage: filepath.Join(base, ".stage"), nackCheck: true, StateDir: StateDir(t)}
 	for _, d := range []string{m.Dir, m.stage} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatalf("harness: %v", err)
@@ -259,7 +263,7 @@ func (m *Mesh) Start() {
 	// The control plane.
 	addrs := FreeAddrs(t, "127.0.0.1", 2)
 	m.XDSAddr, m.HTTPAddr = addrs[0], addrs[1]
-	args := []string{"serve", "--config-dir", m.Dir, "--xds-addr", m.XDSAddr, "--http-addr", m.HTTPAddr}
+	args := []string{"serve", "--config-dir", m.Dir, "--xds-addr", m.XDSAddr, "--http-addr", m.HTTPAddr, "--state-dir", m.StateDir}
 	if m.Debounce != 0 {
 		args = append(args, "--debounce", m.Debounce.String())
 	}
@@ -335,7 +339,7 @@ func (m *Mesh) bootstrap(p *Pod) string {
 	t := m.T
 	t.Helper()
 	args := []string{"bootstrap", "--pod", p.Name, "--namespace", p.Namespace, "--pod-ip", p.PodIP,
-		"--local-address", p.Local, "--xds-addr", m.XDSAddr, "--admin-port", strconv.Itoa(AdminPort)}
+		"--local-address", p.Local, "--xds-addr", m.XDSAddr, "--admin-port", strconv.Itoa(AdminPort), "--state-dir", m.StateDir}
 	args = append(args, m.BootstrapArgs...)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -352,6 +356,11 @@ func (m *Mesh) bootstrap(p *Pod) string {
 	}
 	return path
 }
+
+// StateDir is the state folder of a test's pilotlight (--state-dir of both
+// `serve` and `bootstrap`): pilotlight creates it, with the mesh CA and the
+// key that signs proxy tokens, on its first start.
+func StateDir(t testing.TB) string { return filepath.Join(LogDir(t), "state") }
 
 // HTTPURL is the URL of path on pilotlight's HTTP address.
 func (m *Mesh) HTTPURL(path string) string { return "http://" + m.HTTPAddr + path }

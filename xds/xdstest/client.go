@@ -10,6 +10,7 @@ import (
 	discoverypb "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 )
 
 // Client is one fake proxy with one ADS stream.
@@ -54,3 +55,12 @@ func (c *Client) Nack(resp *discoverypb.DiscoveryResponse, lastGood, message str
 
 // Close ends the stream.
 func (c *Client) Close() error { return c.stream.CloseSend() }
+
+// WithToken returns a context whose streams carry "authorization: Bearer
+// token", as Envoy sends its token file.
+func WithToken(ctx context.Context, token string) context.Context {
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
+}
+
+// Send sends a request as is, for tests that need one Envoy would not send.
+func (c *Client) Send(req *discoverypb.DiscoveryRequest) error { return c.stream.Send(req) }
