@@ -33,7 +33,9 @@ func (m *Mesh) buildOutboundClusters() []*cluster.Cluster {
 // traffic policy its DestinationRule gives it (destinationrule.go).
 func (m *Mesh) outboundCluster(host, subset string, port uint32) *cluster.Cluster {
 	c := edsCluster(OutboundClusterName(port, subset, host))
-	applyTrafficPolicy(c, m.rules.clusterPolicy(host, subset, port))
+	policy := m.rules.clusterPolicy(host, subset, port)
+	applyTrafficPolicy(c, policy)
+	m.applyMeshTLS(c, host, subset, port, policy)
 	return c
 }
 
@@ -59,7 +61,7 @@ func inboundClusters(pod *discovery.Pod, ports []uint32) []*cluster.Cluster {
 			Name:                 name,
 			ClusterDiscoveryType: &cluster.Cluster_Type{Type: cluster.Cluster_STATIC},
 			ConnectTimeout:       durationpb.New(connectTimeout),
-			LoadAssignment:       loadAssignment(name, []hostPort{{pod.LocalAddress(), port}}),
+			LoadAssignment:       loadAssignment(name, []hostPort{{host: pod.LocalAddress(), port: port}}),
 			// Istio's wide-open limits here too: Envoy's defaults would cap
 			// a busy pod at 1024 connections from its own sidecar.
 			CircuitBreakers: defaultCircuitBreakers(),

@@ -27,6 +27,10 @@ type filterContext struct {
 	// sidecar's outbound HTTP proxy.
 	port    uint32
 	gateway bool
+	// mtls: the connection is mesh mutual TLS, so the peer's SPIFFE ID is
+	// known (source.principal for authorization); false on a plaintext
+	// chain and on outbound listeners.
+	mtls bool
 }
 
 // httpFilter is one entry of an HTTP connection manager's filter chain.

@@ -10,6 +10,7 @@ import (
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 
+	"github.com/pilotlight/pilotlight/authn"
 	"github.com/pilotlight/pilotlight/discovery"
 )
 
@@ -20,6 +21,11 @@ import (
 type Mesh struct {
 	snap  *discovery.Snapshot
 	rules *rules
+	opts  meshOptions
+	// peers resolves each workload port's mTLS mode (PeerAuthentication).
+	peers *authn.PeerPolicies
+	// serviceIdentities: host -> SPIFFE IDs its servers may present (mtls.go).
+	serviceIdentities func() map[string][]string
 
 	outboundClusters func() []*cluster.Cluster
 	loadAssignments  func() []*endpoint.ClusterLoadAssignment
@@ -47,9 +53,32 @@ type Resources struct {
 	Secrets         []*tlsv3.Secret // SDS: a gateway's certificates
 }
 
+// MeshOption sets what the snapshot does not say: mesh-wide settings that
+// come from pilotlight's flags (Istio's meshConfig).
+type MeshOption func(*meshOptions)
+
+type meshOptions struct {
+	trustDomain   string
+	rootNamespace string
+}
+
+// WithTrustDomain: the trust domain of the SPIFFE IDs that clients expect
+// of servers (meshConfig.trustDomain, default cluster.local).
+func WithTrustDomain(td string) MeshOption { return func(o *meshOptions) { o.trustDomain = td } }
+
+// WithRootNamespace: where a selector-less PeerAuthentication is mesh-wide
+// (meshConfig.rootNamespace, default istio-system).
+func WithRootNamespace(ns string) MeshOption { return func(o *meshOptions) { o.rootNamespace = ns } }
+
 // NewMesh prepares the translation of a snapshot. It does no work yet.
-func NewMesh(snap *discovery.Snapshot) *Mesh {
-	m := &Mesh{snap: snap, rules: indexRules(snap), proxyRoutes: map[string]*route.RouteConfiguration{}}
+func NewMesh(snap *discovery.Snapshot, options ...MeshOption) *Mesh {
+	opts := meshOptions{trustDomain: authn.DefaultTrustDomain, rootNamespace: authn.DefaultRootNamespace}
+	for _, o := range options {
+		o(&opts)
+	}
+	m := &Mesh{snap: snap, rules: indexRules(snap), proxyRoutes: map[string]*route.RouteConfiguration{}, opts: opts,
+		peers: authn.NewPeerPolicies(snap.PeerAuthentications, opts.rootNamespace)}
+	m.serviceIdentities = sync.OnceValue(m.buildServiceIdentities)
 	m.outboundClusters = sync.OnceValue(m.buildOutboundClusters)
 	m.loadAssignments = sync.OnceValue(m.buildLoadAssignments)
 	m.sourceSelectors = sync.OnceValue(func() []map[string]string { return sourceSelectors(snap.VirtualServices) })
@@ -73,8 +102,7 @@ func (m *Mesh) ForProxy(p Proxy) *Resources {
 		res.Clusters = inboundClusters(pod, inbound)
 		res.Listeners = append(res.Listeners, outboundProxyListener(m.snap, pod))
 		httpPorts, tcpPorts := m.splitInboundPorts(pod, inbound)
-		res.Listeners = append(res.Listeners, inboundListeners(m.snap, pod, httpPorts)...)
-		res.Listeners = append(res.Listeners, inboundTCPListeners(pod, tcpPorts)...)
+		res.Listeners = append(res.Listeners, m.inboundListeners(pod, httpPorts, tcpPorts)...)
 		res.Listeners = append(res.Listeners, m.outboundTCPListeners(pod, inbound)...)
 	}
 	if pod := m.snap.Pod(p.Namespace, p.PodName); pod != nil && p.Type == Router {

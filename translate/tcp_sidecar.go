@@ -279,19 +279,3 @@ func (m *Mesh) splitInboundPorts(pod *discovery.Pod, ports []uint32) (httpPorts,
 	}
 	return httpPorts, tcpPorts
 }
-
-// inboundTCPListeners accept mesh TCP traffic at podIP:targetPort and pass
-// the bytes to the app on its localhost (inbound|PORT||).
-func inboundTCPListeners(pod *discovery.Pod, ports []uint32) []*listener.Listener {
-	out := make([]*listener.Listener, 0, len(ports))
-	for _, port := range ports {
-		cluster := InboundClusterName(port)
-		out = append(out, &listener.Listener{
-			Name:             ListenerName(pod.IP, port),
-			Address:          socketAddress(pod.IP, port),
-			FilterChains:     []*listener.FilterChain{{Name: "inbound_tcp", Filters: []*listener.Filter{tcpProxyTo(cluster, cluster)}}},
-			TrafficDirection: core.TrafficDirection_INBOUND,
-		})
-	}
-	return out
-}

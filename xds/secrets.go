@@ -229,3 +229,15 @@ func (v *View) withSecrets(prefix string, memo *marshalMemo, replace []*tlsv3.Se
 	next.Types[resourcev3.SecretType] = newTypeView(prefix, resources)
 	return next, nil
 }
+
+// meshOptions are the mesh-wide settings translation takes from Options.
+func (s *Server) meshOptions() []translate.MeshOption {
+	var out []translate.MeshOption
+	if s.opts.TrustDomain != "" {
+		out = append(out, translate.WithTrustDomain(s.opts.TrustDomain))
+	}
+	if s.opts.RootNamespace != "" {
+		out = append(out, translate.WithRootNamespace(s.opts.RootNamespace))
+	}
+	return out
+}

@@ -37,6 +37,8 @@ type Options struct {
 	CA              CertificateAuthority
 	WorkloadCertTTL time.Duration
 	TrustDomain     string
+	// RootNamespace holds the mesh-wide PeerAuthentication (istio-system).
+	RootNamespace string
 }
 
 // Server turns mesh snapshots into per-proxy views and serves them over ADS.
@@ -132,13 +134,13 @@ func (s *Server) apply(snap *discovery.Snapshot) {
 	start := time.Now()
 	s.mu.Lock()
 	prev := s.mesh
-	mesh := translate.NewMesh(snap)
+	mesh := translate.NewMesh(snap, s.meshOptions()...)
 	s.mesh, s.memo = mesh, newMarshalMemo()
 	memo := s.memo
 	s.mu.Unlock()
 
 	s.metrics.configProblems.Set(float64(len(snap.Problems)))
-	endpointsOnly := prev != nil && discovery.SameConfig(prev.Snapshot(), snap)
+	endpointsOnly := prev != nil && discovery.SameConfig(prev.Snapshot(), snap) && translate.SameServiceIdentities(prev, mesh)
 	kind := "full"
 	if endpointsOnly {
 		kind = "endpoints"

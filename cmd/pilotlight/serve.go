@@ -85,7 +85,8 @@ func serve(ctx context.Context, f serveFlags) error {
 	}
 	server := xds.NewServer(ctx, xds.Options{
 		Log: log, Registry: reg, Debounce: f.debounce,
-		Authenticator: tokens, CA: ca, WorkloadCertTTL: f.security.certTTL, TrustDomain: f.security.trustDomain,
+		Authenticator: tokens, CA: ca, WorkloadCertTTL: f.security.certTTL,
+		TrustDomain: f.security.trustDomain, RootNamespace: f.security.rootNamespace,
 	})
 	xdsListener, err := net.Listen("tcp", f.xdsAddr)
 	if err != nil {

@@ -16,6 +16,8 @@ import (
 	istiov1 "istio.io/client-go/pkg/apis/networking/v1"
 	istiov1alpha3 "istio.io/client-go/pkg/apis/networking/v1alpha3"
 	istiov1beta1 "istio.io/client-go/pkg/apis/networking/v1beta1"
+	securityv1 "istio.io/client-go/pkg/apis/security/v1"
+	securityv1beta1 "istio.io/client-go/pkg/apis/security/v1beta1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -55,6 +57,9 @@ var decoders = map[string]decoder{
 	"networking.istio.io/v1/Gateway":       decodeGateway[istiov1.Gateway],
 	"networking.istio.io/v1beta1/Gateway":  decodeGateway[istiov1beta1.Gateway],
 	"networking.istio.io/v1alpha3/Gateway": decodeGateway[istiov1alpha3.Gateway],
+
+	"security.istio.io/v1/PeerAuthentication":      decodePeerAuthentication[securityv1.PeerAuthentication],
+	"security.istio.io/v1beta1/PeerAuthentication": decodePeerAuthentication[securityv1beta1.PeerAuthentication],
 }
 
 // clusterScoped kinds have no namespace.
@@ -97,17 +102,24 @@ func decodeGateway[T any, PT object[T]](doc []byte, namespace string) (any, []fi
 // methods generated in istio.io/api accept and drop them, and a misspelt
 // field that silently changes routing is the very mistake to catch here.
 func decodeIstio[T any, PT object[T]](doc []byte, namespace, kind string, spec proto.Message) (discovery.Meta, []fieldError) {
+	obj, errs := decodeIstioObject[T, PT](doc, namespace, spec)
+	return discovery.MetaOf(kind, obj), errs
+}
+
+// decodeIstioObject is decodeIstio returning the decoded envelope, for
+// kinds that need more of its metadata than Meta holds.
+func decodeIstioObject[T any, PT object[T]](doc []byte, namespace string, spec proto.Message) (PT, []fieldError) {
+	obj := PT(new(T))
 	envelope, rawSpec, err := cutSpec(doc)
 	if err != nil {
-		return discovery.Meta{}, []fieldError{{reason: err.Error()}}
+		return obj, []fieldError{{reason: err.Error()}}
 	}
-	obj := PT(new(T))
 	errs := decodeJSON(envelope, obj)
 	if rawSpec != nil {
 		errs = append(errs, decodeProto(rawSpec, spec)...)
 	}
 	obj.SetNamespace(namespace)
-	return discovery.MetaOf(kind, obj), errs
+	return obj, errs
 }
 
 // cutSpec splits a document into its spec and everything else.

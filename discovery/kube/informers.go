@@ -7,6 +7,7 @@ import (
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
 	istioinformers "istio.io/client-go/pkg/informers/externalversions"
 	networkinglisters "istio.io/client-go/pkg/listers/networking/v1"
+	securitylisters "istio.io/client-go/pkg/listers/security/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -32,6 +33,7 @@ type informers struct {
 	virtualServices  networkinglisters.VirtualServiceLister
 	destinationRules networkinglisters.DestinationRuleLister
 	gateways         networkinglisters.GatewayLister
+	peerAuths        securitylisters.PeerAuthenticationLister
 
 	// synced reports, per informer, whether its initial list has been
 	// handed to the event handler.
@@ -54,14 +56,16 @@ func newInformers(kc kubernetes.Interface, ic istioclient.Interface, onChange fu
 		virtualServices:  isf.Networking().V1().VirtualServices().Lister(),
 		destinationRules: isf.Networking().V1().DestinationRules().Lister(),
 		gateways:         isf.Networking().V1().Gateways().Lister(),
+		peerAuths:        isf.Security().V1().PeerAuthentications().Lister(),
 	}
 	// Namespaces go into no snapshot yet; they are watched so that the
 	// cache is warm and readiness covers them when namespace labels start
 	// to matter (sidecar injection, policy scoping).
 	inf.synced = append(inf.synced, kf.Core().V1().Namespaces().Informer().HasSynced)
-	// The security kinds are not in the snapshot yet either, but a change to
-	// one will matter once they are: they are watched like the rest, and a
-	// rebuild they cause publishes nothing while the snapshot is the same.
+	// PeerAuthentications are in the snapshot; the other security kinds are
+	// not yet, but a change to one will matter once they are: they are
+	// watched like the rest, and a rebuild they cause publishes nothing
+	// while the snapshot is the same.
 	err := inf.notify(onChange,
 		kf.Core().V1().Services().Informer(),
 		kf.Core().V1().Pods().Informer(),

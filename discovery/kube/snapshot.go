@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	istiov1 "istio.io/client-go/pkg/apis/networking/v1"
+	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -47,6 +48,9 @@ func (inf *informers) snapshot(version uint64) (*discovery.Snapshot, *report, er
 	s.Gateways = convert(c.gateways, r, "Gateway", func(o *istiov1.Gateway, m discovery.Meta) *discovery.Gateway {
 		return &discovery.Gateway{Meta: m, Spec: &o.Spec}
 	})
+	s.PeerAuthentications = convert(c.peerAuths, r, "PeerAuthentication", func(o *securityv1.PeerAuthentication, m discovery.Meta) *discovery.PeerAuthentication {
+		return &discovery.PeerAuthentication{Meta: m, Created: o.CreationTimestamp.Time, Spec: &o.Spec}
+	})
 	// Before validation, which checks that gateways find the secrets they name.
 	s.Secrets, s.Problems = tlsSecrets(c.secrets)
 	for _, p := range discovery.Validate(s) {
@@ -67,11 +71,12 @@ type cached struct {
 	virtualServices  []*istiov1.VirtualService
 	destinationRules []*istiov1.DestinationRule
 	gateways         []*istiov1.Gateway
+	peerAuths        []*securityv1.PeerAuthentication
 }
 
 func (inf *informers) list() (c cached, err error) {
 	everything := labels.Everything()
-	var errs [7]error
+	var errs [8]error
 	c.services, errs[0] = inf.services.List(everything)
 	c.pods, errs[1] = inf.pods.List(everything)
 	c.slices, errs[2] = inf.slices.List(everything)
@@ -79,6 +84,7 @@ func (inf *informers) list() (c cached, err error) {
 	c.virtualServices, errs[4] = inf.virtualServices.List(everything)
 	c.destinationRules, errs[5] = inf.destinationRules.List(everything)
 	c.gateways, errs[6] = inf.gateways.List(everything)
+	c.peerAuths, errs[7] = inf.peerAuths.List(everything)
 	// Caches list in map order. Sorting the inputs makes the build itself
 	// deterministic, such as which slice an address shared by two comes from.
 	sortObjects(c.services)
@@ -143,6 +149,6 @@ func unchanged(a, b *discovery.Snapshot) bool {
 func withoutRules(s *discovery.Snapshot) discovery.Snapshot {
 	c := *s
 	c.Version = 0
-	c.VirtualServices, c.DestinationRules, c.Gateways = nil, nil, nil
+	c.VirtualServices, c.DestinationRules, c.Gateways, c.PeerAuthentications = nil, nil, nil, nil
 	return c
 }

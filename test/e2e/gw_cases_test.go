@@ -18,7 +18,7 @@ import (
 )
 
 // TestGatewayAndTCPCasesAcceptedByEnvoy: every view in the golden cases
-// translate/testdata/cases/gw-* and tcp-* is served by pilotlight to a
+// translate/testdata/cases/gw-*, tcp-* and mtls-* is served by pilotlight to a
 // real Envoy per pod (a gateway for pods labelled istio: ingressgateway),
 // and each accepts all of it: no NACK, and no listener left warming (a
 // TLS listener warms until its SDS secret arrives). The cases' fixed pod
@@ -31,12 +31,12 @@ func TestGatewayAndTCPCasesAcceptedByEnvoy(t *testing.T) {
 		t.Fatal(err)
 	}
 	var dirs []string
-	for _, pattern := range []string{"gw-*", "tcp-*"} {
+	for _, pattern := range []string{"gw-*", "tcp-*", "mtls-*"} {
 		found, _ := filepath.Glob(filepath.Join(root, "translate", "testdata", "cases", pattern))
 		dirs = append(dirs, found...)
 	}
 	if len(dirs) == 0 {
-		t.Fatal("no gw-* or tcp-* cases in translate/testdata/cases")
+		t.Fatal("no gw-*, tcp-* or mtls-* cases in translate/testdata/cases")
 	}
 	for _, dir := range dirs {
 		t.Run(filepath.Base(dir), func(t *testing.T) { checkCaseAccepted(t, dir) })

@@ -37,6 +37,12 @@ type Pod struct {
 	Ports []ContainerPort
 	// NoApp: a client pod, with a sidecar and no app.
 	NoApp bool
+	// NoSidecar: a pod outside the mesh (sidecar.istio.io/inject: "false"):
+	// its app listens on PodIP itself and no Envoy runs for it.
+	NoSidecar bool
+	// ServiceAccount is spec.serviceAccountName (default "default"): the
+	// pod's identity, spiffe://cluster.local/ns/NS/sa/SA.
+	ServiceAccount string
 
 	// PodIP and Local are allocated by AddPod.
 	PodIP string
@@ -137,6 +143,24 @@ func (m *Mesh) AddPod(name string, labels map[string]string) *Pod {
 	p.PodIP, p.Local = a.PodIP, a.Local
 	m.Pods = append(m.Pods, p)
 	return p
+}
+
+// AddPlainPod adds an app pod without a sidecar (AddPod otherwise): the
+// mesh sends it plaintext, and its app answers on PodIP:8080 directly.
+func (m *Mesh) AddPlainPod(name string, labels map[string]string) *Pod {
+	p := m.AddPod(name, labels)
+	p.NoSidecar = true
+	return p
+}
+
+// AppAddr is where the pod's app listens on a port: its local address, or
+// its pod IP for a pod without sidecar.
+func (p *Pod) AppAddr(port int) string {
+	host := p.Local
+	if p.NoSidecar {
+		host = p.PodIP
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port))
 }
 
 // AddClient adds a client pod (label app=name) with a sidecar and no app:
@@ -286,7 +310,7 @@ func (m *Mesh) Start() {
 			continue
 		}
 		for _, cp := range p.Ports {
-			addr := net.JoinHostPort(p.Local, strconv.Itoa(cp.Port))
+			addr := p.AppAddr(cp.Port)
 			proc := Start(t, Proc{
 				Label: fmt.Sprintf("echo-%s-%d", p.Name, cp.Port),
 				Path:  m.Bins.Echo,
@@ -308,6 +332,9 @@ func (m *Mesh) Start() {
 		logLevel = "warn"
 	}
 	for _, p := range m.Pods {
+		if p.NoSidecar {
+			continue
+		}
 		p.BootstrapPath = m.bootstrap(p)
 		envoyArgs := append([]string{"-c", p.BootstrapPath, "--disable-hot-restart", "--log-level", logLevel}, m.EnvoyArgs...)
 		p.Envoy = Start(t, Proc{Label: "envoy-" + p.Name, Path: m.EnvoyBin, Args: envoyArgs})
@@ -318,6 +345,9 @@ func (m *Mesh) Start() {
 		t.Cleanup(m.checkNoNacks)
 	}
 	for _, p := range m.Pods {
+		if p.NoSidecar {
+			continue
+		}
 		if err := WaitEnvoyAccepted(p.Envoy, p.Admin(), envoyStartTimeout); err != nil {
 			t.Fatalf("harness: sidecar of %s (node %s): %v", p.Key(), p.NodeID(), err)
 		}
