@@ -9,6 +9,7 @@ import (
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/pilotlight/pilotlight/authn"
@@ -35,8 +36,9 @@ type CertificateAuthority interface {
 
 // workloadSecrets holds the current certificate of every proven node.
 type workloadSecrets struct {
-	ca  CertificateAuthority
-	ttl time.Duration
+	ca     CertificateAuthority
+	ttl    time.Duration
+	issued prometheus.Counter
 
 	mu     sync.Mutex
 	byNode map[string]*workloadCert
@@ -52,11 +54,17 @@ type workloadCert struct {
 	secret   *tlsv3.Secret
 }
 
-func newWorkloadSecrets(ca CertificateAuthority, ttl time.Duration) *workloadSecrets {
+func newWorkloadSecrets(ca CertificateAuthority, ttl time.Duration, reg prometheus.Registerer) *workloadSecrets {
 	if ttl <= 0 {
 		ttl = authn.DefaultWorkloadCertTTL
 	}
-	return &workloadSecrets{ca: ca, ttl: ttl, byNode: map[string]*workloadCert{}}
+	w := &workloadSecrets{ca: ca, ttl: ttl, byNode: map[string]*workloadCert{},
+		issued: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pilotlight_workload_certificates_issued_total",
+			Help: "Workload certificates (and keys) issued to proven proxies, renewals included.",
+		})}
+	reg.MustRegister(w.issued)
+	return w
 }
 
 // secretsFor returns a node's default and ROOTCA secrets, issuing its
@@ -100,6 +108,7 @@ func (w *workloadSecrets) issue(id authn.Identity) (*workloadCert, error) {
 	if err != nil {
 		return nil, err
 	}
+	w.issued.Inc()
 	return &workloadCert{identity: id, cert: cert, secret: translate.WorkloadCertSecret(cert.ChainPEM, cert.KeyPEM)}, nil
 }
 
@@ -181,7 +190,7 @@ func (s *Server) renewCertificates() {
 		s.cache.SetView(nodeID, next)
 	}
 	s.metrics.pushDuration.WithLabelValues("certificates").Observe(time.Since(start).Seconds())
-	s.log.Debug("renewed workload certificates", "proxies", len(renewed), "took", time.Since(start))
+	s.log.Info("renewed workload certificates", "proxies", len(renewed), "took", time.Since(start))
 }
 
 // withWorkloadSecrets adds a proven node's default and ROOTCA secrets to

@@ -75,7 +75,7 @@ func NewServer(ctx context.Context, opts Options) *Server {
 	s.cache = newViewCache(opts.Log, s.status, s.firstView)
 	s.auth = newStreamAuth(opts.Authenticator, opts.TrustDomain, s.Snapshot, opts.Log, opts.Registry)
 	if opts.CA != nil {
-		s.secrets = newWorkloadSecrets(opts.CA, opts.WorkloadCertTTL)
+		s.secrets = newWorkloadSecrets(opts.CA, opts.WorkloadCertTTL, opts.Registry)
 		s.auth.forget = s.secrets.forget
 	}
 	cb := &callbacks{log: opts.Log, status: s.status, metrics: s.metrics, cache: s.cache, now: time.Now,
