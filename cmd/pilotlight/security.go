@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pilotlight/pilotlight/authn"
+	"github.com/pilotlight/pilotlight/xds"
 )
 
 // securityFlags are serve's identity and mTLS flags.
@@ -45,10 +46,18 @@ func defaultStateDir() string {
 	return ".pilotlight"
 }
 
-// folderSecurity is the CA and the token authenticator of a state folder.
+// meshIdentity is what serve needs to prove and give identities: the CA,
+// the authenticator of proxy tokens, and the xDS port's certificate.
+type meshIdentity struct {
+	ca            *authn.CA
+	authenticator xds.Authenticator
+	serving       *authn.ServingCertificate
+}
+
+// folderIdentity is the CA and the token authenticator of a state folder.
 // serve creates what is missing: the root, published at
 // STATE/root-cert.pem for bootstraps, and the token key.
-func (s *securityFlags) folderSecurity(log *slog.Logger) (*authn.CA, *authn.LocalTokens, error) {
+func (s *securityFlags) folderIdentity(log *slog.Logger, xdsAddr string) (*meshIdentity, error) {
 	var ca *authn.CA
 	var err error
 	if s.cacertsDir != "" {
@@ -57,21 +66,25 @@ func (s *securityFlags) folderSecurity(log *slog.Logger) (*authn.CA, *authn.Loca
 			ca, err = authn.NewCA(files, s.trustDomain, nil)
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("--cacerts-dir: %w", err)
+			return nil, fmt.Errorf("--cacerts-dir: %w", err)
 		}
 	} else if ca, err = authn.LoadOrCreateStateCA(s.stateDir, s.trustDomain, nil); err != nil {
-		return nil, nil, fmt.Errorf("--state-dir: %w", err)
+		return nil, fmt.Errorf("--state-dir: %w", err)
 	}
 	root, err := authn.PublishRoot(s.stateDir, ca)
 	if err != nil {
-		return nil, nil, fmt.Errorf("--state-dir: %w", err)
+		return nil, fmt.Errorf("--state-dir: %w", err)
 	}
 	tokens, err := authn.LoadOrCreateTokenKey(s.stateDir, nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("--state-dir: %w", err)
+		return nil, fmt.Errorf("--state-dir: %w", err)
+	}
+	serving, err := s.servingCertificate(ca, xdsAddr)
+	if err != nil {
+		return nil, fmt.Errorf("xDS server certificate: %w", err)
 	}
 	log.Info("folder mode identity", "state-dir", s.stateDir, "root", root, "trust-domain", s.trustDomain)
-	return ca, tokens, nil
+	return &meshIdentity{ca: ca, authenticator: tokens, serving: serving}, nil
 }
 
 // servingCertificate is the xDS port's certificate: localhost, the

@@ -75,17 +75,25 @@ func serve(ctx context.Context, f serveFlags) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	ca, tokens, err := f.security.folderSecurity(log)
+	// The mesh's identity: a CA and who checks the proxies' tokens, from a
+	// state folder or from the cluster (security.go).
+	var k *kubeMode
+	var id *meshIdentity
+	var err error
+	if f.configDir != "" {
+		id, err = f.security.folderIdentity(log, f.xdsAddr)
+	} else {
+		if k, err = newKubeMode(f.kube, log); err != nil {
+			return err
+		}
+		id, err = k.clusterIdentity(ctx, f.security, f.xdsAddr, log)
+	}
 	if err != nil {
 		return err
 	}
-	serving, err := f.security.servingCertificate(ca, f.xdsAddr)
-	if err != nil {
-		return fmt.Errorf("xDS server certificate: %w", err)
-	}
 	server := xds.NewServer(ctx, xds.Options{
 		Log: log, Registry: reg, Debounce: f.debounce,
-		Authenticator: tokens, CA: ca, WorkloadCertTTL: f.security.certTTL,
+		Authenticator: id.authenticator, CA: id.ca, WorkloadCertTTL: f.security.certTTL,
 		TrustDomain: f.security.trustDomain, RootNamespace: f.security.rootNamespace,
 	})
 	xdsListener, err := net.Listen("tcp", f.xdsAddr)
@@ -98,7 +106,7 @@ func serve(ctx context.Context, f serveFlags) error {
 	}
 	grpcServer := grpc.NewServer(
 		// TLS only: the stream carries tokens and private keys.
-		grpc.Creds(credentials.NewTLS(serving.ServerTLS())),
+		grpc.Creds(credentials.NewTLS(id.serving.ServerTLS())),
 		grpc.MaxConcurrentStreams(1<<20),
 		// Envoy keeps one long-lived stream; let it ping, and notice dead peers.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
@@ -107,14 +115,13 @@ func serve(ctx context.Context, f serveFlags) error {
 	server.Register(grpcServer)
 	var handler http.Handler = debugMux(server, reg)
 	source := func(ctx context.Context) error { return folder.Watch(ctx, f.configDir, log, server.Update) }
-	if f.configDir == "" {
-		k, err := newKubeMode(f.kube, log)
-		if err != nil {
-			return err
-		}
+	var debugAuth debugAuthorizer // folder mode: loopback only
+	if k != nil {
 		source = func(ctx context.Context) error { return k.run(ctx, server.Update) }
 		handler = k.handler(handler, server)
+		debugAuth = kubeDebugAuthorizer{client: k.client}
 	}
+	handler = guardDebug(handler, debugAuth, log)
 	httpServer := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
 
 	ctx, cancel := context.WithCancel(ctx)

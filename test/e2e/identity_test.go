@@ -57,7 +57,7 @@ func TestUnprovenStreamsGetNothing(t *testing.T) {
 		{"sleep's token, the gateway's node id", sleepToken, gw.NodeID(), codes.PermissionDenied, "the node id claims pod sock-shop/ingressgateway"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := openStream(t, conn, tc.token, tc.node)
+			c := harness.OpenXDSStream(t, conn, tc.token, tc.node)
 			// A stream refused at open fails this send with EOF; its status
 			// comes with the receive.
 			_ = c.Subscribe(resourcev3.SecretType, gatewayCert)
@@ -96,7 +96,7 @@ func TestUnprovenStreamsGetNothing(t *testing.T) {
 	// pod, which no Gateway selects: it may ask, and gets no credential.
 	t.Run("sleep asks for the gateway's certificate", func(t *testing.T) {
 		for _, node := range []string{sleep.NodeID(), strings.Replace(sleep.NodeID(), "sidecar~", "router~", 1)} {
-			c := openStream(t, conn, sleepToken, node)
+			c := harness.OpenXDSStream(t, conn, sleepToken, node)
 			got := askSecrets(t, c, gatewayCert, gatewayCert+"-cacert")
 			if len(got) != 0 {
 				t.Errorf("node %s got %d secrets it does not own", node, len(got))
@@ -106,7 +106,7 @@ func TestUnprovenStreamsGetNothing(t *testing.T) {
 	})
 
 	t.Run("sleep gets its own identity", func(t *testing.T) {
-		c := openStream(t, conn, sleepToken, sleep.NodeID())
+		c := harness.OpenXDSStream(t, conn, sleepToken, sleep.NodeID())
 		got := askSecrets(t, c, "default")
 		if len(got) != 1 {
 			t.Fatalf("got %d secrets, want default", len(got))
@@ -140,19 +140,6 @@ func TestUnprovenStreamsGetNothing(t *testing.T) {
 	}
 }
 
-func openStream(t *testing.T, conn grpc.ClientConnInterface, token, node string) *xdstest.Client {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	if token != "" {
-		ctx = xdstest.WithToken(ctx, token)
-	}
-	c, err := xdstest.Open(ctx, conn, node)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
 
 // askSecrets subscribes to SDS names and returns the secrets of the
 // answer (a proven stream is answered, possibly with none).
