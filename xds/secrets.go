@@ -84,11 +84,12 @@ func (w *workloadSecrets) secretsFor(nodeID string, id authn.Identity) ([]*tlsv3
 }
 
 // renewDue replaces the certificates that are at least half-way through
-// their life and returns the new secrets of each node renewed.
-func (w *workloadSecrets) renewDue(now time.Time) (map[string][]*tlsv3.Secret, error) {
+// their life and returns the new "default" secret of each node renewed
+// (ROOTCA does not change with them).
+func (w *workloadSecrets) renewDue(now time.Time) (map[string]*tlsv3.Secret, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	out := map[string][]*tlsv3.Secret{}
+	out := map[string]*tlsv3.Secret{}
 	for nodeID, cur := range w.byNode {
 		if now.Before(cur.cert.RenewAt()) {
 			continue
@@ -98,7 +99,7 @@ func (w *workloadSecrets) renewDue(now time.Time) (map[string][]*tlsv3.Secret, e
 			return out, err
 		}
 		w.byNode[nodeID] = next
-		out[nodeID] = []*tlsv3.Secret{next.secret, w.rootsSecret()}
+		out[nodeID] = next.secret
 	}
 	return out, nil
 }
@@ -173,16 +174,16 @@ func (s *Server) renewCertificates() {
 		return
 	}
 	start := time.Now()
-	s.mu.Lock()
-	memo := s.memo
-	s.mu.Unlock()
+	// Not the snapshot's memo: each renewed secret is one proxy's, and the
+	// memo would keep every renewal until the next mesh change.
+	memo := newMarshalMemo()
 	views := s.cache.Nodes()
-	for nodeID, secrets := range renewed {
+	for nodeID, secret := range renewed {
 		old := views[nodeID]
 		if old == nil {
 			continue // its first view, being built, gets the new certificate
 		}
-		next, err := old.withSecrets(s.opts.VersionPrefix, memo, secrets)
+		next, err := old.withSecrets(s.opts.VersionPrefix, memo, []*tlsv3.Secret{secret})
 		if err != nil {
 			s.log.Error("cannot push a renewed certificate", "node", nodeID, "error", err)
 			continue
