@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -27,12 +28,25 @@ type securityFlags struct {
 
 func (s *securityFlags) addTo(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringVar(&s.stateDir, "state-dir", defaultStateDir(), "folder mode: where the CA, the proxy token key and minted tokens are kept (shared with `pilotlight bootstrap`)")
+	f.StringVar(&s.stateDir, "state-dir", defaultStateDir(), "folder mode: where the CA, the proxy token key and minted tokens are kept (shared with pilotlight bootstrap)")
 	f.StringVar(&s.cacertsDir, "cacerts-dir", "", "folder mode: a CA to use instead of the state folder's, in Istio's cacerts layout (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem)")
 	f.StringVar(&s.trustDomain, "trust-domain", authn.DefaultTrustDomain, "trust domain of workload identities: spiffe://TRUST-DOMAIN/ns/NS/sa/SA")
 	f.DurationVar(&s.certTTL, "workload-cert-ttl", authn.DefaultWorkloadCertTTL, "lifetime of workload certificates; each is renewed at half its life")
 	f.StringVar(&s.rootNamespace, "root-namespace", "istio-system", "namespace whose selector-less PeerAuthentication applies to the whole mesh")
 	f.StringSliceVar(&s.serverNames, "xds-server-name", nil, "extra DNS names of the xDS server's certificate (localhost and the --xds-addr IP are always in it)")
+}
+
+// check refuses flag values that would make no sense.
+func (s *securityFlags) check() error {
+	switch {
+	case s.certTTL < time.Second:
+		return fmt.Errorf("--workload-cert-ttl %v: at least 1s", s.certTTL)
+	case s.trustDomain == "" || strings.ContainsAny(s.trustDomain, "/:@ "):
+		return fmt.Errorf("--trust-domain %q: want a DNS-style name such as cluster.local", s.trustDomain)
+	case s.rootNamespace == "":
+		return errors.New("--root-namespace must not be empty")
+	}
+	return nil
 }
 
 // defaultStateDir is $XDG_STATE_HOME/pilotlight, else ~/.local/state/pilotlight.
@@ -112,7 +126,7 @@ type bootstrapIdentity struct {
 
 func (b *bootstrapIdentity) addTo(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringVar(&b.stateDir, "state-dir", defaultStateDir(), "folder mode: the state folder of `pilotlight serve` (its root certificate and token key)")
+	f.StringVar(&b.stateDir, "state-dir", defaultStateDir(), "folder mode: the state folder of pilotlight serve (its root certificate and token key)")
 	f.StringVar(&b.tokenFile, "token-file", "", "a token file for Envoy to send as it is, e.g. a projected ServiceAccount token (audience pilotlight); default: mint a folder token into STATE/tokens/NS.POD.token")
 	f.StringVar(&b.rootCert, "root-cert", "", "root certificate of the xDS server (default STATE/root-cert.pem; in a cluster the istio-ca-root-cert ConfigMap's root-cert.pem)")
 	f.DurationVar(&b.tokenTTL, "token-ttl", authn.DefaultTokenTTL, "lifetime of a minted folder token; run bootstrap again before it ends (Envoy re-reads the file on reconnect)")
@@ -121,6 +135,9 @@ func (b *bootstrapIdentity) addTo(cmd *cobra.Command) {
 // resolve returns the token file and root certificate to use for a pod,
 // minting the pod's folder token when no token file was given.
 func (b *bootstrapIdentity) resolve(namespace, pod string) (tokenFile, rootCert string, err error) {
+	if b.tokenTTL <= 0 {
+		return "", "", fmt.Errorf("--token-ttl %v: must be positive", b.tokenTTL)
+	}
 	rootCert = b.rootCert
 	if rootCert == "" {
 		rootCert = authn.StateRootPath(b.stateDir)

@@ -72,6 +72,9 @@ func serve(ctx context.Context, f serveFlags) error {
 	if err := f.checkSource(); err != nil {
 		return err
 	}
+	if err := f.security.check(); err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
