@@ -140,7 +140,6 @@ func TestUnprovenStreamsGetNothing(t *testing.T) {
 	}
 }
 
-
 // askSecrets subscribes to SDS names and returns the secrets of the
 // answer (a proven stream is answered, possibly with none).
 func askSecrets(t *testing.T, c *xdstest.Client, names ...string) []*tlsv3.Secret {

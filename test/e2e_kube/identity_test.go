@@ -124,7 +124,6 @@ func TestKubeRootConfigMap(t *testing.T) {
 	e.c.ApplyManifestFile(filepath.Join(root, "deploy", "networkpolicy.yaml"))
 }
 
-
 // wantRefused: the stream ends with this status and no resource.
 func wantRefused(t *testing.T, conn grpc.ClientConnInterface, token, node string, code codes.Code, message string) {
 	t.Helper()
