@@ -32,10 +32,6 @@ func (m MTLSMode) String() string {
 	return "PERMISSIVE"
 }
 
-// DefaultRootNamespace is Istio's root namespace: a PeerAuthentication
-// there without a selector is the mesh-wide policy.
-const DefaultRootNamespace = "istio-system"
-
 // PeerPolicies resolves the mTLS mode of workload ports from a snapshot's
 // PeerAuthentications, as Istio's policy applier does:
 //
@@ -58,7 +54,7 @@ type PeerPolicies struct {
 // NewPeerPolicies indexes the policies of a snapshot.
 func NewPeerPolicies(policies []*discovery.PeerAuthentication, rootNamespace string) *PeerPolicies {
 	if rootNamespace == "" {
-		rootNamespace = DefaultRootNamespace
+		rootNamespace = discovery.DefaultRootNamespace
 	}
 	sorted := append([]*discovery.PeerAuthentication(nil), policies...)
 	sort.SliceStable(sorted, func(i, j int) bool { return older(sorted[i], sorted[j]) })

@@ -74,7 +74,7 @@ func TestPeerPolicyModes(t *testing.T) {
 		{"another namespace's selector does not", []*discovery.PeerAuthentication{
 			policy("shop", "web-strict", 1, map[string]string{"app": "web"}, strict, nil)}, other, 8080, Permissive},
 	} {
-		got := NewPeerPolicies(tc.policies, DefaultRootNamespace).Mode(tc.pod, tc.port)
+		got := NewPeerPolicies(tc.policies, discovery.DefaultRootNamespace).Mode(tc.pod, tc.port)
 		if got != tc.want {
 			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
 		}
@@ -87,7 +87,7 @@ func TestPeerPolicyRootNamespaceFlag(t *testing.T) {
 	if got := NewPeerPolicies(policies, "mesh-config").Mode(pod, 80); got != Strict {
 		t.Errorf("with --root-namespace mesh-config: %s, want STRICT", got)
 	}
-	if got := NewPeerPolicies(policies, DefaultRootNamespace).Mode(pod, 80); got != Permissive {
+	if got := NewPeerPolicies(policies, discovery.DefaultRootNamespace).Mode(pod, 80); got != Permissive {
 		t.Errorf("with the default root: %s, want PERMISSIVE (mesh-config is an ordinary namespace)", got)
 	}
 }

@@ -82,6 +82,9 @@ func Validate(s *Snapshot) []Problem {
 	s.VirtualServices = keepValid(s.VirtualServices, v.VirtualService, &problems)
 	problems = append(problems, CheckGatewaySecrets(s)...)
 	problems = append(problems, CheckPeerAuthenticationSelectors(s)...)
+	s.AuthorizationPolicies = keepValid(s.AuthorizationPolicies, ValidateAuthorizationPolicy, &problems)
+	s.RequestAuthentications = keepValid(s.RequestAuthentications, ValidateRequestAuthentication, &problems)
+	problems = append(problems, CheckAuthorizationPolicies(s)...)
 	return problems
 }
 

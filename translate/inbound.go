@@ -32,13 +32,18 @@ type inboundPort struct {
 	c    filterContext // the pod and its target port
 	mode authn.MTLSMode
 	tcp  bool // a byte stream (tcp_proxy) rather than HTTP
+	// tcpRBAC are the network RBAC filters of the pod's AuthorizationPolicies
+	// (rbac.go), before a TCP chain's tcp_proxy.
+	tcpRBAC []*listener.Filter
 }
 
-func (m *Mesh) inboundPort(pod *discovery.Pod, port uint32, tcp bool) inboundPort {
+func (m *Mesh) inboundPort(pod *discovery.Pod, port uint32, tcp bool, tcpRBAC []*listener.Filter) inboundPort {
 	return inboundPort{
-		c:    filterContext{dir: inbound, snap: m.snap, pod: pod, port: port},
-		mode: m.peers.Mode(pod, port),
-		tcp:  tcp,
+		// The pod's security policies are looked up once for every chain.
+		c:       filterContext{dir: inbound, snap: m.snap, pod: pod, port: port, policies: policiesOf(m.snap, pod)},
+		mode:    m.peers.Mode(pod, port),
+		tcp:     tcp,
+		tcpRBAC: tcpRBAC,
 	}
 }
 
@@ -80,7 +85,9 @@ func (ib inboundPort) chain(kind string, mtls bool) *listener.FilterChain {
 	cluster := InboundClusterName(ib.c.port)
 	name := "inbound|" + uitoa(ib.c.port) + "|" + kind
 	if ib.tcp {
-		return &listener.FilterChain{Name: name, Filters: []*listener.Filter{tcpProxyTo(cluster, cluster)}}
+		// A connection the network RBAC filters deny is closed.
+		filters := append(append([]*listener.Filter(nil), ib.tcpRBAC...), tcpProxyTo(cluster, cluster))
+		return &listener.FilterChain{Name: name, Filters: filters}
 	}
 	c := ib.c
 	c.mtls = mtls
@@ -104,7 +111,12 @@ func inboundHTTPManager(c filterContext) *hcm.HttpConnectionManager {
 				Routes:  []*route.Route{forwardAll("default", cluster)},
 			}},
 		}},
-		HttpFilters: httpFilters(c),
+		// normalize_path: as Istio's default (meshConfig.pathNormalization
+		// BASE), RFC 3986 normalization before any filter, so that an
+		// AuthorizationPolicy on /admin/* also holds for /public/../admin/x
+		// and /%61dmin/x, and the app sees the path the policy judged.
+		NormalizePath: wrapperspb.Bool(true),
+		HttpFilters:   httpFilters(c),
 	}
 	if c.mtls {
 		manager.ForwardClientCertDetails = hcm.HttpConnectionManager_APPEND_FORWARD
@@ -119,8 +131,12 @@ func inboundHTTPManager(c filterContext) *hcm.HttpConnectionManager {
 // mesh sends the pod: HTTP ports and tcp (byte stream) ports.
 func (m *Mesh) inboundListeners(pod *discovery.Pod, httpPorts, tcpPorts []uint32) []*listener.Listener {
 	out := make([]*listener.Listener, 0, len(httpPorts)+len(tcpPorts))
+	var tcpRBAC []*listener.Filter
+	if len(tcpPorts) > 0 {
+		tcpRBAC = tcpRBACFilters(m.snap.AuthorizationPoliciesFor(pod))
+	}
 	add := func(port uint32, tcp bool) {
-		ib := m.inboundPort(pod, port, tcp)
+		ib := m.inboundPort(pod, port, tcp, tcpRBAC)
 		l := &listener.Listener{
 			Name:             ListenerName(pod.IP, port),
 			Address:          socketAddress(pod.IP, port),

@@ -58,26 +58,21 @@ type Resources struct {
 type MeshOption func(*meshOptions)
 
 type meshOptions struct {
-	trustDomain   string
-	rootNamespace string
+	trustDomain string
 }
 
 // WithTrustDomain: the trust domain of the SPIFFE IDs that clients expect
 // of servers (meshConfig.trustDomain, default cluster.local).
 func WithTrustDomain(td string) MeshOption { return func(o *meshOptions) { o.trustDomain = td } }
 
-// WithRootNamespace: where a selector-less PeerAuthentication is mesh-wide
-// (meshConfig.rootNamespace, default istio-system).
-func WithRootNamespace(ns string) MeshOption { return func(o *meshOptions) { o.rootNamespace = ns } }
-
 // NewMesh prepares the translation of a snapshot. It does no work yet.
 func NewMesh(snap *discovery.Snapshot, options ...MeshOption) *Mesh {
-	opts := meshOptions{trustDomain: authn.DefaultTrustDomain, rootNamespace: authn.DefaultRootNamespace}
+	opts := meshOptions{trustDomain: authn.DefaultTrustDomain}
 	for _, o := range options {
 		o(&opts)
 	}
 	m := &Mesh{snap: snap, rules: indexRules(snap), proxyRoutes: map[string]*route.RouteConfiguration{}, opts: opts,
-		peers: authn.NewPeerPolicies(snap.PeerAuthentications, opts.rootNamespace)}
+		peers: authn.NewPeerPolicies(snap.PeerAuthentications, snap.Root())}
 	m.serviceIdentities = sync.OnceValue(m.buildServiceIdentities)
 	m.outboundClusters = sync.OnceValue(m.buildOutboundClusters)
 	m.loadAssignments = sync.OnceValue(m.buildLoadAssignments)
@@ -96,12 +91,13 @@ func (m *Mesh) ForProxy(p Proxy) *Resources {
 		Routes:          []*route.RouteConfiguration{m.proxyRouteConfig(m.proxySource(p))},
 	}
 	if pod := m.snap.Pod(p.Namespace, p.PodName); pod != nil && p.Type == Sidecar {
-		inbound := m.inboundPorts(pod)
+		ports := discovery.InboundPorts(m.snap.Services, pod)
+		inbound := portNumbers(ports)
 		// "inbound|…" sorts before "outbound|…", and both parts are sorted
 		// already: no need to sort thousands of clusters per proxy.
 		res.Clusters = inboundClusters(pod, inbound)
 		res.Listeners = append(res.Listeners, outboundProxyListener(m.snap, pod))
-		httpPorts, tcpPorts := m.splitInboundPorts(pod, inbound)
+		httpPorts, tcpPorts := splitInboundPorts(ports)
 		res.Listeners = append(res.Listeners, m.inboundListeners(pod, httpPorts, tcpPorts)...)
 		res.Listeners = append(res.Listeners, m.outboundTCPListeners(pod, inbound)...)
 	}

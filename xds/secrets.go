@@ -246,8 +246,5 @@ func (s *Server) meshOptions() []translate.MeshOption {
 	if s.opts.TrustDomain != "" {
 		out = append(out, translate.WithTrustDomain(s.opts.TrustDomain))
 	}
-	if s.opts.RootNamespace != "" {
-		out = append(out, translate.WithRootNamespace(s.opts.RootNamespace))
-	}
 	return out
 }

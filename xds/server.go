@@ -37,8 +37,6 @@ type Options struct {
 	CA              CertificateAuthority
 	WorkloadCertTTL time.Duration
 	TrustDomain     string
-	// RootNamespace holds the mesh-wide PeerAuthentication (istio-system).
-	RootNamespace string
 }
 
 // Server turns mesh snapshots into per-proxy views and serves them over ADS.

@@ -18,12 +18,11 @@ import (
 
 // securityFlags are serve's identity and mTLS flags.
 type securityFlags struct {
-	stateDir      string
-	cacertsDir    string
-	trustDomain   string
-	certTTL       time.Duration
-	rootNamespace string
-	serverNames   []string
+	stateDir    string
+	cacertsDir  string
+	trustDomain string
+	certTTL     time.Duration
+	serverNames []string
 }
 
 func (s *securityFlags) addTo(cmd *cobra.Command) {
@@ -32,7 +31,6 @@ func (s *securityFlags) addTo(cmd *cobra.Command) {
 	f.StringVar(&s.cacertsDir, "cacerts-dir", "", "folder mode: a CA to use instead of the state folder's, in Istio's cacerts layout (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem)")
 	f.StringVar(&s.trustDomain, "trust-domain", authn.DefaultTrustDomain, "trust domain of workload identities: spiffe://TRUST-DOMAIN/ns/NS/sa/SA")
 	f.DurationVar(&s.certTTL, "workload-cert-ttl", authn.DefaultWorkloadCertTTL, "lifetime of workload certificates; each is renewed at half its life")
-	f.StringVar(&s.rootNamespace, "root-namespace", "istio-system", "namespace whose selector-less PeerAuthentication applies to the whole mesh")
 	f.StringSliceVar(&s.serverNames, "xds-server-name", nil, "extra DNS names of the xDS server's certificate (localhost and the --xds-addr IP are always in it)")
 }
 
@@ -43,8 +41,6 @@ func (s *securityFlags) check() error {
 		return fmt.Errorf("--workload-cert-ttl %v: at least 1s", s.certTTL)
 	case s.trustDomain == "" || strings.ContainsAny(s.trustDomain, "/:@ "):
 		return fmt.Errorf("--trust-domain %q: want a DNS-style name such as cluster.local", s.trustDomain)
-	case s.rootNamespace == "":
-		return errors.New("--root-namespace must not be empty")
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 
+	"github.com/pilotlight/pilotlight/discovery"
 	"github.com/pilotlight/pilotlight/discovery/folder"
 	"github.com/pilotlight/pilotlight/xds"
 )
@@ -31,6 +32,9 @@ type serveFlags struct {
 	logLevel  string
 	kube      kubeFlags
 	security  securityFlags
+
+	rootNamespace string
+	jwks          jwksFlags
 }
 
 func serveCommand() *cobra.Command {
@@ -39,8 +43,13 @@ func serveCommand() *cobra.Command {
 		Use:   "serve",
 		Short: "Serve Envoy proxies their config over ADS",
 		Long: `Serve reads the mesh (Kubernetes Services, Pods, EndpointSlices and Istio
-VirtualServices, DestinationRules, Gateways) and serves every connected Envoy
-its own view over ADS (state of the world and Delta).
+VirtualServices, DestinationRules, Gateways, AuthorizationPolicies,
+RequestAuthentications) and serves every connected Envoy its own view over ADS
+(state of the world and Delta).
+
+The keys of RequestAuthentication jwksUri are fetched here, not by each Envoy,
+inlined into the config and refreshed; --jwks-redirect points those fetches
+elsewhere (a local folder or server) for offline clusters and tests.
 
 With --config-dir it reads multi-document YAML from a folder and watches it.
 Otherwise it watches a Kubernetes API server: the one of --kubeconfig, or, in
@@ -58,8 +67,10 @@ Istio objects.`,
 	cmd.Flags().StringVar(&f.httpAddr, "http-addr", "127.0.0.1:15014", "address of /metrics, /healthz, /readyz and /debug/")
 	cmd.Flags().DurationVar(&f.debounce, "debounce", 100*time.Millisecond, "quiet time after a change before pushing")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().StringVar(&f.rootNamespace, "root-namespace", discovery.DefaultRootNamespace, "Istio's meshConfig.rootNamespace: security policies there without a selector apply to the whole mesh")
 	f.kube.addTo(cmd)
 	f.security.addTo(cmd)
+	f.jwks.addTo(cmd)
 	return cmd
 }
 
@@ -75,6 +86,10 @@ func serve(ctx context.Context, f serveFlags) error {
 	if err := f.security.check(); err != nil {
 		return err
 	}
+	jwks, err := f.jwks.resolver(log)
+	if err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -82,11 +97,10 @@ func serve(ctx context.Context, f serveFlags) error {
 	// state folder or from the cluster (security.go).
 	var k *kubeMode
 	var id *meshIdentity
-	var err error
 	if f.configDir != "" {
 		id, err = f.security.folderIdentity(log, f.xdsAddr)
 	} else {
-		if k, err = newKubeMode(f.kube, log); err != nil {
+		if k, err = newKubeMode(f.kube, f.rootNamespace, log); err != nil {
 			return err
 		}
 		id, err = k.clusterIdentity(ctx, f.security, f.xdsAddr, log)
@@ -97,7 +111,7 @@ func serve(ctx context.Context, f serveFlags) error {
 	server := xds.NewServer(ctx, xds.Options{
 		Log: log, Registry: reg, Debounce: f.debounce,
 		Authenticator: id.authenticator, CA: id.ca, WorkloadCertTTL: f.security.certTTL,
-		TrustDomain: f.security.trustDomain, RootNamespace: f.security.rootNamespace,
+		TrustDomain: f.security.trustDomain,
 	})
 	xdsListener, err := net.Listen("tcp", f.xdsAddr)
 	if err != nil {
@@ -117,10 +131,14 @@ func serve(ctx context.Context, f serveFlags) error {
 	)
 	server.Register(grpcServer)
 	var handler http.Handler = debugMux(server, reg)
-	source := func(ctx context.Context) error { return folder.Watch(ctx, f.configDir, log, server.Update) }
+	// discovery → JWKS resolver (fetches and inlines jwksUri keys) → xDS.
+	source := func(ctx context.Context) error {
+		w := &folder.Watcher{Dir: f.configDir, Log: log, Publish: jwks.Update, RootNamespace: f.rootNamespace}
+		return w.Run(ctx)
+	}
 	var debugAuth debugAuthorizer // folder mode: loopback only
 	if k != nil {
-		source = func(ctx context.Context) error { return k.run(ctx, server.Update) }
+		source = func(ctx context.Context) error { return k.run(ctx, jwks.Update) }
 		handler = k.handler(handler, server)
 		debugAuth = kubeDebugAuthorizer{client: k.client}
 	}
@@ -132,6 +150,7 @@ func serve(ctx context.Context, f serveFlags) error {
 	errs := make(chan error, 3)
 	sourceDone := make(chan struct{})
 	go server.Run(ctx)
+	go jwks.Run(ctx, server.Update)
 	go func() { defer close(sourceDone); errs <- source(ctx) }()
 	go func() { errs <- grpcServer.Serve(xdsListener) }()
 	go func() { errs <- httpServer.Serve(httpListener) }()

@@ -35,6 +35,12 @@ type informers struct {
 	gateways         networkinglisters.GatewayLister
 	peerAuths        securitylisters.PeerAuthenticationLister
 
+	authorizationPolicies  securitylisters.AuthorizationPolicyLister
+	requestAuthentications securitylisters.RequestAuthenticationLister
+
+	// rootNamespace goes into every snapshot (discovery.Snapshot.RootNamespace).
+	rootNamespace string
+
 	// synced reports, per informer, whether its initial list has been
 	// handed to the event handler.
 	synced []cache.InformerSynced
@@ -57,15 +63,16 @@ func newInformers(kc kubernetes.Interface, ic istioclient.Interface, onChange fu
 		destinationRules: isf.Networking().V1().DestinationRules().Lister(),
 		gateways:         isf.Networking().V1().Gateways().Lister(),
 		peerAuths:        isf.Security().V1().PeerAuthentications().Lister(),
+
+		authorizationPolicies:  isf.Security().V1().AuthorizationPolicies().Lister(),
+		requestAuthentications: isf.Security().V1().RequestAuthentications().Lister(),
 	}
 	// Namespaces go into no snapshot yet; they are watched so that the
 	// cache is warm and readiness covers them when namespace labels start
 	// to matter (sidecar injection, policy scoping).
 	inf.synced = append(inf.synced, kf.Core().V1().Namespaces().Informer().HasSynced)
-	// PeerAuthentications are in the snapshot; the other security kinds are
-	// not yet, but a change to one will matter once they are: they are
-	// watched like the rest, and a rebuild they cause publishes nothing
-	// while the snapshot is the same.
+	// Every security kind is in the snapshot (PeerAuthentication,
+	// AuthorizationPolicy, RequestAuthentication).
 	err := inf.notify(onChange,
 		kf.Core().V1().Services().Informer(),
 		kf.Core().V1().Pods().Informer(),

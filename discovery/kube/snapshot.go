@@ -51,6 +51,13 @@ func (inf *informers) snapshot(version uint64) (*discovery.Snapshot, *report, er
 	s.PeerAuthentications = convert(c.peerAuths, r, "PeerAuthentication", func(o *securityv1.PeerAuthentication, m discovery.Meta) *discovery.PeerAuthentication {
 		return &discovery.PeerAuthentication{Meta: m, Created: o.CreationTimestamp.Time, Spec: &o.Spec}
 	})
+	s.AuthorizationPolicies = convert(c.authorizationPolicies, r, "AuthorizationPolicy", func(o *securityv1.AuthorizationPolicy, m discovery.Meta) *discovery.AuthorizationPolicy {
+		return &discovery.AuthorizationPolicy{Meta: m, Spec: &o.Spec}
+	})
+	s.RequestAuthentications = convert(c.requestAuthentications, r, "RequestAuthentication", func(o *securityv1.RequestAuthentication, m discovery.Meta) *discovery.RequestAuthentication {
+		return &discovery.RequestAuthentication{Meta: m, Spec: &o.Spec, Origin: m.Key()}
+	})
+	s.RootNamespace = inf.rootNamespace
 	// Before validation, which checks that gateways find the secrets they name.
 	s.Secrets, s.Problems = tlsSecrets(c.secrets)
 	for _, p := range discovery.Validate(s) {
@@ -72,11 +79,14 @@ type cached struct {
 	destinationRules []*istiov1.DestinationRule
 	gateways         []*istiov1.Gateway
 	peerAuths        []*securityv1.PeerAuthentication
+
+	authorizationPolicies  []*securityv1.AuthorizationPolicy
+	requestAuthentications []*securityv1.RequestAuthentication
 }
 
 func (inf *informers) list() (c cached, err error) {
 	everything := labels.Everything()
-	var errs [8]error
+	var errs [10]error
 	c.services, errs[0] = inf.services.List(everything)
 	c.pods, errs[1] = inf.pods.List(everything)
 	c.slices, errs[2] = inf.slices.List(everything)
@@ -84,7 +94,9 @@ func (inf *informers) list() (c cached, err error) {
 	c.virtualServices, errs[4] = inf.virtualServices.List(everything)
 	c.destinationRules, errs[5] = inf.destinationRules.List(everything)
 	c.gateways, errs[6] = inf.gateways.List(everything)
-	c.peerAuths, errs[7] = inf.peerAuths.List(everything)
+	c.authorizationPolicies, errs[7] = inf.authorizationPolicies.List(everything)
+	c.requestAuthentications, errs[8] = inf.requestAuthentications.List(everything)
+	c.peerAuths, errs[9] = inf.peerAuths.List(everything)
 	// Caches list in map order. Sorting the inputs makes the build itself
 	// deterministic, such as which slice an address shared by two comes from.
 	sortObjects(c.services)
@@ -149,6 +161,7 @@ func unchanged(a, b *discovery.Snapshot) bool {
 func withoutRules(s *discovery.Snapshot) discovery.Snapshot {
 	c := *s
 	c.Version = 0
-	c.VirtualServices, c.DestinationRules, c.Gateways, c.PeerAuthentications = nil, nil, nil, nil
+	c.VirtualServices, c.DestinationRules, c.Gateways = nil, nil, nil
+	c.AuthorizationPolicies, c.RequestAuthentications, c.PeerAuthentications = nil, nil, nil
 	return c
 }
