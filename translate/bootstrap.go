@@ -32,6 +32,9 @@ type BootstrapOptions struct {
 	// RootCertFile holds the roots that the xDS server's certificate
 	// chains up to (the mesh CA's root-cert.pem).
 	RootCertFile string
+	// DNSAddr is host:port of the control plane's DNS server for the
+	// mesh's names (folder mode), "" for the host's resolvers.
+	DNSAddr string
 }
 
 // Bootstrap is the static config an Envoy starts with: who it is (node),
@@ -58,7 +61,7 @@ func Bootstrap(o BootstrapOptions) (*bootstrap.Bootstrap, error) {
 	if o.Delta {
 		apiType = core.ApiConfigSource_DELTA_GRPC
 	}
-	return &bootstrap.Bootstrap{
+	b := &bootstrap.Bootstrap{
 		Node:  &core.Node{Id: o.Proxy.NodeID(), Cluster: o.Proxy.PodName + "." + o.Proxy.Namespace},
 		Admin: &bootstrap.Admin{Address: socketAddress(adminHost, adminPort)},
 		DynamicResources: &bootstrap.Bootstrap_DynamicResources{
@@ -70,7 +73,15 @@ func Bootstrap(o BootstrapOptions) (*bootstrap.Bootstrap, error) {
 			CdsConfig: adsConfigSource(),
 			LdsConfig: adsConfigSource(),
 		},
-	}, nil
+	}
+	if o.DNSAddr != "" {
+		dnsHost, dnsPort, err := splitHostPort(o.DNSAddr)
+		if err != nil {
+			return nil, fmt.Errorf("dns address: %w", err)
+		}
+		b.TypedDnsResolverConfig = dnsResolver(dnsHost, dnsPort)
+	}
+	return b, nil
 }
 
 // xdsGrpcService: google_grpc.target_uri is the server address;

@@ -106,13 +106,18 @@ func inboundMTLS(http bool) *core.TransportSocket {
 // outboundMTLS originates mesh mTLS (Istio's ISTIO_MUTUAL): the proxy's
 // "default" certificate; the server verified against "ROOTCA" and, when
 // sans is not empty, required to be one of them (combined_validation_context:
-// SAN matchers beside the SDS roots).
-func outboundMTLS(sni string, sans []string) *core.TransportSocket {
+// SAN matchers beside the SDS roots). ALPN istio-peer-exchange and istio
+// (which the server's PERMISSIVE chain matches), plus h2 on HTTP/2 clusters.
+func outboundMTLS(sni string, sans []string, http2 bool) *core.TransportSocket {
+	alpn := mtlsALPN
+	if http2 {
+		alpn = append(append([]string{}, mtlsALPN...), "h2")
+	}
 	ctx := &tlsv3.UpstreamTlsContext{
 		Sni: sni,
 		CommonTlsContext: &tlsv3.CommonTlsContext{
 			TlsParams:                      meshTLSParams(),
-			AlpnProtocols:                  mtlsALPN,
+			AlpnProtocols:                  alpn,
 			TlsCertificateSdsSecretConfigs: []*tlsv3.SdsSecretConfig{sdsSecret(WorkloadCertSecretName)},
 			ValidationContextType: &tlsv3.CommonTlsContext_CombinedValidationContext{
 				CombinedValidationContext: &tlsv3.CommonTlsContext_CombinedCertificateValidationContext{
@@ -135,7 +140,7 @@ func rawBufferSocket() *core.TransportSocket {
 // DestinationRule tls ISTIO_MUTUAL, and with no tls at all (auto-mTLS)
 // toward the endpoints marked tlsMode=istio. SIMPLE, MUTUAL and DISABLE
 // were applied by applyTLS; a passthrough cluster has no endpoints to mark.
-func (m *Mesh) applyMeshTLS(c *cluster.Cluster, host, subset string, port uint32, policy *networking.TrafficPolicy) {
+func (m *Mesh) applyMeshTLS(c *cluster.Cluster, host, subset string, port uint32, policy *networking.TrafficPolicy, http2 bool) {
 	tls := policy.GetTls()
 	sni := OutboundSNI(port, subset, host)
 	switch {
@@ -147,13 +152,13 @@ func (m *Mesh) applyMeshTLS(c *cluster.Cluster, host, subset string, port uint32
 		if len(sans) == 0 {
 			sans = m.serviceIdentities()[host]
 		}
-		c.TransportSocket = outboundMTLS(sni, sans)
+		c.TransportSocket = outboundMTLS(sni, sans, http2)
 	case tls == nil && !isPassthrough(policy):
 		c.TransportSocketMatches = []*cluster.Cluster_TransportSocketMatch{
 			{
 				Name:            "tlsMode-istio",
 				Match:           tlsModeMetadata(),
-				TransportSocket: outboundMTLS(sni, m.serviceIdentities()[host]),
+				TransportSocket: outboundMTLS(sni, m.serviceIdentities()[host], http2),
 			},
 			{Name: "tlsMode-disabled", Match: &structpb.Struct{}, TransportSocket: rawBufferSocket()},
 		}

@@ -20,6 +20,7 @@ func bootstrapCommand() *cobra.Command {
 		adminPort    int
 		gateway      bool
 		delta        bool
+		dnsAddr      string
 		identity     bootstrapIdentity
 	)
 	cmd := &cobra.Command{
@@ -54,6 +55,7 @@ the pod's projected ServiceAccount token (audience pilotlight) as --token-file.`
 				XDSAddr:      xdsAddr,
 				AdminAddr:    net.JoinHostPort(localAddress, strconv.Itoa(adminPort)),
 				Delta:        delta,
+				DNSAddr:      dnsAddr,
 				TokenFile:    tokenFile,
 				RootCertFile: rootCert,
 			})
@@ -80,6 +82,7 @@ the pod's projected ServiceAccount token (audience pilotlight) as --token-file.`
 	cmd.Flags().IntVar(&adminPort, "admin-port", translate.AdminPort, "Envoy admin port")
 	cmd.Flags().BoolVar(&gateway, "gateway", false, "a gateway (router) proxy instead of a sidecar")
 	cmd.Flags().BoolVar(&delta, "delta", false, "use incremental (Delta) xDS instead of state of the world")
+	cmd.Flags().StringVar(&dnsAddr, "dns-addr", "", "resolve DNS (STRICT_DNS clusters) with pilotlight's server for the mesh's names (serve --dns-addr), instead of the host's")
 	identity.addTo(cmd)
 	_ = cmd.MarkFlagRequired("pod")
 	_ = cmd.MarkFlagRequired("pod-ip")
