@@ -7,8 +7,11 @@ import (
 	"strconv"
 
 	bootstrap "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
+	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	grpccredential "github.com/envoyproxy/go-control-plane/envoy/config/grpc_credential/v3"
+	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // XDSStatPrefix names the stats of Envoy's gRPC client to the control
@@ -22,10 +25,20 @@ const fileBasedMetadata = "envoy.grpc_credentials.file_based_metadata"
 // BootstrapOptions say how one Envoy finds the control plane and proves
 // who it is.
 type BootstrapOptions struct {
-	Proxy     Proxy
-	XDSAddr   string // host:port of pilotlight's ADS server
+	// Proxy is who the Envoy is. Proxy.Interception goes into the node
+	// metadata (INTERCEPTION_MODE), which decides its listeners.
+	Proxy Proxy
+	// XDSAddr is host:port of pilotlight's ADS server. A host name (the
+	// in-cluster Service) is resolved by the gRPC client's DNS.
+	XDSAddr   string
 	AdminAddr string // host:port of Envoy's admin interface
 	Delta     bool   // incremental (Delta) xDS instead of state of the world
+	// ServiceAccount, when set, goes into the node metadata (SERVICE_ACCOUNT).
+	ServiceAccount string
+	// HealthPort, when not 0, serves GET /healthz/ready on 0.0.0.0 (Istio's
+	// 15021): Envoy's admin /ready, 200 once its first config is applied.
+	// Only that path: the admin interface itself stays on AdminAddr.
+	HealthPort uint32
 	// TokenFile holds the proxy's bearer token: a folder token minted by
 	// `pilotlight bootstrap`, or a projected ServiceAccount token.
 	TokenFile string
@@ -62,7 +75,7 @@ func Bootstrap(o BootstrapOptions) (*bootstrap.Bootstrap, error) {
 		apiType = core.ApiConfigSource_DELTA_GRPC
 	}
 	b := &bootstrap.Bootstrap{
-		Node:  &core.Node{Id: o.Proxy.NodeID(), Cluster: o.Proxy.PodName + "." + o.Proxy.Namespace},
+		Node:  &core.Node{Id: o.Proxy.NodeID(), Cluster: o.Proxy.PodName + "." + o.Proxy.Namespace, Metadata: nodeMetadata(o)},
 		Admin: &bootstrap.Admin{Address: socketAddress(adminHost, adminPort)},
 		DynamicResources: &bootstrap.Bootstrap_DynamicResources{
 			AdsConfig: &core.ApiConfigSource{
@@ -74,6 +87,12 @@ func Bootstrap(o BootstrapOptions) (*bootstrap.Bootstrap, error) {
 			LdsConfig: adsConfigSource(),
 		},
 	}
+	if o.HealthPort != 0 {
+		b.StaticResources = &bootstrap.Bootstrap_StaticResources{
+			Clusters:  []*cluster.Cluster{adminCluster(adminHost, adminPort)},
+			Listeners: []*listener.Listener{healthListener(o.HealthPort)},
+		}
+	}
 	if o.DNSAddr != "" {
 		dnsHost, dnsPort, err := splitHostPort(o.DNSAddr)
 		if err != nil {
@@ -82,6 +101,23 @@ func Bootstrap(o BootstrapOptions) (*bootstrap.Bootstrap, error) {
 		b.TypedDnsResolverConfig = dnsResolver(dnsHost, dnsPort)
 	}
 	return b, nil
+}
+
+// nodeMetadata carries what the control plane cannot read from the node id:
+// how the proxy's traffic is captured, and its service account. Local-mode
+// proxies send none, as before.
+func nodeMetadata(o BootstrapOptions) *structpb.Struct {
+	fields := map[string]*structpb.Value{}
+	if o.Proxy.Interception != "" {
+		fields[MetadataInterceptionMode] = structpb.NewStringValue(string(o.Proxy.Interception))
+	}
+	if o.ServiceAccount != "" {
+		fields[MetadataServiceAccount] = structpb.NewStringValue(o.ServiceAccount)
+	}
+	if len(fields) == 0 {
+		return nil
+	}
+	return &structpb.Struct{Fields: fields}
 }
 
 // xdsGrpcService: google_grpc.target_uri is the server address;

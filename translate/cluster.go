@@ -78,3 +78,7 @@ func adsConfigSource() *core.ConfigSource {
 		ConfigSourceSpecifier: &core.ConfigSource_Ads{Ads: &core.AggregatedConfigSource{}},
 	}
 }
+
+func durationSeconds(s int64) *durationpb.Duration {
+	return durationpb.New(time.Duration(s) * time.Second)
+}

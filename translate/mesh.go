@@ -21,7 +21,8 @@ import (
 type Mesh struct {
 	snap  *discovery.Snapshot
 	rules *rules
-	opts  meshOptions
+	// trustDomain of the SPIFFE IDs clients expect of servers (mtls.go).
+	trustDomain string
 	// peers resolves each workload port's mTLS mode (PeerAuthentication).
 	peers *authn.PeerPolicies
 	// serviceIdentities: host -> SPIFFE IDs its servers may present (mtls.go).
@@ -44,6 +45,11 @@ type Mesh struct {
 	l4Ports func() []*l4ServicePort
 	// envoyFilters: the snapshot's EnvoyFilters, decoded (envoyfilter.go).
 	envoyFilters func() *compiledEnvoyFilters
+
+	// registryOnly: outboundTrafficPolicy REGISTRY_ONLY (meshconfig.go).
+	registryOnly bool
+	// capture: what every captured sidecar shares (listener_capture.go).
+	capture func() *captureShared
 }
 
 // Resources is one proxy's view, each list sorted by resource name.
@@ -59,27 +65,19 @@ type Resources struct {
 	Patches []PatchResult
 }
 
-// MeshOption sets what the snapshot does not say: mesh-wide settings that
-// come from pilotlight's flags (Istio's meshConfig).
-type MeshOption func(*meshOptions)
-
-type meshOptions struct {
-	trustDomain string
-}
-
 // WithTrustDomain: the trust domain of the SPIFFE IDs that clients expect
 // of servers (meshConfig.trustDomain, default cluster.local).
-func WithTrustDomain(td string) MeshOption { return func(o *meshOptions) { o.trustDomain = td } }
+func WithTrustDomain(td string) Option { return func(m *Mesh) { m.trustDomain = td } }
 
 // NewMesh prepares the translation of a snapshot. It does no work yet.
-func NewMesh(snap *discovery.Snapshot, options ...MeshOption) *Mesh {
-	opts := meshOptions{trustDomain: authn.DefaultTrustDomain}
-	for _, o := range options {
-		o(&opts)
+func NewMesh(snap *discovery.Snapshot, opts ...Option) *Mesh {
+	m := &Mesh{snap: snap, rules: indexRules(snap), proxyRoutes: map[string]*route.RouteConfiguration{},
+		trustDomain: authn.DefaultTrustDomain, peers: authn.NewPeerPolicies(snap.PeerAuthentications, snap.Root())}
+	for _, o := range opts {
+		o(m)
 	}
-	m := &Mesh{snap: snap, rules: indexRules(snap), proxyRoutes: map[string]*route.RouteConfiguration{}, opts: opts,
-		peers: authn.NewPeerPolicies(snap.PeerAuthentications, snap.Root())}
 	m.serviceIdentities = sync.OnceValue(m.buildServiceIdentities)
+	m.capture = sync.OnceValue(m.buildCaptureShared)
 	m.outboundClusters = sync.OnceValue(m.buildOutboundClusters)
 	m.loadAssignments = sync.OnceValue(m.buildLoadAssignments)
 	m.sourceSelectors = sync.OnceValue(func() []map[string]string { return sourceSelectors(snap.VirtualServices) })
@@ -108,10 +106,14 @@ func (m *Mesh) ForProxy(p Proxy) *Resources {
 		// "inbound|…" sorts before "outbound|…", and both parts are sorted
 		// already: no need to sort thousands of clusters per proxy.
 		res.Clusters = inboundClusters(pod, inbound)
-		res.Listeners = append(res.Listeners, outboundProxyListener(m.snap, pod))
-		httpPorts, tcpPorts := splitInboundPorts(ports)
-		res.Listeners = append(res.Listeners, m.inboundListeners(pod, httpPorts, tcpPorts)...)
-		res.Listeners = append(res.Listeners, m.outboundTCPListeners(pod, inbound)...)
+		if p.Captured() {
+			m.addCaptureView(res, pod, ports)
+		} else {
+			res.Listeners = append(res.Listeners, outboundProxyListener(m.snap, pod))
+			httpPorts, tcpPorts := splitInboundPorts(ports)
+			res.Listeners = append(res.Listeners, m.inboundListeners(pod, httpPorts, tcpPorts)...)
+			res.Listeners = append(res.Listeners, m.outboundTCPListeners(pod, inbound)...)
+		}
 	}
 	if pod := m.snap.Pod(p.Namespace, p.PodName); pod != nil && p.Type == Router {
 		gw := buildGatewayView(m.snap, pod, m.visibleFrom(pod.Namespace))

@@ -191,7 +191,7 @@ func (m *Mesh) buildServiceIdentities() map[string][]string {
 		var ids []string
 		for _, ep := range m.snap.Endpoints[svc.Key()] {
 			if pod := m.snap.Pod(svc.Namespace, ep.PodName); pod != nil && pod.HasSidecar() {
-				ids = append(ids, authn.SpiffeID(m.opts.trustDomain, pod.Namespace, pod.ServiceAccount))
+				ids = append(ids, authn.SpiffeID(m.trustDomain, pod.Namespace, pod.ServiceAccount))
 			}
 		}
 		slices.Sort(ids)

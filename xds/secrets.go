@@ -241,8 +241,8 @@ func (v *View) withSecrets(prefix string, memo *marshalMemo, replace []*tlsv3.Se
 }
 
 // meshOptions are the mesh-wide settings translation takes from Options.
-func (s *Server) meshOptions() []translate.MeshOption {
-	var out []translate.MeshOption
+func (s *Server) meshOptions() []translate.Option {
+	out := []translate.Option{translate.WithMeshConfig(s.opts.MeshConfig)}
 	if s.opts.TrustDomain != "" {
 		out = append(out, translate.WithTrustDomain(s.opts.TrustDomain))
 	}

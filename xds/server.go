@@ -12,6 +12,7 @@ import (
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
+	meshconfig "istio.io/api/mesh/v1alpha1"
 
 	"github.com/pilotlight/pilotlight/discovery"
 	"github.com/pilotlight/pilotlight/translate"
@@ -28,6 +29,8 @@ type Options struct {
 	// VersionPrefix starts every version this process hands out, so that a
 	// restarted control plane never reuses an old version by accident.
 	VersionPrefix string
+	// MeshConfig is Istio's mesh-wide config (nil: Istio's defaults).
+	MeshConfig *meshconfig.MeshConfig
 
 	// Authenticator checks the token of every stream (auth.go). Without
 	// one, every stream is refused.
@@ -166,7 +169,7 @@ func (s *Server) apply(snap *discovery.Snapshot) {
 	for nodeID, old := range s.cache.Nodes() {
 		var next *View
 		var err error
-		if endpointsOnly && old != nil && sameOwnPod(prev.Snapshot(), snap, old.Proxy) {
+		if endpointsOnly && old != nil && sameOwnPod(prev.Snapshot(), snap, old.Proxy) && !mesh.ListenersFollowEndpoints(old.Proxy) {
 			next, err = old.withEndpoints(s.opts.VersionPrefix, memo, &translate.Resources{LoadAssignments: mesh.LoadAssignments()})
 		} else {
 			next, err = s.translate(mesh, memo, nodeID)
@@ -194,7 +197,7 @@ func (s *Server) firstView(nodeID string) (*View, error) {
 
 func (s *Server) translate(mesh *translate.Mesh, memo *marshalMemo, nodeID string) (*View, error) {
 	start := time.Now()
-	p, err := translate.ParseNodeID(nodeID)
+	p, err := translate.ProxyFromNode(s.cache.Node(nodeID))
 	if err != nil {
 		return nil, err
 	}

@@ -20,7 +20,8 @@ func bootstrapCommand() *cobra.Command {
 		adminPort    int
 		gateway      bool
 		delta        bool
-		dnsAddr      string
+		interception string
+		opts         translate.BootstrapOptions
 		identity     bootstrapIdentity
 	)
 	cmd := &cobra.Command{
@@ -46,19 +47,20 @@ the pod's projected ServiceAccount token (audience pilotlight) as --token-file.`
 			if localAddress == "" {
 				localAddress = "127.0.0.1"
 			}
-			tokenFile, rootCert, err := identity.resolve(p.Namespace, p.PodName)
-			if err != nil {
+			switch mode := translate.InterceptionMode(interception); mode {
+			case translate.InterceptNone:
+			case translate.InterceptRedirect:
+				p.Interception = mode
+			default:
+				return fmt.Errorf("--interception-mode %q: want NONE or REDIRECT", interception)
+			}
+			opts.Proxy, opts.XDSAddr, opts.Delta = p, xdsAddr, delta
+			opts.AdminAddr = net.JoinHostPort(localAddress, strconv.Itoa(adminPort))
+			var err error
+			if opts.TokenFile, opts.RootCertFile, err = identity.resolve(p.Namespace, p.PodName); err != nil {
 				return err
 			}
-			b, err := translate.Bootstrap(translate.BootstrapOptions{
-				Proxy:        p,
-				XDSAddr:      xdsAddr,
-				AdminAddr:    net.JoinHostPort(localAddress, strconv.Itoa(adminPort)),
-				Delta:        delta,
-				DNSAddr:      dnsAddr,
-				TokenFile:    tokenFile,
-				RootCertFile: rootCert,
-			})
+			b, err := translate.Bootstrap(opts)
 			if err != nil {
 				return err
 			}
@@ -82,7 +84,11 @@ the pod's projected ServiceAccount token (audience pilotlight) as --token-file.`
 	cmd.Flags().IntVar(&adminPort, "admin-port", translate.AdminPort, "Envoy admin port")
 	cmd.Flags().BoolVar(&gateway, "gateway", false, "a gateway (router) proxy instead of a sidecar")
 	cmd.Flags().BoolVar(&delta, "delta", false, "use incremental (Delta) xDS instead of state of the world")
-	cmd.Flags().StringVar(&dnsAddr, "dns-addr", "", "resolve DNS (STRICT_DNS clusters) with pilotlight's server for the mesh's names (serve --dns-addr), instead of the host's")
+	cmd.Flags().StringVar(&opts.DNSAddr, "dns-addr", "", "resolve DNS (STRICT_DNS clusters) with pilotlight's server for the mesh's names (serve --dns-addr), instead of the host's")
+	cmd.Flags().StringVar(&interception, "interception-mode", string(translate.InterceptNone),
+		"NONE (local mode: the app uses the sidecar as its HTTP proxy) or REDIRECT (traffic captured by `pilotlight init-capture`)")
+	cmd.Flags().StringVar(&opts.ServiceAccount, "service-account", "", "the pod's service account, sent as node metadata")
+	cmd.Flags().Uint32Var(&opts.HealthPort, "health-port", 0, "serve GET /healthz/ready (Envoy's readiness) on 0.0.0.0 at this port; 0: none")
 	identity.addTo(cmd)
 	_ = cmd.MarkFlagRequired("pod")
 	_ = cmd.MarkFlagRequired("pod-ip")

@@ -17,8 +17,10 @@ import (
 // /debug/* lists every proxy's pod, namespace and address and the mesh's
 // invalid config: not for anyone who can reach the HTTP port (/metrics,
 // /healthz and /readyz stay open for scrapers and probes). It is served to
-//   - a loopback peer: the local user in folder mode, `kubectl port-forward`
-//     or a shell in the pod in a cluster;
+//   - a peer on this host: a loopback address, or the very address it
+//     reached us at (a local process dialing the machine's own IP): the
+//     local user in folder mode, `kubectl port-forward` or a shell in the
+//     pod in a cluster;
 //   - in a cluster, also a caller whose bearer token the API server
 //     authenticates (TokenReview) and who may `get` that path
 //     (SubjectAccessReview on the non-resource URL, as for
@@ -34,17 +36,17 @@ type debugAuthorizer interface {
 // (with an authorizer) an allowed bearer token.
 func guardDebug(next http.Handler, auth debugAuthorizer, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.HasPrefix(r.URL.Path, "/debug/") || loopbackPeer(r) {
+		if !strings.HasPrefix(r.URL.Path, "/debug/") || localPeer(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if auth == nil {
-			http.Error(w, "debug endpoints are served to loopback clients only", http.StatusForbidden)
+			http.Error(w, "debug endpoints are served to clients on this host only", http.StatusForbidden)
 			return
 		}
 		if !ok || token == "" {
-			http.Error(w, "debug endpoints need a loopback client or a bearer token allowed to get this path", http.StatusForbidden)
+			http.Error(w, "debug endpoints need a client on this host or a bearer token allowed to get this path", http.StatusForbidden)
 			return
 		}
 		allowed, who, err := auth.allowed(r.Context(), token, r.URL.Path)
@@ -60,10 +62,24 @@ func guardDebug(next http.Handler, auth debugAuthorizer, log *slog.Logger) http.
 	})
 }
 
-func loopbackPeer(r *http.Request) bool {
+// localPeer: the client is on this host. Its address is loopback, or the
+// server's own address on the connection, which only the kernel of this
+// network namespace gives a client as its source.
+func localPeer(r *http.Request) bool {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	ip := net.ParseIP(host)
-	return err == nil && ip != nil && ip.IsLoopback()
+	if err != nil || ip == nil {
+		return false
+	}
+	if ip.IsLoopback() {
+		return true
+	}
+	local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok {
+		return false
+	}
+	lhost, _, err := net.SplitHostPort(local.String())
+	return err == nil && net.ParseIP(lhost).Equal(ip)
 }
 
 // kubeDebugAuthorizer asks the API server: TokenReview, then

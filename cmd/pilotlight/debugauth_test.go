@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -46,21 +48,31 @@ func TestGuardDebug(t *testing.T) {
 		path    string
 		token   string
 		allowed bool
+		local   string // the server's address on the connection
 	}{
-		{"metrics are open", cluster, "10.1.2.3:5000", "/metrics", "", true},
-		{"readyz is open", cluster, "10.1.2.3:5000", "/readyz", "", true},
-		{"loopback reads debug", cluster, "127.0.0.1:5000", "/debug/proxies", "", true},
-		{"IPv6 loopback reads debug", cluster, "[::1]:5000", "/debug/problems", "", true},
-		{"a pod without a token", cluster, "10.1.2.3:5000", "/debug/proxies", "", false},
-		{"a forged token", cluster, "10.1.2.3:5000", "/debug/proxies", "mallory", false},
-		{"a user RBAC allows", cluster, "10.1.2.3:5000", "/debug/proxies", "alice", true},
-		{"a user RBAC does not allow", cluster, "10.1.2.3:5000", "/debug/proxies", "bob", false},
-		{"allowed for one path only", cluster, "10.1.2.3:5000", "/debug/problems", "alice", false},
-		{"folder mode: loopback", folder, "127.0.0.1:5000", "/debug/proxies", "", true},
-		{"folder mode: any other peer", folder, "10.1.2.3:5000", "/debug/proxies", "alice", false},
+		{"metrics are open", cluster, "10.1.2.3:5000", "/metrics", "", true, ""},
+		{"readyz is open", cluster, "10.1.2.3:5000", "/readyz", "", true, ""},
+		{"loopback reads debug", cluster, "127.0.0.1:5000", "/debug/proxies", "", true, ""},
+		{"IPv6 loopback reads debug", cluster, "[::1]:5000", "/debug/problems", "", true, ""},
+		{"a pod without a token", cluster, "10.1.2.3:5000", "/debug/proxies", "", false, ""},
+		{"a forged token", cluster, "10.1.2.3:5000", "/debug/proxies", "mallory", false, ""},
+		{"a user RBAC allows", cluster, "10.1.2.3:5000", "/debug/proxies", "alice", true, ""},
+		{"a user RBAC does not allow", cluster, "10.1.2.3:5000", "/debug/proxies", "bob", false, ""},
+		{"allowed for one path only", cluster, "10.1.2.3:5000", "/debug/problems", "alice", false, ""},
+		{"folder mode: loopback", folder, "127.0.0.1:5000", "/debug/proxies", "", true, ""},
+		{"folder mode: any other peer", folder, "10.1.2.3:5000", "/debug/proxies", "alice", false, ""},
+		{"folder mode: this host, dialing its own address", folder, "10.244.0.1:40000", "/debug/proxies", "", true, "10.244.0.1:15014"},
+		{"folder mode: another host to that address", folder, "10.244.0.9:40000", "/debug/proxies", "", false, "10.244.0.1:15014"},
 	} {
 		req := httptest.NewRequest(http.MethodGet, tc.path, nil)
 		req.RemoteAddr = tc.remote
+		if tc.local != "" {
+			addr, err := net.ResolveTCPAddr("tcp", tc.local)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req = req.WithContext(context.WithValue(req.Context(), http.LocalAddrContextKey, addr))
+		}
 		if tc.token != "" {
 			req.Header.Set("Authorization", "Bearer "+tc.token)
 		}

@@ -18,16 +18,19 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
+	meshconfig "istio.io/api/mesh/v1alpha1"
 
 	"github.com/pilotlight/pilotlight/discovery"
 	"github.com/pilotlight/pilotlight/discovery/folder"
+	"github.com/pilotlight/pilotlight/translate"
 	"github.com/pilotlight/pilotlight/xds"
 )
 
 type serveFlags struct {
-	configDir string
-	xdsAddr   string
-	httpAddr  string
+	configDir  string
+	meshConfig string
+	xdsAddr    string
+	httpAddr   string
 	// rateLimitAddr serves the envoyproxy/ratelimit service its limits
 	// (ratelimit.Server); "" serves none.
 	rateLimitAddr string
@@ -37,6 +40,7 @@ type serveFlags struct {
 	logLevel string
 	kube     kubeFlags
 	security securityFlags
+	webhook  webhookFlags
 
 	rootNamespace string
 	jwks          jwksFlags
@@ -59,7 +63,9 @@ elsewhere (a local folder or server) for offline clusters and tests.
 With --config-dir it reads multi-document YAML from a folder and watches it.
 Otherwise it watches a Kubernetes API server: the one of --kubeconfig, or, in
 a pod, its own cluster. Then the elected leader writes status on invalid
-Istio objects.`,
+Istio objects. With --webhook-addr it also injects sidecars into the pods of
+namespaces labelled istio-injection=enabled (see deploy/webhook.yaml); the
+elected leader keeps the webhook's caBundle current.`,
 		Example: "  pilotlight serve --config-dir examples/sockshop\n  pilotlight serve --kubeconfig ~/.kube/config",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -68,6 +74,7 @@ Istio objects.`,
 		},
 	}
 	cmd.Flags().StringVar(&f.configDir, "config-dir", "", "folder of Kubernetes-style YAML to read and watch, instead of a cluster")
+	cmd.Flags().StringVar(&f.meshConfig, "mesh-config", "", "Istio MeshConfig YAML (as in istiod's istio ConfigMap, key mesh); read: outboundTrafficPolicy")
 	cmd.Flags().StringVar(&f.xdsAddr, "xds-addr", "127.0.0.1:15010", "address of the ADS gRPC server")
 	cmd.Flags().StringVar(&f.httpAddr, "http-addr", "127.0.0.1:15014", "address of /metrics, /healthz, /readyz and /debug/")
 	cmd.Flags().StringVar(&f.dnsAddr, "dns-addr", "", "UDP address where the mesh's Service names resolve to their endpoints, for proxies bootstrapped with --dns-addr (folder mode has no kube-dns); empty: none")
@@ -77,8 +84,30 @@ Istio objects.`,
 	cmd.Flags().StringVar(&f.rootNamespace, "root-namespace", discovery.DefaultRootNamespace, "Istio's meshConfig.rootNamespace: security policies there without a selector apply to the whole mesh")
 	f.kube.addTo(cmd)
 	f.security.addTo(cmd)
+	f.webhook.addTo(cmd)
 	f.jwks.addTo(cmd)
 	return cmd
+}
+
+// readMeshConfig reads --mesh-config; without one, Istio's defaults. Fields
+// pilotlight does not act on are logged as warnings.
+func readMeshConfig(path string, log *slog.Logger) (*meshconfig.MeshConfig, error) {
+	if path == "" {
+		return translate.DefaultMeshConfig(), nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--mesh-config: %w", err)
+	}
+	mc, problems, err := discovery.ParseMeshConfig(path, data)
+	if err != nil {
+		return nil, fmt.Errorf("--mesh-config: %w", err)
+	}
+	for _, p := range problems {
+		log.Warn("mesh config field ignored", "file", path, "field", p.Field, "reason", p.Reason)
+	}
+	log.Info("mesh config", "file", path, "outboundTrafficPolicy", mc.GetOutboundTrafficPolicy().GetMode().String())
+	return mc, nil
 }
 
 func serve(ctx context.Context, f serveFlags) error {
@@ -93,6 +122,9 @@ func serve(ctx context.Context, f serveFlags) error {
 	if err := f.security.check(); err != nil {
 		return err
 	}
+	if f.webhook.addr != "" && f.configDir != "" {
+		return errors.New("--webhook-addr: sidecar injection needs Kubernetes mode, not --config-dir")
+	}
 	jwks, err := f.jwks.resolver(log)
 	if err != nil {
 		return err
@@ -100,6 +132,10 @@ func serve(ctx context.Context, f serveFlags) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	mc, err := readMeshConfig(f.meshConfig, log)
+	if err != nil {
+		return err
+	}
 	// The mesh's identity: a CA and who checks the proxies' tokens, from a
 	// state folder or from the cluster (security.go).
 	var k *kubeMode
@@ -107,7 +143,7 @@ func serve(ctx context.Context, f serveFlags) error {
 	if f.configDir != "" {
 		id, err = f.security.folderIdentity(log, f.xdsAddr)
 	} else {
-		if k, err = newKubeMode(f.kube, f.rootNamespace, log); err != nil {
+		if k, err = newKubeMode(f.kube, f.webhook, f.rootNamespace, log, reg); err != nil {
 			return err
 		}
 		id, err = k.clusterIdentity(ctx, f.security, f.xdsAddr, log)
@@ -116,7 +152,7 @@ func serve(ctx context.Context, f serveFlags) error {
 		return err
 	}
 	server := xds.NewServer(ctx, xds.Options{
-		Log: log, Registry: reg, Debounce: f.debounce,
+		Log: log, Registry: reg, Debounce: f.debounce, MeshConfig: mc,
 		Authenticator: id.authenticator, CA: id.ca, WorkloadCertTTL: f.security.certTTL,
 		TrustDomain: f.security.trustDomain,
 	})
