@@ -23,13 +23,15 @@ import (
 //
 //  1. at stream open, the bearer token in its "authorization" metadata is
 //     kept (Envoy sends it from a file with file_based_metadata, see
-//     translate/bootstrap.go); a stream without one is refused at once;
-//  2. at its first request, which carries the node id, the token is
+//     translate/bootstrap.go);
+//  2. at its first request, which carries the node id (and after the
+//     cache's checks of its shape and size), a stream without a token is
+//     refused; else the token is
 //     checked (authn: a folder token, or a TokenReview in a cluster) and
 //     the pod it names must be the pod of the node id, be in the mesh, and
 //     have the service account (and UID) the token says;
-//  3. the node id is then bound to the stream: a later request naming
-//     another node ends the stream.
+//  3. only then does the cache bind the node id to the stream (a later
+//     request naming another node ends the stream) and build its view.
 //
 // So ACKs, NACKs and views only ever belong to the identity a stream
 // proved, and the workload certificate of a proxy (secrets.go) is issued
@@ -50,6 +52,10 @@ type streamAuth struct {
 	forget   func(nodeID string)
 	log      *slog.Logger
 	failures *prometheus.CounterVec
+	// podsOutsideMesh lets a proven caller in without a pod in the
+	// snapshot, as service account "default". Only this package's tests set
+	// it, for streams of made-up nodes; auth_test checks the real rule.
+	podsOutsideMesh bool
 
 	mu      sync.Mutex
 	streams map[int64]*authStream
@@ -57,9 +63,10 @@ type streamAuth struct {
 }
 
 type authStream struct {
-	ctx   context.Context
-	token string
-	node  string // the node id the stream proved, "" until its first request
+	ctx     context.Context
+	token   string
+	noToken error  // why there is no token
+	node    string // the node id the stream proved, "" until its first request
 }
 
 // provenNode is a node id that at least one open stream proved.
@@ -84,16 +91,13 @@ func newStreamAuth(a Authenticator, trustDomain string, snapshot func() *discove
 	return sa
 }
 
-// opened keeps the stream's bearer token, or refuses a stream without one.
-func (a *streamAuth) opened(ctx context.Context, streamID int64) error {
+// opened keeps the stream's context and bearer token (or why it has
+// none); the first request is refused without one.
+func (a *streamAuth) opened(ctx context.Context, streamID int64) {
 	token, err := bearerToken(ctx)
-	if err != nil {
-		return a.refuse(codes.Unauthenticated, err.Error(), "stream", streamID)
-	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.streams[streamID] = &authStream{ctx: ctx, token: token}
-	return nil
+	a.streams[streamID] = &authStream{ctx: ctx, token: token, noToken: err}
 }
 
 // check authenticates a stream at its first request and holds it to that
@@ -107,13 +111,13 @@ func (a *streamAuth) check(streamID int64, node *core.Node) error {
 	}
 	claimed := node.GetId()
 	if s.node != "" {
-		if claimed != "" && claimed != s.node {
-			return a.refuse(codes.PermissionDenied, "node id changed from "+s.node+" to "+claimed+" on one stream", "stream", streamID)
-		}
-		return nil
+		return nil // proven; the cache holds the stream to its node (bind)
 	}
 	if claimed == "" {
 		return a.refuse(codes.InvalidArgument, "the first request of a stream must carry the node id", "stream", streamID)
+	}
+	if s.noToken != nil {
+		return a.refuse(codes.Unauthenticated, s.noToken.Error(), "node", claimed)
 	}
 	proxy, err := translate.ParseNodeID(claimed)
 	if err != nil {
@@ -131,6 +135,9 @@ func (a *streamAuth) check(streamID int64, node *core.Node) error {
 		return a.refuse(codes.Unavailable, "no mesh snapshot yet; retry", "node", claimed)
 	}
 	pod := snap.Pod(proxy.Namespace, proxy.PodName)
+	if pod == nil && a.podsOutsideMesh {
+		pod = &discovery.Pod{Meta: discovery.Meta{Name: proxy.PodName, Namespace: proxy.Namespace}, ServiceAccount: "default"}
+	}
 	if err := matchCaller(caller, proxy, pod); err != nil {
 		return a.refuse(codes.PermissionDenied, err.Error(), "node", claimed, "caller", caller.String())
 	}
@@ -222,4 +229,19 @@ func bearerToken(ctx context.Context) (string, error) {
 		return "", errors.New("the authorization metadata is not \"Bearer <token>\"")
 	}
 	return strings.TrimSpace(token), nil
+}
+
+// checkFirstNode runs the cache's checks of a stream's first node (its
+// size, and a node id pilotlight can read) without binding it, so that the
+// proof comes between them and bind. Nil once the stream is bound.
+func (c *viewCache) checkFirstNode(id int64, node *core.Node) error {
+	c.mu.Lock()
+	st := c.streams[id]
+	bound := st == nil || st.node != nil
+	c.mu.Unlock()
+	if bound {
+		return nil // bind says what is wrong
+	}
+	_, err := c.firstNode(node)
+	return err
 }

@@ -10,6 +10,7 @@ import (
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discoverypb "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -36,6 +37,18 @@ func (testTokens) Authenticate(_ context.Context, token string) (authn.Caller, e
 	return authn.Caller{}, errors.New("bad test token")
 }
 
+// podTokens is the test connections' stream interceptor: a stream that
+// xdstest opens for a node carries that node's pod's test token, unless it
+// has a token of its own or is marked xdstest.WithoutToken.
+func podTokens(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	if xdstest.TokenWanted(ctx) {
+		if p, err := translate.ParseNodeID(xdstest.NodeID(ctx)); err == nil {
+			ctx = xdstest.WithToken(ctx, p.Namespace+"/"+p.PodName)
+		}
+	}
+	return streamer(ctx, desc, cc, method, opts...)
+}
+
 // podContext carries the token of a pod.
 func podContext(pod *discovery.Pod) context.Context {
 	return xdstest.WithToken(context.Background(), pod.Namespace+"/"+pod.Name)
@@ -45,7 +58,7 @@ func podContext(pod *discovery.Pod) context.Context {
 // request for clusters as node nodeID.
 func openAs(t *testing.T, ts *testServer, token, nodeID string) *xdstest.Client {
 	t.Helper()
-	ctx := context.Background()
+	ctx := xdstest.WithoutToken(context.Background())
 	if token != "" {
 		ctx = xdstest.WithToken(ctx, token)
 	}
@@ -59,9 +72,9 @@ func openAs(t *testing.T, ts *testServer, token, nodeID string) *xdstest.Client 
 	return c
 }
 
-// refused waits for the stream to end and returns its gRPC status; a
+// streamRefused waits for the stream to end and returns its gRPC status; a
 // response that arrives instead fails the test.
-func refused(t *testing.T, c *xdstest.Client) *status.Status {
+func streamRefused(t *testing.T, c *xdstest.Client) *status.Status {
 	t.Helper()
 	done := make(chan error, 1)
 	var got *discoverypb.DiscoveryResponse
@@ -82,9 +95,17 @@ func refused(t *testing.T, c *xdstest.Client) *status.Status {
 	}
 }
 
+// newAuthTestServer is a test server that, as in production, serves only
+// pods of the mesh.
+func newAuthTestServer(t *testing.T, snap *discovery.Snapshot) *testServer {
+	ts := newTestServer(t, snap)
+	ts.auth.podsOutsideMesh = false
+	return ts
+}
+
 func TestStreamsThatProveNothingGetNothing(t *testing.T) {
 	snap := discoverytest.Synthetic(2, 2)
-	ts := newTestServer(t, snap)
+	ts := newAuthTestServer(t, snap)
 	a, b := snap.Pods[0], snap.Pods[1]
 	for name, tc := range map[string]struct {
 		token, node string
@@ -99,7 +120,7 @@ func TestStreamsThatProveNothingGetNothing(t *testing.T) {
 		"a malformed node id":     {a.Namespace + "/" + a.Name, "not-a-node-id", codes.InvalidArgument, "node id"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			st := refused(t, openAs(t, ts, tc.token, tc.node))
+			st := streamRefused(t, openAs(t, ts, tc.token, tc.node))
 			if st.Code() != tc.code || !strings.Contains(st.Message(), tc.message) {
 				t.Errorf("status %v %q, want %v containing %q", st.Code(), st.Message(), tc.code, tc.message)
 			}
@@ -115,7 +136,7 @@ func TestStreamsThatProveNothingGetNothing(t *testing.T) {
 
 func TestNodeIDIsFixedForAStream(t *testing.T) {
 	snap := discoverytest.Synthetic(2, 2)
-	ts := newTestServer(t, snap)
+	ts := newAuthTestServer(t, snap)
 	a, b := snap.Pods[0], snap.Pods[1]
 	c := openAs(t, ts, a.Namespace+"/"+a.Name, proxyOf(a).NodeID())
 	ack(t, c)
@@ -123,8 +144,8 @@ func TestNodeIDIsFixedForAStream(t *testing.T) {
 	if err := c.Send(&discoverypb.DiscoveryRequest{Node: &core.Node{Id: proxyOf(b).NodeID()}, TypeUrl: resourcev3.ListenerType}); err != nil {
 		t.Fatal(err)
 	}
-	st := refused(t, c)
-	if st.Code() != codes.PermissionDenied || !strings.Contains(st.Message(), "node id changed") {
+	st := streamRefused(t, c)
+	if st.Code() != codes.InvalidArgument || !strings.Contains(st.Message(), "node id changed") {
 		t.Errorf("status %v %q", st.Code(), st.Message())
 	}
 	if _, ok := ts.cache.Nodes()[proxyOf(b).NodeID()]; ok {

@@ -176,7 +176,7 @@ func (s *Server) renewCertificates() {
 	start := time.Now()
 	// Not the snapshot's memo: each renewed secret is one proxy's, and the
 	// memo would keep every renewal until the next mesh change.
-	memo := newMarshalMemo()
+	memo := newMarshalMemo(s.problemLog())
 	views := s.cache.Nodes()
 	for nodeID, secret := range renewed {
 		old := views[nodeID]
@@ -232,7 +232,7 @@ func (v *View) withSecrets(prefix string, memo *marshalMemo, replace []*tlsv3.Se
 			}
 		}
 	}
-	next := &View{Proxy: v.Proxy, Types: make(map[string]*TypeView, len(v.Types))}
+	next := &View{Proxy: v.Proxy, Types: make(map[string]*TypeView, len(v.Types)), Patches: v.Patches}
 	for t, tv := range v.Types {
 		next.Types[t] = tv
 	}

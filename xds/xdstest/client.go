@@ -21,6 +21,7 @@ type Client struct {
 
 // Open starts an ADS stream for a node over an existing connection.
 func Open(ctx context.Context, conn grpc.ClientConnInterface, nodeID string) (*Client, error) {
+	ctx = context.WithValue(ctx, nodeKey{}, nodeID)
 	stream, err := discoverypb.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("open ADS stream: %w", err)
@@ -60,6 +61,26 @@ func (c *Client) Close() error { return c.stream.CloseSend() }
 // token", as Envoy sends its token file.
 func WithToken(ctx context.Context, token string) context.Context {
 	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
+}
+
+type nodeKey struct{}
+type noTokenKey struct{}
+
+// NodeID is the node id that Open or OpenDelta opens a stream for, in the
+// stream's context: a test's gRPC interceptor may derive a token from it.
+func NodeID(ctx context.Context) string { s, _ := ctx.Value(nodeKey{}).(string); return s }
+
+// WithoutToken marks a context whose streams must carry no token, even
+// where a test interceptor would add one.
+func WithoutToken(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noTokenKey{}, true)
+}
+
+// TokenWanted: nothing said the stream must go without a token, and it
+// carries none yet.
+func TokenWanted(ctx context.Context) bool {
+	md, _ := metadata.FromOutgoingContext(ctx)
+	return ctx.Value(noTokenKey{}) == nil && len(md.Get("authorization")) == 0
 }
 
 // Send sends a request as is, for tests that need one Envoy would not send.
