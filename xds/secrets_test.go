@@ -36,7 +36,8 @@ func newCAServer(t testing.TB, snap *discovery.Snapshot, ttl time.Duration) (*te
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := newTestServer(t, snap, func(o *Options) { o.CA, o.WorkloadCertTTL = ca, ttl })
+	// The benchmark's clients share one connection: allow them the streams.
+	ts := newTestServerWith(t, snap, Limits{MaxStreamsPerConnection: 4096}, func(o *Options) { o.CA, o.WorkloadCertTTL = ca, ttl })
 	ts.now = clock.now
 	return ts, clock, ca
 }
