@@ -58,11 +58,12 @@ type loader struct {
 	slices   []*discoveryv1.EndpointSlice
 	secrets  []*corev1.Secret
 
-	virtualServices  []*discovery.VirtualService
-	destinationRules []*discovery.DestinationRule
-	gateways         []*discovery.Gateway
-	envoyFilters     []*discovery.EnvoyFilter
-	rateLimits       []*discovery.RateLimitPolicy
+	virtualServices     []*discovery.VirtualService
+	destinationRules    []*discovery.DestinationRule
+	gateways            []*discovery.Gateway
+	envoyFilters        []*discovery.EnvoyFilter
+	rateLimits          []*discovery.RateLimitPolicy
+	peerAuthentications []*discovery.PeerAuthentication
 
 	authorizationPolicies  []*discovery.AuthorizationPolicy
 	requestAuthentications []*discovery.RequestAuthentication
@@ -301,6 +302,8 @@ func (l *loader) add(obj any) {
 		l.envoyFilters = append(l.envoyFilters, o)
 	case *discovery.RateLimitPolicy:
 		l.rateLimits = append(l.rateLimits, o)
+	case *discovery.PeerAuthentication:
+		l.peerAuthentications = append(l.peerAuthentications, o)
 	case *discovery.AuthorizationPolicy:
 		l.authorizationPolicies = append(l.authorizationPolicies, o)
 	case *discovery.RequestAuthentication:
@@ -321,6 +324,7 @@ func (l *loader) snapshot(version uint64) *discovery.Snapshot {
 	s.Gateways = l.gateways
 	s.EnvoyFilters = l.envoyFilters
 	s.RateLimitPolicies = l.rateLimits
+	s.PeerAuthentications = l.peerAuthentications
 	s.AuthorizationPolicies = l.authorizationPolicies
 	s.RequestAuthentications = l.requestAuthentications
 	s.RootNamespace = l.rootNamespace

@@ -97,3 +97,28 @@ func envString(name, def string) string {
 	}
 	return def
 }
+
+// TestLoadSmoke runs the harness on a tiny mesh, in both protocols, against
+// a real `pilotlight serve`: every sidecar syncs (clusters, endpoints,
+// secrets, listeners, routes) over TLS with its token, and an endpoint
+// change reaches each sidecar as exactly the two load assignments it
+// changed (the service's and its subset's), a route change as the one
+// route table. Counts, not times: nothing here depends on the machine.
+func TestLoadSmoke(t *testing.T) {
+	for _, delta := range []bool{false, true} {
+		p := Point{Mesh: Mesh{Services: 12, Endpoints: 4, Namespaces: 3}, Proxies: 12, Delta: delta,
+			EndpointChanges: 2, RouteChanges: 2, Timeout: 2 * time.Minute}
+		t.Run(p.protocol(), func(t *testing.T) {
+			r := Run(t, p)
+			if r.Endpoint.ResourcesPerProxy != 2 {
+				t.Errorf("an endpoint change sent %.1f load assignments per sidecar, want the 2 that changed", r.Endpoint.ResourcesPerProxy)
+			}
+			if r.Route.ResourcesPerProxy != 1 {
+				t.Errorf("a route change sent %.1f route tables per sidecar, want 1", r.Route.ResourcesPerProxy)
+			}
+			if r.Endpoint.Proxies != float64(p.Proxies) || r.Route.Proxies != float64(p.Proxies) {
+				t.Errorf("changes reached %v and %v sidecars, want every one of %d", r.Endpoint.Proxies, r.Route.Proxies, p.Proxies)
+			}
+		})
+	}
+}

@@ -4,10 +4,12 @@ import (
 	"sync"
 
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpoint "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -29,6 +31,10 @@ var (
 	routeConfigName   = fieldNumber(&route.RouteConfiguration{}, "name")
 	routeVirtualHosts = fieldNumber(&route.RouteConfiguration{}, "virtual_hosts")
 	virtualHostName   = fieldNumber(&route.VirtualHost{}, "name")
+	secretName        = fieldNumber(&tlsv3.Secret{}, "name")
+	clusterSocket     = fieldNumber(&cluster.Cluster{}, "transport_socket")
+	clusterMatches    = fieldNumber(&cluster.Cluster{}, "transport_socket_matches")
+	matchSocket       = fieldNumber(&cluster.Cluster_TransportSocketMatch{}, "transport_socket")
 	edsType           = protowire.Number(cluster.Cluster_EDS)
 )
 
@@ -82,11 +88,13 @@ func stringField(b []byte, want protowire.Number) []byte {
 	return out
 }
 
-// clusterEDSName is the name under which an EDS cluster asks for its
-// endpoints (eds_cluster_config.service_name, else its own name), and
-// whether the cluster is EDS at all.
-func clusterEDSName(b []byte) (name []byte, eds bool) {
-	var svc []byte
+// clusterNeeds reads what a cluster makes Envoy ask for: the name under
+// which an EDS cluster asks for its endpoints (eds_cluster_config
+// .service_name, else its own name; nil when it is not EDS), and the bytes
+// of its transport sockets, whose TLS contexts name SDS secrets.
+func clusterNeeds(b []byte) (edsName []byte, sockets [][]byte) {
+	var name, svc []byte
+	eds := false
 	eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, n uint64) bool {
 		switch {
 		case num == clusterName && typ == protowire.BytesType:
@@ -95,13 +103,72 @@ func clusterEDSName(b []byte) (name []byte, eds bool) {
 			eds = protowire.Number(n) == edsType
 		case num == clusterEDSConfig && typ == protowire.BytesType:
 			svc = stringField(v, edsServiceName)
+		case num == clusterSocket && typ == protowire.BytesType:
+			sockets = append(sockets, v)
+		case num == clusterMatches && typ == protowire.BytesType:
+			if ts := bytesField(v, matchSocket); ts != nil {
+				sockets = append(sockets, ts)
+			}
 		}
 		return true
 	})
-	if len(svc) > 0 {
-		name = svc
+	if !eds {
+		return nil, sockets
 	}
-	return name, eds
+	if len(svc) > 0 {
+		return svc, sockets
+	}
+	return name, sockets
+}
+
+func bytesField(b []byte, want protowire.Number) []byte { return stringField(b, want) }
+
+// secretsOf are the SDS secrets a transport socket's TLS context names.
+// Thousands of clusters carry the same few sockets: each is read once, for
+// all sidecars.
+type secretsOf struct {
+	mu   sync.Mutex
+	seen map[string][]string
+}
+
+func newSecretsOf() *secretsOf { return &secretsOf{seen: map[string][]string{}} }
+
+func (c *secretsOf) socket(b []byte) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if names, ok := c.seen[string(b)]; ok {
+		return names
+	}
+	ts := &core.TransportSocket{}
+	var names []string
+	if proto.Unmarshal(b, ts) == nil {
+		names = tlsSecrets(ts)
+	}
+	c.seen[string(b)] = names
+	return names
+}
+
+func tlsSecrets(ts *core.TransportSocket) []string {
+	var common *tlsv3.CommonTlsContext
+	switch m, _ := ts.GetTypedConfig().UnmarshalNew(); ctx := m.(type) {
+	case *tlsv3.UpstreamTlsContext:
+		common = ctx.GetCommonTlsContext()
+	case *tlsv3.DownstreamTlsContext:
+		common = ctx.GetCommonTlsContext()
+	default:
+		return nil
+	}
+	var out []string
+	for _, sds := range common.GetTlsCertificateSdsSecretConfigs() {
+		out = append(out, sds.GetName())
+	}
+	if sds := common.GetValidationContextSdsSecretConfig(); sds != nil {
+		out = append(out, sds.GetName())
+	}
+	if sds := common.GetCombinedValidationContext().GetValidationContextSdsSecretConfig(); sds != nil {
+		out = append(out, sds.GetName())
+	}
+	return out
 }
 
 // virtualHostBytes finds a virtual host of a route table by name.
@@ -117,26 +184,29 @@ func virtualHostBytes(rc []byte, name string) []byte {
 	return out
 }
 
-// listenerRoutes are the route tables (RDS) a listener's HTTP connection
-// managers name: what Envoy asks for once it has the listener.
-func listenerRoutes(b []byte) []string {
+// listenerNeeds are the route tables (RDS) a listener's HTTP connection
+// managers name, and the SDS secrets of its TLS contexts: what Envoy asks
+// for once it has the listener.
+func listenerNeeds(b []byte) (routes, secrets []string) {
 	l := &listener.Listener{}
 	if proto.Unmarshal(b, l) != nil {
-		return nil
+		return nil, nil
 	}
-	var out []string
 	chains := append([]*listener.FilterChain{l.GetDefaultFilterChain()}, l.GetFilterChains()...)
 	for _, fc := range chains {
+		if ts := fc.GetTransportSocket(); ts != nil {
+			secrets = append(secrets, tlsSecrets(ts)...)
+		}
 		for _, f := range fc.GetFilters() {
 			cfg := &hcm.HttpConnectionManager{}
 			if f.GetTypedConfig().MessageIs(cfg) && f.GetTypedConfig().UnmarshalTo(cfg) == nil {
 				if name := cfg.GetRds().GetRouteConfigName(); name != "" {
-					out = append(out, name)
+					routes = append(routes, name)
 				}
 			}
 		}
 	}
-	return out
+	return routes, secrets
 }
 
 // names interns resource names, and numbers them, for all sidecars: two

@@ -30,7 +30,8 @@ type Point struct {
 	RouteChanges    int
 	// ServerArgs are added to `pilotlight serve`.
 	ServerArgs []string
-	// Credentials of the sidecars (nil: Insecure).
+	// Credentials of the sidecars (nil: the source's, a token per pod and
+	// the mesh root, as pilotlight bootstrap or a cluster hands them out).
 	Credentials Credentials
 	// Timeout bounds each wait: the cold sync, each change.
 	Timeout time.Duration
@@ -97,9 +98,6 @@ type ChangeResult struct {
 // or a wait times out.
 func Run(t testing.TB, p Point) *Result {
 	t.Helper()
-	if p.Credentials == nil {
-		p.Credentials = Insecure{}
-	}
 	if p.Timeout == 0 {
 		p.Timeout = 5 * time.Minute
 	}
@@ -118,6 +116,9 @@ func Run(t testing.TB, p Point) *Result {
 		args = append(slices.Clone(args), "--pprof")
 	}
 	srv := src.start(t, p.Mesh, args)
+	if p.Credentials == nil {
+		p.Credentials = srv.creds
+	}
 	proc := srv.process()
 	if err := proc.quiet(p.Timeout); err != nil {
 		t.Fatal(err)
@@ -127,11 +128,11 @@ func Run(t testing.TB, p Point) *Result {
 	ctx, cancel := context.WithCancel(context.Background())
 	var running sync.WaitGroup
 	t.Cleanup(func() { cancel(); running.Wait() })
-	n := newNames()
+	n, secrets := newNames(), newSecretsOf()
 	pods := p.proxies(p.Proxies)
 	sidecars := make([]*sidecar, len(pods))
 	for i, pod := range pods {
-		sidecars[i] = newSidecar(Proxy{NodeID: pod.NodeID(), Namespace: pod.Namespace, Pod: pod.Name}, p.Delta, n)
+		sidecars[i] = newSidecar(Proxy{NodeID: pod.NodeID(), Namespace: pod.Namespace, Pod: pod.Name}, p.Delta, n, secrets)
 	}
 	if err := proc.resetPeak(); err != nil {
 		t.Logf("load: cannot reset the peak RSS (%v): the peak is since the server started", err)

@@ -2,7 +2,6 @@ package load
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -20,19 +19,24 @@ import (
 
 // sidecar is one simulated Envoy sidecar on an ADS stream of its own, over
 // a connection of its own (as Envoy has). It asks for what Envoy asks for,
-// in Envoy's order: clusters; then the endpoints of its EDS clusters; once
-// every one of those has its endpoints, listeners; then the route tables
-// its listeners name. It ACKs every response once it has read it, never
-// NACKs, and keeps, like Envoy, what a response of endpoints or routes does
-// not mention (only clusters and listeners are state of the world).
+// in Envoy's order: clusters; then the endpoints of its EDS clusters and
+// the secrets their TLS contexts name; once it has all of those (its
+// clusters are warm), listeners; then the route tables and secrets its
+// listeners name. It ACKs every response once it has read it, never
+// NACKs, and keeps, like Envoy, what a response of endpoints, routes or
+// secrets does not mention (only clusters and listeners are state of the
+// world).
 type sidecar struct {
-	proxy Proxy
-	delta bool
-	names *names
-	bytes atomic.Int64 // payload bytes received on the wire
+	proxy   Proxy
+	delta   bool
+	names   *names
+	secrets *secretsOf
+	bytes   atomic.Int64 // payload bytes received on the wire
 
 	mu                 sync.Mutex
-	eds, rds           typeState
+	eds, rds, sds      typeState
+	clusterSecrets     []int32 // sorted
+	listenerSecrets    []int32
 	cdsAcked, ldsAcked bool
 	ldsStarted         bool
 	syncedAt           time.Time
@@ -41,15 +45,17 @@ type sidecar struct {
 	err                error
 }
 
-// typeState is what the sidecar holds of endpoints or routes.
+// typeState is what the sidecar holds of endpoints, routes or secrets.
 type typeState struct {
 	version, nonce string
 	wanted         []int32 // name ids, sorted
 	have           bitset  // the names it has received a resource of
 }
 
-func (ts *typeState) complete() bool {
-	for _, id := range ts.wanted {
+func (ts *typeState) complete() bool { return holdsAll(ts, ts.wanted) }
+
+func holdsAll(ts *typeState, ids []int32) bool {
+	for _, id := range ids {
 		if !ts.have.has(id) {
 			return false
 		}
@@ -76,8 +82,14 @@ func (ts *typeState) want(ids []int32) (added, dropped []int32) {
 	return added, dropped
 }
 
-func newSidecar(p Proxy, delta bool, n *names) *sidecar {
-	return &sidecar{proxy: p, delta: delta, names: n, synced: make(chan struct{})}
+func newSidecar(p Proxy, delta bool, n *names, secrets *secretsOf) *sidecar {
+	return &sidecar{proxy: p, delta: delta, names: n, secrets: secrets, synced: make(chan struct{})}
+}
+
+// warm: it has the endpoints and secrets of all its clusters (Envoy then
+// starts its listeners).
+func (s *sidecar) warm() bool {
+	return s.cdsAcked && s.eds.complete() && holdsAll(&s.sds, s.clusterSecrets)
 }
 
 // statsHandler counts the payload bytes a connection receives.
@@ -160,27 +172,38 @@ func (s *sidecar) onSotw(resp *discoverypb.DiscoveryResponse, send func(*discove
 	defer s.mu.Unlock()
 	ack := &discoverypb.DiscoveryRequest{TypeUrl: resp.GetTypeUrl(), VersionInfo: resp.GetVersionInfo(), ResponseNonce: resp.GetNonce()}
 	var next []*discoverypb.DiscoveryRequest
+	ask := func(typeURL string, ts *typeState, ids []int32) {
+		if added, dropped := ts.want(ids); len(added)+len(dropped) > 0 {
+			next = append(next, &discoverypb.DiscoveryRequest{TypeUrl: typeURL,
+				VersionInfo: ts.version, ResponseNonce: ts.nonce, ResourceNames: s.nameList(ts.wanted)})
+		}
+	}
 	switch resp.GetTypeUrl() {
 	case resourcev3.ClusterType:
 		s.cdsAcked = true
-		if added, dropped := s.eds.want(s.edsNames(resp.GetResources())); len(added)+len(dropped) > 0 {
-			next = append(next, &discoverypb.DiscoveryRequest{TypeUrl: resourcev3.EndpointType,
-				VersionInfo: s.eds.version, ResponseNonce: s.eds.nonce, ResourceNames: s.nameList(s.eds.wanted)})
+		var eds, secrets []int32
+		for _, a := range resp.GetResources() {
+			e, sec := s.clusterNeeds(a.GetValue())
+			eds, secrets = append(eds, e...), append(secrets, sec...)
 		}
-	case resourcev3.EndpointType:
-		s.received(&s.eds, resp.GetTypeUrl(), resp.GetResources(), claClusterName)
-		s.eds.version, s.eds.nonce = resp.GetVersionInfo(), resp.GetNonce()
-		ack.ResourceNames = s.nameList(s.eds.wanted)
+		s.clusterSecrets = sortedIDs(secrets)
+		ask(resourcev3.EndpointType, &s.eds, sortedIDs(eds))
+		ask(resourcev3.SecretType, &s.sds, s.secretIDs())
 	case resourcev3.ListenerType:
 		s.ldsAcked = true
-		if added, dropped := s.rds.want(s.routeNames(resp.GetResources())); len(added)+len(dropped) > 0 {
-			next = append(next, &discoverypb.DiscoveryRequest{TypeUrl: resourcev3.RouteType,
-				VersionInfo: s.rds.version, ResponseNonce: s.rds.nonce, ResourceNames: s.nameList(s.rds.wanted)})
+		var routes, secrets []int32
+		for _, a := range resp.GetResources() {
+			r, sec := s.listenerNeeds(a.GetValue())
+			routes, secrets = append(routes, r...), append(secrets, sec...)
 		}
-	case resourcev3.RouteType:
-		s.received(&s.rds, resp.GetTypeUrl(), resp.GetResources(), routeConfigName)
-		s.rds.version, s.rds.nonce = resp.GetVersionInfo(), resp.GetNonce()
-		ack.ResourceNames = s.nameList(s.rds.wanted)
+		s.listenerSecrets = sortedIDs(secrets)
+		ask(resourcev3.RouteType, &s.rds, sortedIDs(routes))
+		ask(resourcev3.SecretType, &s.sds, s.secretIDs())
+	case resourcev3.EndpointType, resourcev3.RouteType, resourcev3.SecretType:
+		ts, field := s.state(resp.GetTypeUrl())
+		s.received(ts, resp.GetTypeUrl(), resp.GetResources(), field)
+		ts.version, ts.nonce = resp.GetVersionInfo(), resp.GetNonce()
+		ack.ResourceNames = s.nameList(ts.wanted)
 	default:
 		return fmt.Errorf("unexpected type %s", resp.GetTypeUrl())
 	}
@@ -192,7 +215,7 @@ func (s *sidecar) onSotw(resp *discoverypb.DiscoveryResponse, send func(*discove
 			return err
 		}
 	}
-	if !s.ldsStarted && s.cdsAcked && s.eds.complete() {
+	if !s.ldsStarted && s.warm() {
 		s.ldsStarted = true
 		if err := send(&discoverypb.DiscoveryRequest{TypeUrl: resourcev3.ListenerType}); err != nil {
 			return err
@@ -200,6 +223,48 @@ func (s *sidecar) onSotw(resp *discoverypb.DiscoveryResponse, send func(*discove
 	}
 	s.afterResponse(resp.GetTypeUrl())
 	return nil
+}
+
+// state is the sidecar's state of a type it names resources of, and the
+// field that names a resource of the type.
+func (s *sidecar) state(typeURL string) (*typeState, protowire.Number) {
+	switch typeURL {
+	case resourcev3.EndpointType:
+		return &s.eds, claClusterName
+	case resourcev3.RouteType:
+		return &s.rds, routeConfigName
+	}
+	return &s.sds, secretName
+}
+
+// clusterNeeds: the endpoints (as a one-name list, none if not EDS) and
+// secrets a cluster makes the sidecar ask for.
+func (s *sidecar) clusterNeeds(b []byte) (eds, secrets []int32) {
+	name, sockets := clusterNeeds(b)
+	if name != nil {
+		eds = []int32{s.names.id(name)}
+	}
+	for _, ts := range sockets {
+		for _, sec := range s.secrets.socket(ts) {
+			secrets = append(secrets, s.names.idOf(sec))
+		}
+	}
+	return eds, secrets
+}
+
+func (s *sidecar) listenerNeeds(b []byte) (routes, secrets []int32) {
+	r, sec := listenerNeeds(b)
+	for _, n := range r {
+		routes = append(routes, s.names.idOf(n))
+	}
+	for _, n := range sec {
+		secrets = append(secrets, s.names.idOf(n))
+	}
+	return routes, secrets
+}
+
+func (s *sidecar) secretIDs() []int32 {
+	return sortedIDs(append(slices.Clone(s.clusterSecrets), s.listenerSecrets...))
 }
 
 // serveDelta is the incremental stream.
@@ -218,67 +283,72 @@ func (s *sidecar) serveDelta(ctx context.Context, ads discoverypb.AggregatedDisc
 	if err := send(&discoverypb.DeltaDiscoveryRequest{TypeUrl: resourcev3.ClusterType}); err != nil {
 		return err
 	}
-	clusters := map[string][]byte{} // Delta sends changes: the sidecar keeps the set
-	listeners := map[string][]string{}
+	kept := &deltaKept{clusters: map[string]needs{}, listeners: map[string]needs{}}
 	for {
 		resp, err := stream.Recv()
 		if err != nil {
 			return err
 		}
-		if err := s.onDelta(resp, send, clusters, listeners); err != nil {
+		if err := s.onDelta(resp, send, kept); err != nil {
 			return err
 		}
 	}
 }
 
-func (s *sidecar) onDelta(resp *discoverypb.DeltaDiscoveryResponse, send func(*discoverypb.DeltaDiscoveryRequest) error,
-	clusters map[string][]byte, listeners map[string][]string) error {
+// deltaKept is what a Delta sidecar keeps of its clusters and listeners
+// (Delta sends changes: it keeps the set), as what each makes it ask for.
+type deltaKept struct {
+	clusters, listeners map[string]needs
+}
+
+type needs struct{ first, secrets []int32 } // first: EDS name or routes
+
+func (s *sidecar) onDelta(resp *discoverypb.DeltaDiscoveryResponse, send func(*discoverypb.DeltaDiscoveryRequest) error, kept *deltaKept) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var next []*discoverypb.DeltaDiscoveryRequest
-	resubscribe := func(typeURL string, ts *typeState, ids []int32) {
+	ask := func(typeURL string, ts *typeState, ids []int32) {
 		if added, dropped := ts.want(ids); len(added)+len(dropped) > 0 {
 			next = append(next, &discoverypb.DeltaDiscoveryRequest{TypeUrl: typeURL,
 				ResourceNamesSubscribe: s.nameList(added), ResourceNamesUnsubscribe: s.nameList(dropped)})
 		}
 	}
+	union := func(m map[string]needs) (first, secrets []int32) {
+		for _, n := range m {
+			first, secrets = append(first, n.first...), append(secrets, n.secrets...)
+		}
+		return sortedIDs(first), sortedIDs(secrets)
+	}
 	switch resp.GetTypeUrl() {
 	case resourcev3.ClusterType:
 		s.cdsAcked = true
 		for _, r := range resp.GetResources() {
-			if name, eds := clusterEDSName(r.GetResource().GetValue()); eds {
-				clusters[r.GetName()] = name
-			} else {
-				delete(clusters, r.GetName())
-			}
+			eds, secrets := s.clusterNeeds(r.GetResource().GetValue())
+			kept.clusters[r.GetName()] = needs{eds, secrets}
 		}
 		for _, name := range resp.GetRemovedResources() {
-			delete(clusters, name)
+			delete(kept.clusters, name)
 		}
-		ids := make([]int32, 0, len(clusters))
-		for _, name := range clusters {
-			ids = append(ids, s.names.id(name))
-		}
-		resubscribe(resourcev3.EndpointType, &s.eds, sortedIDs(ids))
-	case resourcev3.EndpointType:
-		s.receivedDelta(&s.eds, resp)
+		eds, secrets := union(kept.clusters)
+		s.clusterSecrets = secrets
+		ask(resourcev3.EndpointType, &s.eds, eds)
+		ask(resourcev3.SecretType, &s.sds, s.secretIDs())
 	case resourcev3.ListenerType:
 		s.ldsAcked = true
 		for _, r := range resp.GetResources() {
-			listeners[r.GetName()] = listenerRoutes(r.GetResource().GetValue())
+			routes, secrets := s.listenerNeeds(r.GetResource().GetValue())
+			kept.listeners[r.GetName()] = needs{routes, secrets}
 		}
 		for _, name := range resp.GetRemovedResources() {
-			delete(listeners, name)
+			delete(kept.listeners, name)
 		}
-		var ids []int32
-		for _, routes := range listeners {
-			for _, r := range routes {
-				ids = append(ids, s.names.idOf(r))
-			}
-		}
-		resubscribe(resourcev3.RouteType, &s.rds, sortedIDs(ids))
-	case resourcev3.RouteType:
-		s.receivedDelta(&s.rds, resp)
+		routes, secrets := union(kept.listeners)
+		s.listenerSecrets = secrets
+		ask(resourcev3.RouteType, &s.rds, routes)
+		ask(resourcev3.SecretType, &s.sds, s.secretIDs())
+	case resourcev3.EndpointType, resourcev3.RouteType, resourcev3.SecretType:
+		ts, _ := s.state(resp.GetTypeUrl())
+		s.receivedDelta(ts, resp)
 	default:
 		return fmt.Errorf("unexpected type %s", resp.GetTypeUrl())
 	}
@@ -290,7 +360,7 @@ func (s *sidecar) onDelta(resp *discoverypb.DeltaDiscoveryResponse, send func(*d
 			return err
 		}
 	}
-	if !s.ldsStarted && s.cdsAcked && s.eds.complete() {
+	if !s.ldsStarted && s.warm() {
 		s.ldsStarted = true
 		if err := send(&discoverypb.DeltaDiscoveryRequest{TypeUrl: resourcev3.ListenerType}); err != nil {
 			return err
@@ -312,28 +382,6 @@ func (s *sidecar) receivedDelta(ts *typeState, resp *discoverypb.DeltaDiscoveryR
 	for _, name := range resp.GetRemovedResources() {
 		ts.have.remove(s.names.idOf(name))
 	}
-}
-
-// edsNames are the names under which the clusters of a response ask for
-// endpoints.
-func (s *sidecar) edsNames(resources []*anypb.Any) []int32 {
-	ids := make([]int32, 0, len(resources))
-	for _, a := range resources {
-		if name, eds := clusterEDSName(a.GetValue()); eds {
-			ids = append(ids, s.names.id(name))
-		}
-	}
-	return sortedIDs(ids)
-}
-
-func (s *sidecar) routeNames(resources []*anypb.Any) []int32 {
-	var ids []int32
-	for _, a := range resources {
-		for _, r := range listenerRoutes(a.GetValue()) {
-			ids = append(ids, s.names.idOf(r))
-		}
-	}
-	return sortedIDs(ids)
 }
 
 // received records the resources of a state-of-the-world response of
@@ -370,7 +418,7 @@ func sortedIDs(ids []int32) []int32 {
 // resource the change is about has come with the new content.
 func (s *sidecar) afterResponse(typeURL string) {
 	now := time.Now()
-	if s.syncedAt.IsZero() && s.cdsAcked && s.ldsAcked && s.eds.complete() && s.rds.complete() && len(s.rds.wanted) > 0 {
+	if s.syncedAt.IsZero() && s.warm() && s.ldsAcked && s.rds.complete() && s.sds.complete() && len(s.rds.wanted) > 0 {
 		s.syncedAt = now
 		close(s.synced)
 	}
@@ -404,10 +452,7 @@ type watching struct {
 func (s *sidecar) watchChange(c *change) *watching {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ts := &s.eds
-	if c.TypeURL == resourcev3.RouteType {
-		ts = &s.rds
-	}
+	ts, _ := s.state(c.TypeURL)
 	w := &watching{c: c, pending: map[string]bool{}, arrived: make(chan struct{}), bytesAt: s.bytes.Load()}
 	for name := range c.Want {
 		if _, found := slices.BinarySearch(ts.wanted, s.names.idOf(name)); found {
@@ -438,4 +483,3 @@ func (s *sidecar) failure() error {
 	return s.err
 }
 
-var errNotSynced = errors.New("not synced")

@@ -1,6 +1,7 @@
 package load
 
 import (
+	"crypto/x509"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pilotlight/pilotlight/authn"
 	"github.com/pilotlight/pilotlight/test/harness"
 )
 
@@ -20,10 +22,12 @@ type source interface {
 	setWeights(t testing.TB, svc service, w weights)
 }
 
-// server is the pilotlight process under test.
+// server is the pilotlight process under test, and how its sidecars
+// prove who they are.
 type server struct {
 	xdsAddr, httpAddr string
 	proc              *harness.Process
+	creds             Credentials
 }
 
 func (s *server) process() process { return process{pid: s.proc.Pid()} }
@@ -71,7 +75,34 @@ func (f *folderSource) start(t testing.TB, m Mesh, serverArgs []string) *server 
 	for _, svc := range m.services() {
 		f.write(t, svc)
 	}
-	return startServer(t, append([]string{"--config-dir", f.dir}, serverArgs...))
+	state := t.TempDir()
+	srv := startServer(t, append([]string{"--config-dir", f.dir, "--state-dir", state}, serverArgs...))
+	creds, err := folderCredentials(state)
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	srv.creds = creds
+	return srv
+}
+
+// folderCredentials are what `pilotlight bootstrap` gives a pod's Envoy in
+// folder mode: a token minted with the state folder's key, and its root.
+func folderCredentials(state string) (Credentials, error) {
+	root, err := os.ReadFile(authn.StateRootPath(state))
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(root) {
+		return nil, fmt.Errorf("no certificate in %s", authn.StateRootPath(state))
+	}
+	signer, err := authn.LoadTokenSigner(state, nil)
+	if err != nil {
+		return nil, err
+	}
+	return TokenTLS{Roots: pool, ServerName: "127.0.0.1", Token: func(p Proxy) (string, error) {
+		return signer.Mint(p.Namespace, p.Pod, 24*time.Hour)
+	}}, nil
 }
 
 func (f *folderSource) write(t testing.TB, svc service) {

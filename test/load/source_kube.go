@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"slices"
 	"sync"
@@ -15,6 +16,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 
+	"github.com/pilotlight/pilotlight/authn"
+	"github.com/pilotlight/pilotlight/test/harness"
 	"github.com/pilotlight/pilotlight/test/kube"
 )
 
@@ -63,7 +66,58 @@ func (k *kubeSource) start(t testing.TB, m Mesh, serverArgs []string) *server {
 		}
 	}
 	t.Logf("kube: endpoint slices in place after %v", time.Since(start).Round(time.Millisecond))
-	return startServer(t, append([]string{"--kubeconfig", k.c.Kubeconfig, "--identity", "load", "--leader-election-namespace", "default"}, serverArgs...))
+	srv := startServer(t, append([]string{"--kubeconfig", k.c.Kubeconfig, "--identity", "load", "--leader-election-namespace", "default"}, serverArgs...))
+	srv.creds = k.credentials(t, m)
+	return srv
+}
+
+// credentials are what the kubelet mounts into an injected pod: a
+// projected ServiceAccount token bound to the pod (a real TokenRequest,
+// made here for every pod that will connect, before anything is timed)
+// and the istio-ca-root-cert ConfigMap pilotlight publishes.
+func (k *kubeSource) credentials(t testing.TB, m Mesh) Credentials {
+	t.Helper()
+	var root string
+	err := harness.Eventually(time.Minute, 100*time.Millisecond, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		cm, err := k.c.Client.CoreV1().ConfigMaps(namespace(0)).Get(ctx, "istio-ca-root-cert", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if root = cm.Data["root-cert.pem"]; root == "" {
+			return fmt.Errorf("istio-ca-root-cert has no root-cert.pem")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("kube: root ConfigMap: %v", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM([]byte(root)) {
+		t.Fatal("kube: no certificate in istio-ca-root-cert")
+	}
+	tokens := &sync.Map{}
+	var ops []func(context.Context) error
+	for _, p := range m.services() {
+		for _, pd := range p.Pods {
+			ops = append(ops, func(ctx context.Context) error {
+				pod, err := k.c.Client.CoreV1().Pods(pd.Namespace).Get(ctx, pd.Name, metav1.GetOptions{})
+				if err != nil {
+					return err
+				}
+				tokens.Store(pd.Namespace+"/"+pd.Name, k.c.PodToken(pod, authn.TokenAudience, 24*time.Hour))
+				return nil
+			})
+		}
+	}
+	k.do(t, ops)
+	return TokenTLS{Roots: pool, ServerName: "127.0.0.1", Token: func(p Proxy) (string, error) {
+		if tok, ok := tokens.Load(p.Namespace + "/" + p.Pod); ok {
+			return tok.(string), nil
+		}
+		return "", fmt.Errorf("no token for pod %s/%s", p.Namespace, p.Pod)
+	}}
 }
 
 // do runs the operations on createWorkers goroutines; the first error
