@@ -142,7 +142,9 @@ func (m *Mesh) LoadAssignments() []*endpoint.ClusterLoadAssignment { return m.lo
 // LoadAssignmentsFor is the endpoint-only view of one proxy: its share of
 // LoadAssignments. Proxies that see the same endpoints get the same slice
 // (shared: read it, never change it), as ForProxy gives them.
-func (m *Mesh) LoadAssignmentsFor(p Proxy) []*endpoint.ClusterLoadAssignment { return m.loadAssignments() }
+func (m *Mesh) LoadAssignmentsFor(p Proxy) []*endpoint.ClusterLoadAssignment {
+	return m.loadAssignments()
+}
 
 func (m *Mesh) proxyRouteConfig(src routeSource) *route.RouteConfiguration {
 	m.mu.Lock()

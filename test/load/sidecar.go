@@ -482,4 +482,3 @@ func (s *sidecar) failure() error {
 	defer s.mu.Unlock()
 	return s.err
 }
-
