@@ -39,7 +39,15 @@ func (c requestCodec) option() grpc.ServerOption { return grpc.ForceServerCodecV
 
 func (c requestCodec) Name() string { return "proto" }
 
-func (c requestCodec) Marshal(v any) (mem.BufferSlice, error) { return c.proto.Marshal(v) }
+func (c requestCodec) Marshal(v any) (mem.BufferSlice, error) {
+	switch v.(type) {
+	case *discoverypb.DiscoveryResponse, *discoverypb.DeltaDiscoveryResponse:
+		if out, ok := marshalShared(v.(proto.Message)); ok {
+			return out, nil // encoded.go
+		}
+	}
+	return c.proto.Marshal(v)
+}
 
 func (c requestCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	req, ok := v.(*discoverypb.DiscoveryRequest)

@@ -123,6 +123,12 @@ func (c *viewCache) stepDelta(st *stream, ts *typeSync, v *View) bool {
 	if isRouteType(ts.typeURL) && len(resp.Resources) > 0 && !c.routesMayChange(st, v) {
 		return false
 	}
+	if len(changed) == len(target.sorted) && len(changed) > 0 && target.shared() {
+		// Everything, as to every new proxy of the view: one copy for all
+		// (encoded.go).
+		resp.Resources = nil
+		withEncoded(resp, target.allDelta().encoded())
+	}
 	ts.offered = &offer{resp: resp, target: target, exact: kept == 0, version: target.Version,
 		resources: changed, removed: resp.RemovedResources}
 	ts.watch = nil

@@ -104,7 +104,12 @@ func (c *viewCache) stepSotw(st *stream, ts *typeSync, v *View) bool {
 		ts.acked = o
 		return ts.confirm(target, exact)
 	}
-	resp := &discoverypb.DiscoveryResponse{VersionInfo: serve.Version, TypeUrl: ts.typeURL, Resources: resources}
+	resp := &discoverypb.DiscoveryResponse{VersionInfo: serve.Version, TypeUrl: ts.typeURL}
+	if resources.encoded != nil && serve.shared() {
+		withEncoded(resp, resources.encoded()) // one copy for all (encoded.go)
+	} else {
+		resp.Resources = resources.anys
+	}
 	o.resp = resp
 	ts.offered = o
 	ts.watch = nil
@@ -124,25 +129,27 @@ func (c *viewCache) stepSotw(st *stream, ts *typeSync, v *View) bool {
 // clusters, the first time, and after a NACK (it may hold any part of
 // what it rejected); otherwise only those new or changed since what it
 // acked, or that it did not ask for then. send is false when there is
-// nothing to send: the proxy holds all of it already. The slices are
-// shared by every stream in the same case, read-only.
-func (c *viewCache) sotwResources(ts *typeSync, serve *TypeView, names askedNames) (resources []*anypb.Any, send bool) {
+// nothing to send: the proxy holds all of it already. A set shared by
+// every stream in the same case is marshaled once (encoded is set).
+func (c *viewCache) sotwResources(ts *typeSync, serve *TypeView, names askedNames) (resources *resourceSet, send bool) {
 	a := ts.acked
 	if fullState(ts.typeURL) || a == nil || ts.diverged {
 		if names.all(serve) {
-			return serve.anys(), true
+			return serve.all(), true
 		}
+		var anys []*anypb.Any
 		for _, r := range serve.sortedResources() {
 			if names.has(r.Name) {
-				resources = append(resources, r.Any)
+				anys = append(anys, r.Any)
 			}
 		}
-		return resources, true
+		return &resourceSet{anys: anys}, true
 	}
 	if names.all(serve) && a.names.all(a.served) {
 		resources = serve.anysSince(a.served)
-		return resources, len(resources) > 0
+		return resources, len(resources.anys) > 0
 	}
+	var anys []*anypb.Any
 	for _, r := range serve.sortedResources() {
 		if !names.has(r.Name) {
 			continue
@@ -150,9 +157,9 @@ func (c *viewCache) sotwResources(ts *typeSync, serve *TypeView, names askedName
 		if held := a.served.Resources[r.Name]; held != nil && held.Version == r.Version && a.names.has(r.Name) {
 			continue
 		}
-		resources = append(resources, r.Any)
+		anys = append(anys, r.Any)
 	}
-	return resources, len(resources) > 0
+	return &resourceSet{anys: anys}, len(anys) > 0
 }
 
 func exactVersion(o *offer) string {

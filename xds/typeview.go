@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/protobuf/types/known/anypb"
 )
@@ -27,14 +28,38 @@ type TypeView struct {
 	sorted    []*Resource // by name
 	allHash   uint64      // of names and versions: the Version's hash
 
-	// anys are the Anys of every resource in order: the resources of a
-	// full response, shared by every response that carries them all.
-	anys func() []*anypb.Any
-	// since caches anysSince for the views proxies come from (by their
+	// all are every resource in order: those of a full response, shared
+	// by every response that carries them all; allDelta, as a Delta
+	// response's.
+	all, allDelta func() *resourceSet
+	// since caches since() for the views proxies come from (by their
 	// Version, so that no older view is kept alive through a newer one).
 	mu    sync.Mutex
-	since map[string][]*anypb.Any
+	since map[string]*resourceSet
+	// holders counts the views that hold the type view: one that more
+	// than one proxy holds sends its resources pre-encoded (encoded.go).
+	holders atomic.Int32
 }
+
+// resourceSet is the resources of a response, as Anys and, for a type
+// view several proxies hold, marshaled once (encoded.go).
+type resourceSet struct {
+	anys    []*anypb.Any
+	encoded func() []byte
+}
+
+func newResourceSet(anys []*anypb.Any, encode func() []byte) *resourceSet {
+	return &resourceSet{anys: anys, encoded: sync.OnceValue(encode)}
+}
+
+// held records that one more view holds tv.
+func (tv *TypeView) held() *TypeView {
+	tv.holders.Add(1)
+	return tv
+}
+
+// shared: more than one proxy's view holds tv.
+func (tv *TypeView) shared() bool { return tv.holders.Load() > 1 }
 
 // viewSeed keys the hashes of type views. A per-process random seed: names
 // come from user config, and must not be chosen to collide.
@@ -80,12 +105,15 @@ func makeTypeView(prefix string, sorted []*Resource, namesHash, allHash uint64) 
 	for _, r := range sorted {
 		tv.Resources[r.Name] = r
 	}
-	tv.anys = sync.OnceValue(func() []*anypb.Any {
-		out := make([]*anypb.Any, len(tv.sorted))
+	tv.all = sync.OnceValue(func() *resourceSet {
+		anys := make([]*anypb.Any, len(tv.sorted))
 		for i, r := range tv.sorted {
-			out[i] = r.Any
+			anys[i] = r.Any
 		}
-		return out
+		return newResourceSet(anys, func() []byte { return encodeSotw(anys) })
+	})
+	tv.allDelta = sync.OnceValue(func() *resourceSet {
+		return newResourceSet(nil, func() []byte { return encodeDelta(tv.sorted) })
 	})
 	return tv
 }
@@ -112,18 +140,18 @@ func (tv *TypeView) sameContent(sorted []*Resource) bool {
 	return true
 }
 
-// anysSince are the Anys of the resources that are new or changed since
-// from, in order: what a response must carry for a proxy that holds from
-// (and asks for all of this view), where a type's responses need not
-// repeat what the proxy has (endpoints, routes, secrets). Built once per
-// pair of views, whatever the number of proxies.
-func (tv *TypeView) anysSince(from *TypeView) []*anypb.Any {
+// anysSince are the resources that are new or changed since from, in
+// order: what a response must carry for a proxy that holds from (and asks
+// for all of this view), where a type's responses need not repeat what the
+// proxy has (endpoints, routes, secrets). Built once per pair of views,
+// whatever the number of proxies.
+func (tv *TypeView) anysSince(from *TypeView) *resourceSet {
 	tv.mu.Lock()
 	defer tv.mu.Unlock()
 	if out, ok := tv.since[from.Version]; ok {
 		return out
 	}
-	var out []*anypb.Any
+	var anys []*anypb.Any
 	i := 0
 	for _, r := range tv.sorted {
 		// Both are sorted by name: walk them together.
@@ -133,10 +161,11 @@ func (tv *TypeView) anysSince(from *TypeView) []*anypb.Any {
 		if i < len(from.sorted) && from.sorted[i].Name == r.Name && from.sorted[i].Version == r.Version {
 			continue
 		}
-		out = append(out, r.Any)
+		anys = append(anys, r.Any)
 	}
+	out := newResourceSet(anys, func() []byte { return encodeSotw(anys) })
 	if tv.since == nil {
-		tv.since = map[string][]*anypb.Any{}
+		tv.since = map[string]*resourceSet{}
 	}
 	if len(tv.since) >= maxCachedDiffs {
 		clear(tv.since) // a view proxies come to from many others: rare

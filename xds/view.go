@@ -86,7 +86,7 @@ func buildView(prefix string, memo *marshalMemo, p translate.Proxy, res *transla
 		if err != nil {
 			return nil, err
 		}
-		v.Types[typeURL] = tv
+		v.Types[typeURL] = tv.held()
 	}
 	return v, nil
 }
@@ -149,7 +149,7 @@ func (v *View) withEndpoints(prefix string, memo *marshalMemo, las []*endpoint.C
 	for t, old := range v.Types {
 		next.Types[t] = old
 	}
-	next.Types[resourcev3.EndpointType] = tv
+	next.Types[resourcev3.EndpointType] = tv.held()
 	return next, nil
 }
 
