@@ -1,89 +1,182 @@
 package xds
 
 import (
+	"hash/maphash"
+	"slices"
+	"sync"
+
 	discoverypb "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 )
 
-// askedNames are the names a state-of-the-world request asks for. A
-// sidecar's EDS request names every cluster it has, thousands of names,
-// again in every ACK: reading it is kept to one pass per request, and
-// what the stream keeps of it to go-control-plane's one set of the names
-// (their strings are the view's own, see internNames).
+// A state-of-the-world sidecar names every cluster it has in each request
+// for endpoints, its ACKs included: with a thousand services, three
+// thousand names in every ACK from every proxy, every time any endpoint
+// changes. Kept per stream (go-control-plane makes a set of them per
+// request and keeps it), that was most of the memory of a connected proxy,
+// and most of an endpoint change's work. So:
+//   - the names are decoded into the server's own strings (codec.go);
+//   - the list is looked up among the lists other streams sent (nameSets):
+//     every sidecar of a mesh, or of one Sidecar scope, sends the same one,
+//     and they share one set of it;
+//   - the request handed on to go-control-plane names one placeholder
+//     instead (keptNames), so that its subscription holds one name, not
+//     three thousand. The cache reads the stream's names from the set it
+//     kept, never from go-control-plane's subscription (CreateWatch).
+
+// askedNames are the names a state-of-the-world request asks for.
 type askedNames struct {
-	set map[string]struct{} // nil: every name (wildcard)
-	// exactly: set holds exactly the names of a view whose names hash is
-	// viewNames (found when the request came), so that "does it ask for
-	// all of the view?" needs no pass over the names.
-	exactly   bool
-	viewNames uint64
+	names *nameSet // nil: every name (wildcard)
 }
 
 // has: the request asks for the name.
-func (a askedNames) has(name string) bool {
-	if a.set == nil {
-		return true
-	}
-	_, ok := a.set[name]
-	return ok
-}
+func (a askedNames) has(name string) bool { return a.names == nil || a.names.has(name) }
 
 // all: the request asks for every name of tv, and no other.
-func (a askedNames) all(tv *TypeView) bool {
-	return a.set == nil || (a.exactly && a.viewNames == tv.namesHash && len(a.set) == len(tv.sorted))
-}
+func (a askedNames) all(tv *TypeView) bool { return a.names == nil || a.names.exactly(tv) }
 
 // same: both ask for the same names.
 func (a askedNames) same(b askedNames) bool {
 	switch {
-	case (a.set == nil) != (b.set == nil):
+	case a.names == b.names:
+		return true
+	case a.names == nil || b.names == nil:
 		return false
-	case a.set == nil:
-		return true
-	case a.exactly && b.exactly && a.viewNames == b.viewNames && len(a.set) == len(b.set):
-		return true
 	}
-	return sameSet(a.set, b.set)
+	return sameSet(a.names.set, b.names.set)
 }
 
-// requestedNames are the names a request asks for (Envoy always wants
-// every listener and cluster). found tells how many of the request's
-// names were in the view they were interned against (internNames), whose
-// names hash is viewNames.
-func requestedNames(typeURL string, sub cachev3.Subscription, req *cachev3.Request, found int, viewNames uint64) askedNames {
-	if typeURL == resourcev3.ListenerType || typeURL == resourcev3.ClusterType || sub.IsWildcard() {
-		return askedNames{}
+// keptNames is what a request names once its names are kept by the cache.
+var keptNames = []string{"pilotlight.io/names-kept-by-the-server"}
+
+// nameSet is one list of names, as requests send it.
+type nameSet struct {
+	list []string
+	set  map[string]struct{}
+
+	mu      sync.Mutex
+	exactOf map[uint64]bool // by a view's names hash: holds exactly its names
+}
+
+func newNameSet(list []string) *nameSet {
+	return &nameSet{list: list, set: toSet(list), exactOf: map[uint64]bool{}}
+}
+
+func (n *nameSet) has(name string) bool {
+	_, ok := n.set[name]
+	return ok
+}
+
+// exactly: the set holds exactly the names of tv (worked out once per
+// set of names of a view, for all the streams that share the set).
+func (n *nameSet) exactly(tv *TypeView) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if v, ok := n.exactOf[tv.namesHash]; ok {
+		return v
 	}
-	a := askedNames{set: sub.SubscribedResources()}
-	// Every name of the request is one of the view's, and there are as
-	// many distinct ones as the view has: exactly the view's names.
-	a.exactly = found >= 0 && found == len(req.GetResourceNames()) && viewNames != 0
-	a.viewNames = viewNames
-	return a
+	exact := len(n.set) == len(tv.sorted)
+	for i := 0; exact && i < len(tv.sorted); i++ {
+		exact = n.has(tv.sorted[i].Name)
+	}
+	if len(n.exactOf) >= maxCachedDiffs {
+		clear(n.exactOf)
+	}
+	n.exactOf[tv.namesHash] = exact
+	return exact
+}
+
+// nameSets are the name lists streams sent, for others to share.
+type nameSets struct {
+	seed maphash.Seed
+	mu   sync.Mutex
+	sets map[uint64][]*nameSet
+}
+
+// maxNameSets bounds nameSets; a stream keeps the set it uses anyway.
+const maxNameSets = 256
+
+func newNameSets() *nameSets {
+	return &nameSets{seed: maphash.MakeSeed(), sets: map[uint64][]*nameSet{}}
+}
+
+// of is the shared set of a list of names.
+func (n *nameSets) of(list []string) *nameSet {
+	var h maphash.Hash
+	h.SetSeed(n.seed)
+	for _, s := range list {
+		h.WriteString(s)
+		h.WriteByte(0)
+	}
+	key := h.Sum64()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, ns := range n.sets[key] {
+		if slices.Equal(ns.list, list) { // the same strings (codec.go): cheap
+			return ns
+		}
+	}
+	if len(n.sets) >= maxNameSets {
+		clear(n.sets)
+	}
+	ns := newNameSet(slices.Clone(list))
+	n.sets[key] = append(n.sets[key], ns)
+	return ns
+}
+
+// keepNames takes the names of a state-of-the-world request for the cache
+// (see the top of this file), and hands go-control-plane the placeholder.
+// Requests for every name (wildcard, explicit or not), or none, stay as
+// they are.
+func (c *viewCache) keepNames(id int64, req *discoverypb.DiscoveryRequest) {
+	names := req.GetResourceNames()
+	if fullState(req.GetTypeUrl()) || len(names) == 0 || slices.Contains(names, "*") {
+		return
+	}
+	ns := c.nameSets.of(names)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := c.streams[id]
+	if st == nil {
+		return
+	}
+	st.typeState(req.GetTypeUrl()).kept = ns
+	req.ResourceNames = keptNames
+}
+
+// requestedNames are the names a request asks for: the set keepNames kept
+// for it, or go-control-plane's subscription's (Envoy always wants every
+// listener and cluster).
+func requestedNames(typeURL string, sub cachev3.Subscription, kept *nameSet) askedNames {
+	switch {
+	case typeURL == resourcev3.ListenerType || typeURL == resourcev3.ClusterType || sub.IsWildcard():
+		return askedNames{}
+	case kept != nil:
+		return askedNames{names: kept}
+	}
+	set := sub.SubscribedResources()
+	list := make([]string, 0, len(set))
+	for name := range set {
+		list = append(list, name)
+	}
+	slices.Sort(list)
+	return askedNames{names: newNameSet(list)}
 }
 
 // internNames replaces the names of a request with the strings of the
-// stream's view, which every stream of the view shares, so that what
-// go-control-plane keeps of a subscription holds no copy of them; and
-// counts how many it found (-1: no view to intern against).
-func internNames(names []string, tv *TypeView) int {
-	if tv == nil || len(tv.sorted) == 0 {
-		return -1
-	}
-	found := 0
+// stream's view (Delta's subscriptions: go-control-plane keeps them), so
+// that what is kept of them holds no copy of them.
+func internNames(names []string, tv *TypeView) {
 	for i, name := range names {
 		if r := tv.Resources[name]; r != nil {
 			names[i] = r.Name
-			found++
 		}
 	}
-	return found
 }
 
 // trimmedRequest is what a watch keeps of a request: go-control-plane
-// needs its type (and hands it to the callbacks), nothing else. A
-// state-of-the-world EDS request carries every cluster name.
+// needs its type (and hands it to the callbacks), nothing else.
 func trimmedRequest(req *discoverypb.DiscoveryRequest) *discoverypb.DiscoveryRequest {
 	return &discoverypb.DiscoveryRequest{TypeUrl: req.GetTypeUrl(), Node: req.GetNode(), VersionInfo: req.GetVersionInfo(), ResponseNonce: req.GetResponseNonce()}
 }

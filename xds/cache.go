@@ -45,6 +45,8 @@ type viewCache struct {
 	byNode    map[*core.Node]*stream
 	perConn   map[string]int
 	nextWatch int64
+	// nameSets are the name lists of state-of-the-world requests (asked.go).
+	nameSets *nameSets
 }
 
 // nodeEntry is one proxy's view and the streams it is served on (Envoy
@@ -62,6 +64,7 @@ func newViewCache(log *slog.Logger, m *metrics, limits Limits, prefix string, vi
 		grace: limits.RemovalGrace, now: time.Now,
 		afterFunc: func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop },
 		nodes:     map[string]*nodeEntry{}, streams: map[int64]*stream{}, byNode: map[*core.Node]*stream{}, perConn: map[string]int{},
+		nameSets: newNameSets(),
 	}
 }
 
@@ -184,8 +187,8 @@ func trimNode(node *core.Node) {
 	m.SetUnknown(nil)
 }
 
-// internRequest interns the names of a request against the stream's view
-// of the type (internNames), and notes for CreateWatch what it found.
+// internRequest interns the names a Delta request subscribes to against
+// the stream's view of the type (internNames).
 func (c *viewCache) internRequest(id int64, typeURL string, names []string) {
 	if len(names) == 0 {
 		return
@@ -197,17 +200,9 @@ func (c *viewCache) internRequest(id int64, typeURL string, names []string) {
 		tv = st.entry.view.typeView(typeURL)
 	}
 	c.mu.Unlock()
-	if tv == nil {
-		return
+	if tv != nil {
+		internNames(names, tv) // views are immutable: outside the lock
 	}
-	found := internNames(names, tv) // views are immutable: outside the lock
-	if st.delta {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ts := st.typeState(typeURL)
-	ts.internFound, ts.internView = found, tv.namesHash
 }
 
 // closeStream forgets a stream, and its proxy's view with its last stream.

@@ -71,7 +71,7 @@ func (cb *callbacks) OnStreamRequest(id int64, r *discoverypb.DiscoveryRequest) 
 	if err := cb.request(id, r, func(n *core.Node) { r.Node = n }); err != nil {
 		return err
 	}
-	cb.cache.internRequest(id, r.GetTypeUrl(), r.GetResourceNames())
+	cb.cache.keepNames(id, r)
 	return nil
 }
 func (cb *callbacks) OnStreamDeltaRequest(id int64, r *discoverypb.DeltaDiscoveryRequest) error {

@@ -1,6 +1,6 @@
 package xds
 
-func nameSet(names []string) map[string]struct{} {
+func toSet(names []string) map[string]struct{} {
 	set := make(map[string]struct{}, len(names))
 	for _, n := range names {
 		set[n] = struct{}{}

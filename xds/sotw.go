@@ -40,8 +40,7 @@ func (c *viewCache) CreateWatch(req *cachev3.Request, sub cachev3.Subscription, 
 		c.answeredSotw(st, ts, req.GetErrorDetail())
 	}
 	cancel := c.newWatch(ts, &watch{sub: sub, sotwReq: trimmedRequest(req), sotwOut: out})
-	ts.names = requestedNames(ts.typeURL, sub, req, ts.internFound, ts.internView)
-	ts.internFound, ts.internView = -1, 0
+	ts.names, ts.kept = requestedNames(ts.typeURL, sub, ts.kept), nil
 	// What the stream keeps of past requests' names: the newest set, when
 	// it is the same (go-control-plane makes a set per request).
 	for _, o := range []*offer{ts.acked, ts.sent, ts.nacked} {

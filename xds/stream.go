@@ -42,11 +42,10 @@ type typeSync struct {
 	typeURL string
 	watch   *watch // the request go-control-plane waits on, nil when answered
 	// names the proxy asked for in its latest request (state of the
-	// world); internFound and internView: what internNames found of the
-	// request before go-control-plane handed it on (-1: nothing).
-	names       askedNames
-	internFound int
-	internView  uint64
+	// world); kept: the names of the request go-control-plane is about to
+	// hand over, which keepNames took (asked.go).
+	names askedNames
+	kept  *nameSet
 
 	offered *offer // handed to go-control-plane, not yet on the wire
 	sent    *offer // on the wire, not yet answered
@@ -109,7 +108,7 @@ type offer struct {
 func (st *stream) typeState(typeURL string) *typeSync {
 	ts := st.types[typeURL]
 	if ts == nil {
-		ts = &typeSync{typeURL: typeURL, internFound: -1}
+		ts = &typeSync{typeURL: typeURL}
 		if st.delta {
 			ts.held, ts.rejected = map[string]string{}, map[string]string{}
 		}

@@ -157,6 +157,7 @@ func Run(t testing.TB, p Point) *Result {
 		bytes += s.bytes.Load()
 	}
 	r.ColdSyncBytes = float64(bytes) / float64(max(len(sidecars), 1))
+	t.Logf("load: cold sync: one sidecar's responses and resources, by type: %v", sidecars[0].counts())
 	if err := proc.quiet(p.Timeout); err != nil {
 		t.Fatal(err)
 	}

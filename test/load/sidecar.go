@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +33,8 @@ type sidecar struct {
 	names   *names
 	secrets *secretsOf
 	bytes   atomic.Int64 // payload bytes received on the wire
+	// responses counts the responses received, by type URL.
+	responses sync.Map
 
 	mu                 sync.Mutex
 	eds, rds, sds      typeState
@@ -168,6 +171,7 @@ func (s *sidecar) serveSotw(ctx context.Context, ads discoverypb.AggregatedDisco
 }
 
 func (s *sidecar) onSotw(resp *discoverypb.DiscoveryResponse, send func(*discoverypb.DiscoveryRequest) error) error {
+	s.count(resp.GetTypeUrl(), len(resp.GetResources()))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ack := &discoverypb.DiscoveryRequest{TypeUrl: resp.GetTypeUrl(), VersionInfo: resp.GetVersionInfo(), ResponseNonce: resp.GetNonce()}
@@ -304,6 +308,7 @@ type deltaKept struct {
 type needs struct{ first, secrets []int32 } // first: EDS name or routes
 
 func (s *sidecar) onDelta(resp *discoverypb.DeltaDiscoveryResponse, send func(*discoverypb.DeltaDiscoveryRequest) error, kept *deltaKept) error {
+	s.count(resp.GetTypeUrl(), len(resp.GetResources()))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var next []*discoverypb.DeltaDiscoveryRequest
@@ -481,4 +486,26 @@ func (s *sidecar) failure() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.err
+}
+
+// counted is how many responses of a type, and resources in them, a
+// sidecar received.
+type counted struct{ responses, resources atomic.Int64 }
+
+func (s *sidecar) count(typeURL string, resources int) {
+	c, _ := s.responses.LoadOrStore(typeURL, &counted{})
+	c.(*counted).responses.Add(1)
+	c.(*counted).resources.Add(int64(resources))
+}
+
+// counts: responses and resources received so far, by type's short name.
+func (s *sidecar) counts() map[string][2]int64 {
+	out := map[string][2]int64{}
+	s.responses.Range(func(k, v any) bool {
+		c := v.(*counted)
+		t := k.(string)
+		out[t[strings.LastIndex(t, ".")+1:]] = [2]int64{c.responses.Load(), c.resources.Load()}
+		return true
+	})
+	return out
 }
