@@ -16,6 +16,7 @@ func SameConfig(a, b *Snapshot) bool {
 		sameRules(a.DestinationRules, b.DestinationRules, func(d *DestinationRule) (Meta, proto.Message) { return d.Meta, d.Spec }) &&
 		sameRules(a.Gateways, b.Gateways, func(g *Gateway) (Meta, proto.Message) { return g.Meta, g.Spec }) &&
 		sameRules(a.PeerAuthentications, b.PeerAuthentications, func(p *PeerAuthentication) (Meta, proto.Message) { return p.Meta, p.Spec }) &&
+		sameRules(a.Sidecars, b.Sidecars, func(sc *Sidecar) (Meta, proto.Message) { return sc.Meta, sc.Spec }) &&
 		sameRules(a.EnvoyFilters, b.EnvoyFilters, func(f *EnvoyFilter) (Meta, proto.Message) { return f.Meta, f.Spec }) &&
 		reflect.DeepEqual(a.RateLimitPolicies, b.RateLimitPolicies) &&
 		// A gateway's listeners and SDS secrets follow its certificates.

@@ -33,6 +33,8 @@ type Snapshot struct {
 	Gateways         []*Gateway
 	// PeerAuthentications set the mutual TLS mode of workloads.
 	PeerAuthentications []*PeerAuthentication
+	// Sidecars scope what sidecars may reach (sidecar.go).
+	Sidecars []*Sidecar
 	// Secrets holds the TLS material of Kubernetes Secrets, for gateway
 	// servers' tls.credentialName.
 	Secrets []*Secret
@@ -61,6 +63,7 @@ type Snapshot struct {
 	Problems []Problem
 
 	servicesByHost map[string]*Service
+	sidecarsByNS   map[string][]*Sidecar
 	podsByKey      map[string]*Pod
 	secretsByKey   map[string]*Secret
 
@@ -237,6 +240,8 @@ func (s *Snapshot) Seal() *Snapshot {
 	SortByKey(s.DestinationRules)
 	SortByKey(s.Gateways)
 	SortByKey(s.PeerAuthentications)
+	SortByKey(s.Sidecars)
+	s.sidecarsByNS = indexSidecars(s.Sidecars)
 	SortByKey(s.Secrets)
 	SortByKey(s.RateLimitPolicies)
 	SortByKey(s.EnvoyFilters)

@@ -78,6 +78,8 @@ func Validate(s *Snapshot) []Problem {
 	s.DestinationRules = keepValid(s.DestinationRules, ValidateDestinationRule, &problems)
 	s.Gateways = keepValid(s.Gateways, ValidateGateway, &problems)
 	s.PeerAuthentications = keepValid(s.PeerAuthentications, ValidatePeerAuthentication, &problems)
+	s.Sidecars = keepValid(s.Sidecars, ValidateSidecar, &problems)
+	problems = append(problems, CheckSidecarSelection(s)...)
 	v := NewValidator(s.Services, s.DestinationRules)
 	s.VirtualServices = keepValid(s.VirtualServices, v.VirtualService, &problems)
 	problems = append(problems, CheckGatewaySecrets(s)...)

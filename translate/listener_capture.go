@@ -90,16 +90,17 @@ func (m *Mesh) buildCaptureShared() *captureShared {
 // endpoint addresses (a captured sidecar in a mesh with a headless TCP
 // service), so that an endpoint-only change must rebuild them too.
 func (m *Mesh) ListenersFollowEndpoints(p Proxy) bool {
-	return p.Captured() && m.capture().endpointAddressed
+	return p.Captured() && m.outboundFor(p).capture().endpointAddressed
 }
 
 // addCaptureView fills in a captured sidecar's listeners, its route table
-// and the passthrough clusters.
-func (m *Mesh) addCaptureView(res *Resources, pod *discovery.Pod, inbound []discovery.InboundPort) {
+// and the passthrough clusters: the outbound ones of m (the proxy's scope),
+// virtualInbound of the whole mesh.
+func (m *Mesh) addCaptureView(res *Resources, pod *discovery.Pod, inbound []discovery.InboundPort, mesh *Mesh) {
 	shared := m.capture()
 	res.Clusters = append(append([]*cluster.Cluster(nil), shared.clusters...), res.Clusters...)
 	res.Routes = []*route.RouteConfiguration{m.capturedRouteConfig(sidecarSource(pod.Namespace, pod.Labels, m.sourceSelectors()))}
-	res.Listeners = append(res.Listeners, shared.virtualOutbound, m.virtualInboundListener(pod, inbound))
+	res.Listeners = append(res.Listeners, shared.virtualOutbound, mesh.virtualInboundListener(pod, inbound))
 	res.Listeners = append(res.Listeners, m.capturedOutboundListeners(pod, shared)...)
 }
 

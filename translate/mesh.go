@@ -55,6 +55,11 @@ type Mesh struct {
 	registryOnly bool
 	// capture: what every captured sidecar shares (listener_capture.go).
 	capture func() *captureShared
+
+	// opts made the Mesh; scopes are the Meshes of Sidecar scopes, by
+	// Sidecar and proxy namespace (sidecar_scope.go). nil in those.
+	opts   []Option
+	scopes *sync.Map
 }
 
 // Resources is one proxy's view, each list sorted by resource name.
@@ -77,7 +82,8 @@ func WithTrustDomain(td string) Option { return func(m *Mesh) { m.trustDomain = 
 // NewMesh prepares the translation of a snapshot. It does no work yet.
 func NewMesh(snap *discovery.Snapshot, opts ...Option) *Mesh {
 	m := &Mesh{snap: snap, rules: indexRules(snap), proxyRoutes: map[string]*route.RouteConfiguration{},
-		trustDomain: authn.DefaultTrustDomain, peers: authn.NewPeerPolicies(snap.PeerAuthentications, snap.Root())}
+		trustDomain: authn.DefaultTrustDomain, peers: authn.NewPeerPolicies(snap.PeerAuthentications, snap.Root()),
+		opts: opts, scopes: &sync.Map{}}
 	for _, o := range opts {
 		o(m)
 	}
@@ -99,11 +105,14 @@ func (m *Mesh) Problems() []discovery.Problem { return m.envoyFilters().problems
 // Snapshot returns the snapshot this mesh translates.
 func (m *Mesh) Snapshot() *discovery.Snapshot { return m.snap }
 
-// ForProxy builds the whole view of one proxy.
+// ForProxy builds the whole view of one proxy. Its outbound part (clusters,
+// endpoints, route tables, outbound listeners) is of the scope its Sidecar
+// gives it (sidecar_scope.go); the rest is the mesh's.
 func (m *Mesh) ForProxy(p Proxy) *Resources {
+	out := m.outboundFor(p)
 	res := &Resources{
-		LoadAssignments: m.loadAssignments(),
-		Routes:          []*route.RouteConfiguration{m.proxyRouteConfig(m.proxySource(p))},
+		LoadAssignments: out.loadAssignments(),
+		Routes:          []*route.RouteConfiguration{out.proxyRouteConfig(out.proxySource(p))},
 	}
 	if pod := m.snap.Pod(p.Namespace, p.PodName); pod != nil && p.Type == Sidecar {
 		ports := discovery.InboundPorts(m.snap.Services, pod)
@@ -112,19 +121,19 @@ func (m *Mesh) ForProxy(p Proxy) *Resources {
 		// already: no need to sort thousands of clusters per proxy.
 		res.Clusters = inboundClusters(pod, inbound)
 		if p.Captured() {
-			m.addCaptureView(res, pod, ports)
+			out.addCaptureView(res, pod, ports, m)
 		} else {
 			res.Listeners = append(res.Listeners, outboundProxyListener(m.snap, pod))
 			httpPorts, tcpPorts := splitInboundPorts(ports)
 			res.Listeners = append(res.Listeners, m.inboundListeners(pod, httpPorts, tcpPorts)...)
-			res.Listeners = append(res.Listeners, m.outboundTCPListeners(pod, inbound)...)
+			res.Listeners = append(res.Listeners, out.outboundTCPListeners(pod, inbound)...)
 		}
 	}
 	if pod := m.snap.Pod(p.Namespace, p.PodName); pod != nil && p.Type == Router {
 		gw := buildGatewayView(m.snap, pod, m.visibleFrom(pod.Namespace))
 		res.Listeners, res.Routes, res.Secrets = gw.listeners, gw.routes, gw.secrets
 	}
-	res.Clusters = append(res.Clusters, m.outboundClusters()...)
+	res.Clusters = append(res.Clusters, out.outboundClusters()...)
 	sortByName(res.Listeners, func(l *listener.Listener) string { return l.Name })
 	if pod := m.snap.Pod(p.Namespace, p.PodName); pod != nil {
 		if patches := m.envoyFilters().forPod(pod); len(patches) > 0 {

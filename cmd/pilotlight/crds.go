@@ -19,7 +19,7 @@ import (
 // their CRDs the informers never sync, and pilotlight is never ready.
 // (RateLimitPolicies are read only when their CRD is served: optional.)
 var requiredResources = map[string][]string{
-	"networking.istio.io/v1":       {"destinationrules", "gateways", "virtualservices"},
+	"networking.istio.io/v1":       {"destinationrules", "gateways", "sidecars", "virtualservices"},
 	"networking.istio.io/v1alpha3": {"envoyfilters"},
 	"security.istio.io/v1":         {"authorizationpolicies", "peerauthentications", "requestauthentications"},
 }

@@ -20,7 +20,7 @@ import (
 func TestCRDCheck(t *testing.T) {
 	kc := kubefake.NewClientset()
 	kc.Resources = []*metav1.APIResourceList{{GroupVersion: "networking.istio.io/v1", APIResources: []metav1.APIResource{
-		{Name: "virtualservices"}, {Name: "destinationrules"}, {Name: "gateways"},
+		{Name: "virtualservices"}, {Name: "destinationrules"}, {Name: "gateways"}, {Name: "sidecars"},
 	}}, {GroupVersion: "networking.istio.io/v1alpha3", APIResources: []metav1.APIResource{{Name: "envoyfilters"}}}}
 	var logs bytes.Buffer
 	c := &crdCheck{client: kc.Discovery(), log: slog.New(slog.NewTextHandler(&logs, nil))}

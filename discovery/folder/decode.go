@@ -59,6 +59,10 @@ var decoders = map[string]decoder{
 	"networking.istio.io/v1beta1/Gateway":  decodeGateway[istiov1beta1.Gateway],
 	"networking.istio.io/v1alpha3/Gateway": decodeGateway[istiov1alpha3.Gateway],
 
+	"networking.istio.io/v1/Sidecar":       decodeSidecar[istiov1.Sidecar],
+	"networking.istio.io/v1beta1/Sidecar":  decodeSidecar[istiov1beta1.Sidecar],
+	"networking.istio.io/v1alpha3/Sidecar": decodeSidecar[istiov1alpha3.Sidecar],
+
 	"networking.istio.io/v1alpha3/EnvoyFilter":         decodeEnvoyFilter,
 	"ratelimit.pilotlight.io/v1alpha1/RateLimitPolicy": decodeRateLimitPolicy,
 	"security.istio.io/v1/PeerAuthentication":          decodePeerAuthentication[securityv1.PeerAuthentication],

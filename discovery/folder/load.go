@@ -64,6 +64,7 @@ type loader struct {
 	envoyFilters        []*discovery.EnvoyFilter
 	rateLimits          []*discovery.RateLimitPolicy
 	peerAuthentications []*discovery.PeerAuthentication
+	sidecars            []*discovery.Sidecar
 
 	authorizationPolicies  []*discovery.AuthorizationPolicy
 	requestAuthentications []*discovery.RequestAuthentication
@@ -304,6 +305,8 @@ func (l *loader) add(obj any) {
 		l.rateLimits = append(l.rateLimits, o)
 	case *discovery.PeerAuthentication:
 		l.peerAuthentications = append(l.peerAuthentications, o)
+	case *discovery.Sidecar:
+		l.sidecars = append(l.sidecars, o)
 	case *discovery.AuthorizationPolicy:
 		l.authorizationPolicies = append(l.authorizationPolicies, o)
 	case *discovery.RequestAuthentication:
@@ -325,6 +328,7 @@ func (l *loader) snapshot(version uint64) *discovery.Snapshot {
 	s.EnvoyFilters = l.envoyFilters
 	s.RateLimitPolicies = l.rateLimits
 	s.PeerAuthentications = l.peerAuthentications
+	s.Sidecars = l.sidecars
 	s.AuthorizationPolicies = l.authorizationPolicies
 	s.RequestAuthentications = l.requestAuthentications
 	s.RootNamespace = l.rootNamespace

@@ -38,6 +38,7 @@ type informers struct {
 	gateways         networkinglisters.GatewayLister
 	envoyFilters     networkingv1alpha3listers.EnvoyFilterLister
 	peerAuths        securitylisters.PeerAuthenticationLister
+	sidecars         networkinglisters.SidecarLister
 	// rateLimits: nil without a dynamic client or the CRD (ratelimitpolicy.go).
 	rateLimits *policyInformer
 
@@ -70,6 +71,7 @@ func newInformers(kc kubernetes.Interface, ic istioclient.Interface, dyn dynamic
 		gateways:         isf.Networking().V1().Gateways().Lister(),
 		envoyFilters:     isf.Networking().V1alpha3().EnvoyFilters().Lister(),
 		peerAuths:        isf.Security().V1().PeerAuthentications().Lister(),
+		sidecars:         isf.Networking().V1().Sidecars().Lister(),
 		rateLimits:       newPolicyInformer(kc, dyn, log),
 
 		authorizationPolicies:  isf.Security().V1().AuthorizationPolicies().Lister(),
@@ -91,6 +93,7 @@ func newInformers(kc kubernetes.Interface, ic istioclient.Interface, dyn dynamic
 		isf.Networking().V1().Gateways().Informer(),
 		isf.Networking().V1alpha3().EnvoyFilters().Informer(),
 		isf.Security().V1().PeerAuthentications().Informer(),
+		isf.Networking().V1().Sidecars().Informer(),
 		isf.Security().V1().AuthorizationPolicies().Informer(),
 		isf.Security().V1().RequestAuthentications().Informer(),
 	)

@@ -53,6 +53,9 @@ func (inf *informers) snapshot(version uint64) (*discovery.Snapshot, *report, er
 	s.PeerAuthentications = convert(c.peerAuths, r, "PeerAuthentication", func(o *securityv1.PeerAuthentication, m discovery.Meta) *discovery.PeerAuthentication {
 		return &discovery.PeerAuthentication{Meta: m, Created: o.CreationTimestamp.Time, Spec: &o.Spec}
 	})
+	s.Sidecars = convert(c.sidecars, r, "Sidecar", func(o *istiov1.Sidecar, m discovery.Meta) *discovery.Sidecar {
+		return &discovery.Sidecar{Meta: m, Created: o.CreationTimestamp.Time, Spec: &o.Spec}
+	})
 	s.EnvoyFilters = convert(c.envoyFilters, r, "EnvoyFilter", func(o *istiov1alpha3.EnvoyFilter, m discovery.Meta) *discovery.EnvoyFilter {
 		return &discovery.EnvoyFilter{Meta: m, Spec: &o.Spec}
 	})
@@ -88,6 +91,7 @@ type cached struct {
 	envoyFilters     []*istiov1alpha3.EnvoyFilter
 	rateLimits       []*unstructured.Unstructured
 	peerAuths        []*securityv1.PeerAuthentication
+	sidecars         []*istiov1.Sidecar
 
 	authorizationPolicies  []*securityv1.AuthorizationPolicy
 	requestAuthentications []*securityv1.RequestAuthentication
@@ -95,7 +99,7 @@ type cached struct {
 
 func (inf *informers) list() (c cached, err error) {
 	everything := labels.Everything()
-	var errs [12]error
+	var errs [13]error
 	c.services, errs[0] = inf.services.List(everything)
 	c.pods, errs[1] = inf.pods.List(everything)
 	c.slices, errs[2] = inf.slices.List(everything)
@@ -108,6 +112,7 @@ func (inf *informers) list() (c cached, err error) {
 	c.authorizationPolicies, errs[9] = inf.authorizationPolicies.List(everything)
 	c.requestAuthentications, errs[10] = inf.requestAuthentications.List(everything)
 	c.peerAuths, errs[11] = inf.peerAuths.List(everything)
+	c.sidecars, errs[12] = inf.sidecars.List(everything)
 	// Caches list in map order. Sorting the inputs makes the build itself
 	// deterministic, such as which slice an address shared by two comes from.
 	sortObjects(c.services)
@@ -175,5 +180,6 @@ func withoutRules(s *discovery.Snapshot) discovery.Snapshot {
 	c.VirtualServices, c.DestinationRules, c.Gateways = nil, nil, nil
 	c.EnvoyFilters, c.RateLimitPolicies = nil, nil
 	c.AuthorizationPolicies, c.RequestAuthentications, c.PeerAuthentications = nil, nil, nil
+	c.Sidecars = nil
 	return c
 }
