@@ -34,6 +34,7 @@ func (cb *callbacks) nodeOf(streamID int64, node *core.Node) string {
 		if _, known := cb.streams[streamID]; !known {
 			cb.streams[streamID] = id
 			cb.open[id]++
+			cb.status.agent(id, node)
 			cb.metrics.connected.Inc()
 			cb.log.Info("proxy connected", "node", id, "stream", streamID)
 		}

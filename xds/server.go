@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -28,6 +29,9 @@ type Options struct {
 	// VersionPrefix starts every version this process hands out, so that a
 	// restarted control plane never reuses an old version by accident.
 	VersionPrefix string
+	// Instance names this control plane replica in /debug/proxies (the
+	// CONTROL PLANE column of proxy-status); the host name when empty.
+	Instance string
 }
 
 // Server turns mesh snapshots into per-proxy views and serves them over ADS.
@@ -49,6 +53,9 @@ type Server struct {
 func NewServer(ctx context.Context, opts Options) *Server {
 	if opts.VersionPrefix == "" {
 		opts.VersionPrefix = strconv.FormatInt(time.Now().UnixNano(), 36)
+	}
+	if opts.Instance == "" {
+		opts.Instance, _ = os.Hostname()
 	}
 	if opts.MaxDebounce == 0 {
 		opts.MaxDebounce = 10 * opts.Debounce
@@ -98,6 +105,7 @@ func (s *Server) Proxies() []ProxyStatus {
 		if p, err := translate.ParseNodeID(out[i].ID); err == nil {
 			out[i].Pod = p.Namespace + "/" + p.PodName
 		}
+		out[i].ControlPlane = s.opts.Instance
 	}
 	return out
 }

@@ -11,6 +11,7 @@ import (
 type statusTracker struct {
 	mu      sync.Mutex
 	proxies map[string]map[string]*TypeStatus // node id → type URL → status
+	agents  map[string]string                 // node id → Envoy version (syncstate.go)
 }
 
 // TypeStatus is the sync state of one resource type on one proxy.
@@ -21,10 +22,14 @@ type TypeStatus struct {
 	Nacked     string    `json:"nacked,omitempty"`
 	Error      string    `json:"error,omitempty"`
 	LastChange time.Time `json:"lastChange"`
+	// SentAt and AckedAt date the last response and its ACK: proxy-status
+	// shows how long a proxy has been STALE.
+	SentAt  time.Time `json:"sentAt,omitzero"`
+	AckedAt time.Time `json:"ackedAt,omitzero"`
 }
 
 func newStatusTracker() *statusTracker {
-	return &statusTracker{proxies: map[string]map[string]*TypeStatus{}}
+	return &statusTracker{proxies: map[string]map[string]*TypeStatus{}, agents: map[string]string{}}
 }
 
 func (t *statusTracker) entry(node, typeURL string) *TypeStatus {
@@ -45,7 +50,7 @@ func (t *statusTracker) sent(node, typeURL, version, nonce string, now time.Time
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := t.entry(node, typeURL)
-	s.Sent, s.SentNonce, s.LastChange = version, nonce, now
+	s.Sent, s.SentNonce, s.LastChange, s.SentAt = version, nonce, now, now
 }
 
 // answered records the proxy's reply to the response with this nonce. It
@@ -62,7 +67,7 @@ func (t *statusTracker) answered(node, typeURL, nonce, errorMessage string, now 
 		s.Nacked, s.Error = s.Sent, errorMessage
 		return true
 	}
-	s.Acked, s.Nacked, s.Error = s.Sent, "", ""
+	s.Acked, s.Nacked, s.Error, s.AckedAt = s.Sent, "", "", now
 	return false
 }
 
@@ -78,6 +83,7 @@ func (t *statusTracker) forget(node string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	delete(t.proxies, node)
+	delete(t.agents, node)
 }
 
 // ProxyStatus is one proxy's entry in /debug/proxies.
@@ -85,6 +91,10 @@ type ProxyStatus struct {
 	ID    string                `json:"id"`
 	Pod   string                `json:"pod"`
 	Types map[string]TypeStatus `json:"types"`
+	// EnvoyVersion is what the proxy's node says it runs (syncstate.go);
+	// ControlPlane the instance of pilotlight that serves it.
+	EnvoyVersion string `json:"envoyVersion,omitempty"`
+	ControlPlane string `json:"controlPlane,omitempty"`
 }
 
 func (t *statusTracker) snapshot() []ProxyStatus {
@@ -92,7 +102,7 @@ func (t *statusTracker) snapshot() []ProxyStatus {
 	defer t.mu.Unlock()
 	out := make([]ProxyStatus, 0, len(t.proxies))
 	for node, types := range t.proxies {
-		ps := ProxyStatus{ID: node, Types: map[string]TypeStatus{}}
+		ps := ProxyStatus{ID: node, Types: map[string]TypeStatus{}, EnvoyVersion: t.agents[node]}
 		for typeURL, s := range types {
 			ps.Types[typeURL] = *s
 		}

@@ -24,6 +24,7 @@ func debugMux(server *xds.Server, reg *prometheus.Registry) *http.ServeMux {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /debug/proxies", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, server.Proxies()) })
+	addObservabilityRoutes(mux, server)
 	mux.HandleFunc("GET /debug/problems", func(w http.ResponseWriter, _ *http.Request) {
 		problems := []any{}
 		if snap := server.Snapshot(); snap != nil {

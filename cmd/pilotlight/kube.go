@@ -61,19 +61,7 @@ type kubeMode struct {
 func newKubeMode(k kubeFlags, log *slog.Logger) (*kubeMode, error) {
 	// client-go logs through klog: send it to the same JSON log.
 	klog.SetSlogLogger(log)
-	cfg, err := restConfig(k.kubeconfig)
-	if err != nil {
-		return nil, err
-	}
-	kc, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	ic, err := istioclient.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	src, err := kube.New(kube.Options{Kube: kc, Istio: ic, Log: log})
+	kc, src, err := kubeSource(k.kubeconfig, log)
 	if err != nil {
 		return nil, err
 	}
@@ -88,6 +76,25 @@ func newKubeMode(k kubeFlags, log *slog.Logger) (*kubeMode, error) {
 		}
 	}
 	return m, nil
+}
+
+// kubeSource connects to a cluster and sets up the informers of a
+// discovery source on it (nothing is read until it runs).
+func kubeSource(kubeconfig string, log *slog.Logger) (*kubernetes.Clientset, *kube.Source, error) {
+	cfg, err := restConfig(kubeconfig)
+	if err != nil {
+		return nil, nil, err
+	}
+	kc, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	ic, err := istioclient.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	src, err := kube.New(kube.Options{Kube: kc, Istio: ic, Log: log})
+	return kc, src, err
 }
 
 // restConfig reads a kubeconfig, or the pod's own service account when there

@@ -1,0 +1,83 @@
+package e2e
+
+import (
+	"regexp"
+	"slices"
+	"testing"
+)
+
+// TestProxyConfig: what pilotlight says it sends a sidecar is what that
+// Envoy holds (its admin config_dump, read by --from-envoy), for every
+// kind, and the tables name the sock shop's clusters, routes, listeners
+// and endpoints.
+func TestProxyConfig(t *testing.T) {
+	s := startSockShop(t, map[string]string{"dr.yaml": destinationRuleFrontEnd})
+	pod := "sleep." + ns
+	if err := s.WaitSettled(converge); err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []string{"cluster", "listener", "route", "endpoint"} {
+		var sent, held []map[string]any
+		if err := cliJSON(t, s.Mesh, &sent, "proxy-config", kind, pod); err != nil {
+			t.Fatal(err)
+		}
+		if err := cliJSON(t, s.Mesh, &held, "proxy-config", kind, pod, "--from-envoy", s.client.Admin()); err != nil {
+			t.Fatal(err)
+		}
+		sentNames, heldNames := names(sent), names(held)
+		if kind == "cluster" || kind == "endpoint" {
+			// The bootstrap's static cluster to the control plane.
+			heldNames = slices.DeleteFunc(heldNames, func(n string) bool { return n == "xds-grpc" })
+		}
+		if len(sentNames) == 0 || !slices.Equal(sentNames, heldNames) {
+			t.Errorf("%s: pilotlight sends %q, Envoy holds %q", kind, sentNames, heldNames)
+		}
+	}
+
+	tables := map[string][]string{
+		"cluster": {`(?m)^SERVICE FQDN\s+PORT\s+SUBSET\s+DIRECTION\s+TYPE$`,
+			`(?m)^front-end\.sock-shop\.svc\.cluster\.local\s+80\s+v2\s+outbound\s+EDS$`},
+		"listener": {`(?m)^ADDRESSES\s+PORT\s+MATCH\s+DESTINATION$`,
+			`(?m)^` + regexp.QuoteMeta(s.client.Local) + `\s+15001\s+ALL\s+Route: http_proxy$`},
+		"route": {`(?m)^NAME\s+VHOST NAME\s+DOMAINS\s+MATCH\s+DESTINATION$`,
+			`(?m)^http_proxy\s+catalogue\.sock-shop\.svc\.cluster\.local:80\s+catalogue\.sock-shop\.svc\.cluster\.local:80 \+ \d+ more\.\.\.\s+/\*\s+outbound\|80\|\|catalogue`},
+		"endpoint": {`(?m)^ENDPOINT\s+STATUS\s+CLUSTER$`,
+			`(?m)^` + regexp.QuoteMeta(s.catalogue.PodIP) + `:8080\s+HEALTHY\s+outbound\|80\|\|catalogue\.sock-shop\.svc\.cluster\.local$`},
+	}
+	for kind, patterns := range tables {
+		out, err := pilotlightCLI(t, s.Mesh, "proxy-config", kind, pod)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range patterns {
+			if !regexp.MustCompile(p).MatchString(out) {
+				t.Errorf("proxy-config %s %s: no line matching %s in:\n%s", kind, pod, p, out)
+			}
+		}
+	}
+
+	var one []map[string]any
+	if err := cliJSON(t, s.Mesh, &one, "proxy-config", "endpoint", "sleep", "-n", ns, "--name", catalogueCluster); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(one); !slices.Equal(got, []string{catalogueCluster}) {
+		t.Errorf("--name %s: got %q", catalogueCluster, got)
+	}
+}
+
+// names lists the name (or cluster_name) of Envoy JSON resources.
+func names(resources []map[string]any) []string {
+	var out []string
+	for _, r := range resources {
+		n, _ := r["name"].(string)
+		if cn, ok := r["clusterName"].(string); ok {
+			n = cn
+		}
+		if cn, ok := r["cluster_name"].(string); ok {
+			n = cn
+		}
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
