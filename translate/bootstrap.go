@@ -21,6 +21,11 @@ type BootstrapOptions struct {
 	XDSAddr   string // host:port of pilotlight's ADS server
 	AdminAddr string // host:port of Envoy's admin interface
 	Delta     bool   // incremental (Delta) xDS instead of state of the world
+	// Workload names the proxy's workload in its stats (source_workload;
+	// the pod name when empty). StatsAddr is where the Prometheus stats
+	// listener binds (stats.go); empty for none.
+	Workload  string
+	StatsAddr string
 }
 
 // Bootstrap is the static config an Envoy starts with: who it is (node),
@@ -38,7 +43,7 @@ func Bootstrap(o BootstrapOptions) (*bootstrap.Bootstrap, error) {
 	if o.Delta {
 		apiType = core.ApiConfigSource_DELTA_GRPC
 	}
-	return &bootstrap.Bootstrap{
+	b := &bootstrap.Bootstrap{
 		Node:  &core.Node{Id: o.Proxy.NodeID(), Cluster: o.Proxy.PodName + "." + o.Proxy.Namespace},
 		Admin: &bootstrap.Admin{Address: socketAddress(adminHost, adminPort)},
 		DynamicResources: &bootstrap.Bootstrap_DynamicResources{
@@ -53,7 +58,11 @@ func Bootstrap(o BootstrapOptions) (*bootstrap.Bootstrap, error) {
 			LdsConfig: adsConfigSource(),
 		},
 		StaticResources: &bootstrap.Bootstrap_StaticResources{Clusters: []*cluster.Cluster{xdsCluster(xdsHost, xdsPort)}},
-	}, nil
+	}
+	if err := addStats(b, o, adminHost, adminPort); err != nil {
+		return nil, fmt.Errorf("stats address: %w", err)
+	}
+	return b, nil
 }
 
 // xdsCluster speaks HTTP/2 (gRPC) to the control plane.

@@ -18,6 +18,7 @@ func bootstrapCommand() *cobra.Command {
 		localAddress string
 		xdsAddr      string
 		adminPort    int
+		stats        statsFlags
 		gateway      bool
 		delta        bool
 	)
@@ -34,6 +35,7 @@ address, and the ADS server that sends it everything else.`,
 			if gateway {
 				p.Type = translate.Router
 			}
+			statsAddr := stats.addr(localAddress)
 			if localAddress == "" {
 				localAddress = "127.0.0.1"
 			}
@@ -42,6 +44,8 @@ address, and the ADS server that sends it everything else.`,
 				XDSAddr:   xdsAddr,
 				AdminAddr: net.JoinHostPort(localAddress, strconv.Itoa(adminPort)),
 				Delta:     delta,
+				Workload:  stats.workload,
+				StatsAddr: statsAddr,
 			})
 			if err != nil {
 				return err
@@ -65,6 +69,7 @@ address, and the ADS server that sends it everything else.`,
 	cmd.Flags().StringVar(&xdsAddr, "xds-addr", "127.0.0.1:15010", "address of pilotlight's ADS server")
 	cmd.Flags().IntVar(&adminPort, "admin-port", translate.AdminPort, "Envoy admin port")
 	cmd.Flags().BoolVar(&gateway, "gateway", false, "a gateway (router) proxy instead of a sidecar")
+	stats.addTo(cmd)
 	cmd.Flags().BoolVar(&delta, "delta", false, "use incremental (Delta) xDS instead of state of the world")
 	_ = cmd.MarkFlagRequired("pod")
 	_ = cmd.MarkFlagRequired("pod-ip")

@@ -1,0 +1,34 @@
+package main
+
+import (
+	"net"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pilotlight/pilotlight/translate"
+)
+
+// statsFlags are bootstrap's flags for the proxy's Prometheus stats.
+type statsFlags struct {
+	port     int
+	workload string
+}
+
+func (s *statsFlags) addTo(cmd *cobra.Command) {
+	cmd.Flags().IntVar(&s.port, "stats-port", translate.StatsPort, "port of the Prometheus stats listener (only /stats/prometheus): on --local-address in local mode, else on every address; 0 for none")
+	cmd.Flags().StringVar(&s.workload, "workload", "", "the pod's workload, its source_workload in stats (default: the pod name)")
+}
+
+// addr is where the stats listener binds: in local mode the pod's local
+// address, in a pod every address (as Istio's 0.0.0.0:15090), so that
+// Prometheus reaches it from outside the pod.
+func (s statsFlags) addr(localAddress string) string {
+	if s.port == 0 {
+		return ""
+	}
+	if localAddress == "" {
+		localAddress = "0.0.0.0"
+	}
+	return net.JoinHostPort(localAddress, strconv.Itoa(s.port))
+}
