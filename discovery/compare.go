@@ -15,6 +15,7 @@ func SameConfig(a, b *Snapshot) bool {
 		sameRules(a.VirtualServices, b.VirtualServices, func(v *VirtualService) (Meta, proto.Message) { return v.Meta, v.Spec }) &&
 		sameRules(a.DestinationRules, b.DestinationRules, func(d *DestinationRule) (Meta, proto.Message) { return d.Meta, d.Spec }) &&
 		sameRules(a.Gateways, b.Gateways, func(g *Gateway) (Meta, proto.Message) { return g.Meta, g.Spec }) &&
+		sameRules(a.Telemetries, b.Telemetries, func(t *Telemetry) (Meta, proto.Message) { return t.Meta, t.Spec }) &&
 		// A gateway's listeners and SDS secrets follow its certificates.
 		reflect.DeepEqual(a.Secrets, b.Secrets)
 }

@@ -31,6 +31,8 @@ type Snapshot struct {
 	VirtualServices  []*VirtualService
 	DestinationRules []*DestinationRule
 	Gateways         []*Gateway
+	// Telemetries are Istio Telemetry objects: their tracing settings.
+	Telemetries []*Telemetry
 	// Secrets holds the TLS material of Kubernetes Secrets, for gateway
 	// servers' tls.credentialName.
 	Secrets []*Secret
@@ -208,6 +210,7 @@ func (s *Snapshot) Seal() *Snapshot {
 	SortByKey(s.VirtualServices)
 	SortByKey(s.DestinationRules)
 	SortByKey(s.Gateways)
+	SortByKey(s.Telemetries)
 	SortByKey(s.Secrets)
 	sort.Slice(s.Problems, func(i, j int) bool { return s.Problems[i].String() < s.Problems[j].String() })
 	s.servicesByHost = make(map[string]*Service, len(s.Services))

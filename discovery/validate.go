@@ -80,6 +80,7 @@ func Validate(s *Snapshot) []Problem {
 	v := NewValidator(s.Services, s.DestinationRules)
 	s.VirtualServices = keepValid(s.VirtualServices, v.VirtualService, &problems)
 	problems = append(problems, CheckGatewaySecrets(s)...)
+	s.Telemetries = validateTelemetries(s.Telemetries, &problems) // telemetry.go
 	return problems
 }
 

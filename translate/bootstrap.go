@@ -26,6 +26,9 @@ type BootstrapOptions struct {
 	// listener binds (stats.go); empty for none.
 	Workload  string
 	StatsAddr string
+	// SourceAddress, when set, is where upstream connections leave from:
+	// the pod IP in local mode (bootstrap_source.go).
+	SourceAddress string
 }
 
 // Bootstrap is the static config an Envoy starts with: who it is (node),
@@ -59,6 +62,7 @@ func Bootstrap(o BootstrapOptions) (*bootstrap.Bootstrap, error) {
 		},
 		StaticResources: &bootstrap.Bootstrap_StaticResources{Clusters: []*cluster.Cluster{xdsCluster(xdsHost, xdsPort)}},
 	}
+	addSourceAddress(b, o)
 	if err := addStats(b, o, adminHost, adminPort); err != nil {
 		return nil, fmt.Errorf("stats address: %w", err)
 	}

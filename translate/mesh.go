@@ -20,6 +20,7 @@ import (
 type Mesh struct {
 	snap  *discovery.Snapshot
 	rules *rules
+	opts  MeshOptions // telemetry.go
 
 	outboundClusters func() []*cluster.Cluster
 	loadAssignments  func() []*endpoint.ClusterLoadAssignment
@@ -30,6 +31,7 @@ type Mesh struct {
 
 	mu          sync.Mutex
 	proxyRoutes map[string]*route.RouteConfiguration // by routeSource.key: namespace + sourceLabels met
+	collector   *cluster.Cluster                     // tracing.go: the tracing collector's cluster
 
 	// visible: proxy namespace -> *visibleConfig, what exportTo lets proxies
 	// there see, built on first use (gateway_hosts.go).
@@ -82,6 +84,7 @@ func (m *Mesh) ForProxy(p Proxy) *Resources {
 		res.Listeners, res.Routes, res.Secrets = gw.listeners, gw.routes, gw.secrets
 	}
 	res.Clusters = append(res.Clusters, m.outboundClusters()...)
+	m.addTelemetry(p, res) // telemetry.go: access logs and tracing, when on
 	sortByName(res.Listeners, func(l *listener.Listener) string { return l.Name })
 	return res
 }

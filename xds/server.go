@@ -29,6 +29,9 @@ type Options struct {
 	// VersionPrefix starts every version this process hands out, so that a
 	// restarted control plane never reuses an old version by accident.
 	VersionPrefix string
+	// Mesh are the mesh-wide translation options: telemetry (access logs
+	// for Istio's metrics, tracing).
+	Mesh translate.MeshOptions
 	// Instance names this control plane replica in /debug/proxies (the
 	// CONTROL PLANE column of proxy-status); the host name when empty.
 	Instance string
@@ -116,7 +119,7 @@ func (s *Server) apply(snap *discovery.Snapshot) {
 	start := time.Now()
 	s.mu.Lock()
 	prev := s.mesh
-	mesh := translate.NewMesh(snap)
+	mesh := translate.NewMeshWithOptions(snap, s.opts.Mesh)
 	s.mesh, s.memo = mesh, newMarshalMemo()
 	memo := s.memo
 	s.mu.Unlock()

@@ -35,7 +35,7 @@ address, and the ADS server that sends it everything else.`,
 			if gateway {
 				p.Type = translate.Router
 			}
-			statsAddr := stats.addr(localAddress)
+			statsAddr, sourceAddress := stats.addr(localAddress), localModeSource(localAddress, p.IP)
 			if localAddress == "" {
 				localAddress = "127.0.0.1"
 			}
@@ -46,6 +46,8 @@ address, and the ADS server that sends it everything else.`,
 				Delta:     delta,
 				Workload:  stats.workload,
 				StatsAddr: statsAddr,
+				// In local mode, upstream connections leave from the pod IP.
+				SourceAddress: sourceAddress,
 			})
 			if err != nil {
 				return err

@@ -32,3 +32,12 @@ func (s statsFlags) addr(localAddress string) string {
 	}
 	return net.JoinHostPort(localAddress, strconv.Itoa(s.port))
 }
+
+// localModeSource is the source address of upstream connections: the pod
+// IP in local mode (a --local-address was given), none in a real pod.
+func localModeSource(localAddress, podIP string) string {
+	if localAddress == "" {
+		return ""
+	}
+	return podIP
+}

@@ -29,6 +29,7 @@ type serveFlags struct {
 	debounce  time.Duration
 	logLevel  string
 	kube      kubeFlags
+	telemetry telemetryFlags // serve_telemetry.go
 }
 
 func serveCommand() *cobra.Command {
@@ -57,6 +58,7 @@ Istio objects.`,
 	cmd.Flags().DurationVar(&f.debounce, "debounce", 100*time.Millisecond, "quiet time after a change before pushing")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.kube.addTo(cmd)
+	f.telemetry.addTo(cmd)
 	return cmd
 }
 
@@ -72,7 +74,11 @@ func serve(ctx context.Context, f serveFlags) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	server := xds.NewServer(ctx, xds.Options{Log: log, Registry: reg, Debounce: f.debounce})
+	meshOpts, err := f.telemetry.meshOptions()
+	if err != nil {
+		return err
+	}
+	server := xds.NewServer(ctx, xds.Options{Log: log, Registry: reg, Debounce: f.debounce, Mesh: meshOpts})
 	xdsListener, err := net.Listen("tcp", f.xdsAddr)
 	if err != nil {
 		return fmt.Errorf("--xds-addr: %w", err)
@@ -88,6 +94,7 @@ func serve(ctx context.Context, f serveFlags) error {
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 	)
 	server.Register(grpcServer)
+	f.telemetry.register(grpcServer, reg, server, log)
 	var handler http.Handler = debugMux(server, reg)
 	source := func(ctx context.Context) error { return folder.Watch(ctx, f.configDir, log, server.Update) }
 	if f.configDir == "" {

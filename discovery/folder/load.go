@@ -59,6 +59,7 @@ type loader struct {
 	virtualServices  []*discovery.VirtualService
 	destinationRules []*discovery.DestinationRule
 	gateways         []*discovery.Gateway
+	telemetries      []*discovery.Telemetry
 
 	// origin maps "Kind namespace/name" to the document the object came from,
 	// to spot duplicates and to say where a later validation problem is.
@@ -288,6 +289,8 @@ func (l *loader) add(obj any) {
 		l.destinationRules = append(l.destinationRules, o)
 	case *discovery.Gateway:
 		l.gateways = append(l.gateways, o)
+	case *discovery.Telemetry:
+		l.telemetries = append(l.telemetries, o)
 	default:
 		panic(fmt.Sprintf("folder: decoder returned %T", obj))
 	}
@@ -301,6 +304,7 @@ func (l *loader) snapshot(version uint64) *discovery.Snapshot {
 	s.VirtualServices = l.virtualServices
 	s.DestinationRules = l.destinationRules
 	s.Gateways = l.gateways
+	s.Telemetries = l.telemetries
 	l.addSecrets(s)
 	for _, p := range discovery.Validate(s) {
 		p.Source = l.origin[p.Kind+" "+p.Name]

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
+
+	"github.com/pilotlight/pilotlight/telemetry"
+	"github.com/pilotlight/pilotlight/translate"
+	"github.com/pilotlight/pilotlight/xds"
+)
+
+// telemetryFlags are serve's flags for the mesh's telemetry: Istio's
+// request metrics from access logs, and tracing.
+type telemetryFlags struct {
+	istioMetrics bool
+	zipkin       string
+	otlp         string
+	providerName string
+	sampling     float64
+}
+
+func (t *telemetryFlags) addTo(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.BoolVar(&t.istioMetrics, "istio-metrics", false, "export Istio's request metrics (istio_requests_total, ...) at /metrics, "+
+		"from access logs every proxy streams to pilotlight's xDS port (Envoy's gRPC access log service)")
+	f.StringVar(&t.zipkin, "tracing-zipkin-address", "", "trace to a Zipkin collector at HOST:PORT (its /api/v2/spans)")
+	f.StringVar(&t.otlp, "tracing-otlp-address", "", "trace to an OpenTelemetry (OTLP gRPC) collector at HOST:PORT")
+	f.StringVar(&t.providerName, "tracing-provider-name", "", "the provider's name in Telemetry resources' tracing.providers (default zipkin or opentelemetry)")
+	f.Float64Var(&t.sampling, "tracing-sampling", translate.DefaultSamplingPercent, "percentage of requests traced, mesh-wide (Telemetry resources override it)")
+}
+
+// meshOptions are the translation options the flags ask for.
+func (t *telemetryFlags) meshOptions() (translate.MeshOptions, error) {
+	var o translate.MeshOptions
+	if t.istioMetrics {
+		// Entries go to the cluster every proxy already has: the one to us.
+		o.AccessLogCluster = translate.XDSClusterName
+	}
+	if t.zipkin != "" && t.otlp != "" {
+		return o, fmt.Errorf("--tracing-zipkin-address and --tracing-otlp-address: give one")
+	}
+	if t.sampling < 0 || t.sampling > 100 {
+		return o, fmt.Errorf("--tracing-sampling %v: want a percentage from 0 to 100", t.sampling)
+	}
+	o.Tracing = translate.Tracing{Name: t.providerName, SamplingPercent: t.sampling}
+	switch {
+	case t.zipkin != "":
+		o.Tracing.Provider, o.Tracing.Address = translate.TracingZipkin, t.zipkin
+	case t.otlp != "":
+		o.Tracing.Provider, o.Tracing.Address = translate.TracingOpenTelemetry, t.otlp
+	}
+	if o.Tracing.Address != "" {
+		if err := translate.CheckTracingAddress(o.Tracing.Address); err != nil {
+			return o, fmt.Errorf("tracing collector address: %w", err)
+		}
+	}
+	return o, nil
+}
+
+// register adds the access log sink to the xDS gRPC server when asked.
+func (t *telemetryFlags) register(g *grpc.Server, reg prometheus.Registerer, server *xds.Server, log *slog.Logger) {
+	if t.istioMetrics {
+		telemetry.NewSink(reg, server.Snapshot, log).Register(g)
+	}
+}
