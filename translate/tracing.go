@@ -43,7 +43,9 @@ type Tracing struct {
 	Name string
 	// Address is the collector's host:port: Zipkin's HTTP API, or an OTLP
 	// gRPC receiver.
-	Address         string
+	Address string
+	// SamplingPercent is the mesh-wide random sampling (serve's flag
+	// defaults it to DefaultSamplingPercent).
 	SamplingPercent float64
 }
 
@@ -65,6 +67,7 @@ func (t Tracing) clusterName() string { return "tracing|" + t.Provider }
 type proxyTracing struct {
 	tracing  Tracing
 	sampling float64
+	service  string // the proxy's name in its spans: pod.namespace, as Zipkin's local endpoint
 }
 
 // manager is the connection manager's tracing: the provider's config and
@@ -74,14 +77,14 @@ func (pt *proxyTracing) manager(core.TrafficDirection) *hcm.HttpConnectionManage
 		ClientSampling:  &typev3.Percent{Value: 100},
 		RandomSampling:  &typev3.Percent{Value: pt.sampling},
 		OverallSampling: &typev3.Percent{Value: 100},
-		Provider:        pt.tracing.provider(),
+		Provider:        pt.tracing.provider(pt.service),
 	}
 }
 
 // provider is tracing.provider: Zipkin over its JSON v2 API with 128-bit
 // trace ids and a span of its own per side (Istio's settings), or OTLP
 // over gRPC.
-func (t Tracing) provider() *tracev3.Tracing_Http {
+func (t Tracing) provider(service string) *tracev3.Tracing_Http {
 	var cfg proto.Message
 	name := "envoy.tracers.zipkin"
 	switch t.Provider {
@@ -91,6 +94,7 @@ func (t Tracing) provider() *tracev3.Tracing_Http {
 			GrpcService: &core.GrpcService{TargetSpecifier: &core.GrpcService_EnvoyGrpc_{
 				EnvoyGrpc: &core.GrpcService_EnvoyGrpc{ClusterName: t.clusterName(), Authority: t.Address},
 			}},
+			ServiceName: service,
 		}
 	default:
 		cfg = &tracev3.ZipkinConfig{
@@ -168,9 +172,6 @@ func (m *Mesh) tracingFor(pod *discovery.Pod) *proxyTracing {
 		return nil
 	}
 	sampling := m.opts.Tracing.SamplingPercent
-	if sampling <= 0 {
-		sampling = DefaultSamplingPercent
-	}
 	sel := selectTracing(m.snap, pod, m.opts.Tracing.ProviderName())
 	if sel.disabled {
 		return nil
@@ -178,5 +179,5 @@ func (m *Mesh) tracingFor(pod *discovery.Pod) *proxyTracing {
 	if sel.sampling != nil {
 		sampling = *sel.sampling
 	}
-	return &proxyTracing{tracing: m.opts.Tracing, sampling: sampling}
+	return &proxyTracing{tracing: m.opts.Tracing, sampling: sampling, service: pod.Name + "." + pod.Namespace}
 }

@@ -130,19 +130,26 @@ func (s *Server) apply(snap *discovery.Snapshot) {
 	if endpointsOnly {
 		kind = "endpoints"
 	}
-	for nodeID, old := range s.cache.Nodes() {
+	nodes := s.cache.Nodes()
+	ctx, span := startApplySpan(snap, kind, len(nodes)) // tracing.go
+	defer span.End()
+	for nodeID, old := range nodes {
 		var next *View
 		var err error
+		translateSpan := startProxySpan(ctx, "translate", nodeID)
 		if endpointsOnly && old != nil && sameOwnPod(prev.Snapshot(), snap, old.Proxy) {
 			next, err = old.withEndpoints(s.opts.VersionPrefix, memo, &translate.Resources{LoadAssignments: mesh.LoadAssignments()})
 		} else {
 			next, err = s.translate(mesh, memo, nodeID)
 		}
+		translateSpan.End()
 		if err != nil {
 			s.log.Error("cannot build view; proxy keeps its current config", "node", nodeID, "error", err)
 			continue
 		}
+		pushSpan := startProxySpan(ctx, "push", nodeID)
 		s.cache.SetView(nodeID, next)
+		pushSpan.End()
 	}
 	s.metrics.pushDuration.WithLabelValues(kind).Observe(time.Since(start).Seconds())
 	s.log.Debug("applied mesh snapshot", "version", snap.Version, "kind", kind, "took", time.Since(start))

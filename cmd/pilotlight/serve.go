@@ -78,6 +78,15 @@ func serve(ctx context.Context, f serveFlags) error {
 	if err != nil {
 		return err
 	}
+	stopTracing, err := startControlPlaneTracing(ctx, f.telemetry.otlpEndpoint, hostname())
+	if err != nil {
+		return err
+	}
+	defer func() {
+		flush, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = stopTracing(flush)
+	}()
 	server := xds.NewServer(ctx, xds.Options{Log: log, Registry: reg, Debounce: f.debounce, Mesh: meshOpts})
 	xdsListener, err := net.Listen("tcp", f.xdsAddr)
 	if err != nil {

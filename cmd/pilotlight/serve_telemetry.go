@@ -21,6 +21,7 @@ type telemetryFlags struct {
 	otlp         string
 	providerName string
 	sampling     float64
+	otlpEndpoint string // the control plane's own spans (serve_otel.go)
 }
 
 func (t *telemetryFlags) addTo(cmd *cobra.Command) {
@@ -30,6 +31,7 @@ func (t *telemetryFlags) addTo(cmd *cobra.Command) {
 	f.StringVar(&t.zipkin, "tracing-zipkin-address", "", "trace to a Zipkin collector at HOST:PORT (its /api/v2/spans)")
 	f.StringVar(&t.otlp, "tracing-otlp-address", "", "trace to an OpenTelemetry (OTLP gRPC) collector at HOST:PORT")
 	f.StringVar(&t.providerName, "tracing-provider-name", "", "the provider's name in Telemetry resources' tracing.providers (default zipkin or opentelemetry)")
+	f.StringVar(&t.otlpEndpoint, "otlp-endpoint", "", "send pilotlight's own OpenTelemetry spans (snapshot, translate, push) to this OTLP gRPC collector HOST:PORT (plaintext); off when empty")
 	f.Float64Var(&t.sampling, "tracing-sampling", translate.DefaultSamplingPercent, "percentage of requests traced, mesh-wide (Telemetry resources override it)")
 }
 
