@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	accesslogdata "github.com/envoyproxy/go-control-plane/envoy/data/accesslog/v3"
 	accesslogsvc "github.com/envoyproxy/go-control-plane/envoy/service/accesslog/v3"
@@ -23,13 +24,17 @@ type Sink struct {
 	log     *slog.Logger
 	metrics *requestMetrics
 	index   indexCache
+	graph   *graph
 }
 
 // NewSink builds a Sink that attributes entries with the snapshot that
 // snapshot returns at the time (the one being served).
 func NewSink(reg prometheus.Registerer, snapshot func() *discovery.Snapshot, log *slog.Logger) *Sink {
-	return &Sink{log: log, metrics: newRequestMetrics(reg), index: indexCache{current: snapshot}}
+	return &Sink{log: log, metrics: newRequestMetrics(reg), index: indexCache{current: snapshot}, graph: newGraph(time.Now)}
 }
+
+// Graph is the mesh graph of the last minute (graph.go).
+func (s *Sink) Graph() []EdgeStats { return s.graph.Edges() }
 
 // Register adds the access log service to a gRPC server.
 func (s *Sink) Register(g *grpc.Server) { accesslogsvc.RegisterAccessLogServiceServer(g, s) }
@@ -108,6 +113,38 @@ func (s *Sink) recordHTTP(ix *meshIndex, self *discovery.Pod, logName string, e 
 	req, resp := e.GetRequest(), e.GetResponse()
 	s.metrics.requestBytes.WithLabelValues(labels...).Observe(float64(req.GetRequestHeadersBytes() + req.GetRequestBodyBytes()))
 	s.metrics.responseBytes.WithLabelValues(labels...).Observe(float64(resp.GetResponseHeadersBytes() + resp.GetResponseBodyBytes()))
+	code := e.GetResponse().GetResponseCode().GetValue()
+	s.observeEdge(a, "http", code == 0 || code >= 500, durationMillis(c))
+}
+
+// observeEdge counts a request on the graph once: by the client's proxy,
+// or by the server's when the client has none. The server's side is also
+// the one that knows whether the connection was mutual TLS.
+func (s *Sink) observeEdge(a attribution, protocol string, failed bool, millis float64) {
+	k := EdgeKey{
+		SourceWorkload:      workloadKey(a.source),
+		Service:             unknown,
+		DestinationWorkload: workloadKey(a.destination),
+	}
+	if a.service != nil {
+		k.Service = a.service.Hostname
+	}
+	mtls := a.securityPolicy == "mutual_tls"
+	switch {
+	case a.reporter == "source":
+		s.graph.observe(k, protocol, failed, millis, false)
+	case a.source.workload == unknown:
+		s.graph.observe(k, protocol, failed, millis, mtls)
+	case mtls:
+		s.graph.markMutualTLS(k)
+	}
+}
+
+func workloadKey(p peer) string {
+	if p.workload == unknown {
+		return unknown
+	}
+	return p.namespace + "/" + p.workload
 }
 
 func (s *Sink) recordTCP(ix *meshIndex, self *discovery.Pod, logName string, e *accesslogdata.TCPAccessLogEntry) {
@@ -119,6 +156,7 @@ func (s *Sink) recordTCP(ix *meshIndex, self *discovery.Pod, logName string, e *
 	s.metrics.tcpReceived.WithLabelValues(labels...).Add(float64(props.GetReceivedBytes()))
 	if !c.GetIntermediateLogEntry() {
 		s.metrics.tcpClosed.WithLabelValues(labels...).Inc()
+		s.observeEdge(a, "tcp", c.GetResponseFlags() != nil && responseFlags(c.GetResponseFlags()) != "-", durationMillis(c))
 	}
 }
 

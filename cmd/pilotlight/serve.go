@@ -103,8 +103,12 @@ func serve(ctx context.Context, f serveFlags) error {
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 	)
 	server.Register(grpcServer)
-	f.telemetry.register(grpcServer, reg, server, log)
-	var handler http.Handler = debugMux(server, reg)
+	sink := f.telemetry.register(grpcServer, reg, server, log)
+	mux := debugMux(server, reg)
+	web := webView(server, sink) // serve_telemetry.go
+	mux.Handle("/ui/", web)
+	mux.Handle("/ui", web)
+	var handler http.Handler = mux
 	source := func(ctx context.Context) error { return folder.Watch(ctx, f.configDir, log, server.Update) }
 	if f.configDir == "" {
 		k, err := newKubeMode(f.kube, log)

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/pilotlight/pilotlight/telemetry"
 	"github.com/pilotlight/pilotlight/translate"
+	"github.com/pilotlight/pilotlight/ui"
 	"github.com/pilotlight/pilotlight/xds"
 )
 
@@ -63,9 +65,22 @@ func (t *telemetryFlags) meshOptions() (translate.MeshOptions, error) {
 	return o, nil
 }
 
-// register adds the access log sink to the xDS gRPC server when asked.
-func (t *telemetryFlags) register(g *grpc.Server, reg prometheus.Registerer, server *xds.Server, log *slog.Logger) {
-	if t.istioMetrics {
-		telemetry.NewSink(reg, server.Snapshot, log).Register(g)
+// register adds the access log sink to the xDS gRPC server when asked,
+// and returns it (nil otherwise).
+func (t *telemetryFlags) register(g *grpc.Server, reg prometheus.Registerer, server *xds.Server, log *slog.Logger) *telemetry.Sink {
+	if !t.istioMetrics {
+		return nil
 	}
+	sink := telemetry.NewSink(reg, server.Snapshot, log)
+	sink.Register(g)
+	return sink
+}
+
+// webView is the /ui page: the graph's edges come from the sink.
+func webView(server *xds.Server, sink *telemetry.Sink) http.Handler {
+	src := ui.Source{Snapshot: server.Snapshot, Proxies: server.Proxies}
+	if sink != nil {
+		src.Edges = sink.Graph
+	}
+	return ui.Handler(src)
 }
