@@ -40,6 +40,10 @@ type Snapshot struct {
 	// Endpoints of each service, keyed by the service's Key().
 	Endpoints map[string][]*Endpoint
 
+	// Origins maps "Kind namespace/name" to the document an object came
+	// from ("file.yaml#2"), in folder mode: explain's file:line.
+	Origins map[string]string
+
 	// Problems found while building the snapshot: objects that were skipped
 	// (or parts of them that were ignored) and why.
 	Problems []Problem

@@ -35,6 +35,7 @@ func (m *Mesh) outboundCluster(host, subset string, port uint32) *cluster.Cluste
 	c := edsCluster(OutboundClusterName(port, subset, host))
 	c.AltStatName = m.outboundStatName(c.Name, host, subset, port) // stats.go
 	applyTrafficPolicy(c, m.rules.clusterPolicy(host, subset, port))
+	m.explain.outboundCluster(c, m.rules, host, subset, port) // explain_cluster.go
 	return c
 }
 

@@ -22,14 +22,18 @@ func (m *Mesh) buildLoadAssignments() []*endpoint.ClusterLoadAssignment {
 		for _, port := range svc.Ports {
 			if !m.isPassthrough(svc.Hostname, "", port.Port) {
 				name := OutboundClusterName(port.Port, "", svc.Hostname)
-				out = append(out, loadAssignment(name, readyAddresses(endpoints, port, nil)))
+				la := loadAssignment(name, readyAddresses(endpoints, port, nil))
+				m.explain.loadAssignment(la, svc, port) // explain_cluster.go
+				out = append(out, la)
 			}
 			for _, subset := range m.rules.subsets(svc.Hostname) {
 				if m.isPassthrough(svc.Hostname, subset.Name, port.Port) {
 					continue
 				}
 				name := OutboundClusterName(port.Port, subset.Name, svc.Hostname)
-				out = append(out, loadAssignment(name, readyAddresses(endpoints, port, subset.Labels)))
+				la := loadAssignment(name, readyAddresses(endpoints, port, subset.Labels))
+				m.explain.loadAssignment(la, svc, port) // explain_cluster.go
+				out = append(out, la)
 			}
 		}
 	}

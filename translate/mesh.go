@@ -21,6 +21,8 @@ type Mesh struct {
 	snap  *discovery.Snapshot
 	rules *rules
 	opts  MeshOptions // telemetry.go
+	// explain records provenance; nil except in a Mesh made by Explain.
+	explain *provenance
 
 	outboundClusters func() []*cluster.Cluster
 	loadAssignments  func() []*endpoint.ClusterLoadAssignment
@@ -78,9 +80,10 @@ func (m *Mesh) ForProxy(p Proxy) *Resources {
 		res.Listeners = append(res.Listeners, inboundListeners(m.snap, pod, httpPorts)...)
 		res.Listeners = append(res.Listeners, inboundTCPListeners(pod, tcpPorts)...)
 		res.Listeners = append(res.Listeners, m.outboundTCPListeners(pod, inbound)...)
+		m.explain.sidecarListeners(pod, res.Listeners) // explain_cluster.go
 	}
 	if pod := m.snap.Pod(p.Namespace, p.PodName); pod != nil && p.Type == Router {
-		gw := buildGatewayView(m.snap, pod, m.visibleFrom(pod.Namespace))
+		gw := buildGatewayView(m.snap, pod, m.visibleFrom(pod.Namespace), m.explain)
 		res.Listeners, res.Routes, res.Secrets = gw.listeners, gw.routes, gw.secrets
 	}
 	res.Clusters = append(res.Clusters, m.outboundClusters()...)

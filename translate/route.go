@@ -63,7 +63,9 @@ func serviceRoutes(snap *discovery.Snapshot, r *rules, svc *discovery.Service, p
 			return routes
 		}
 	}
-	return []*route.Route{defaultRoute(OutboundClusterName(port, "", svc.Hostname))}
+	whole := defaultRoute(OutboundClusterName(port, "", svc.Hostname))
+	src.explain.defaultServiceRoute(whole, svc, port) // explain_route.go
+	return []*route.Route{whole}
 }
 
 // isHTTP follows Istio's protocol selection: appProtocol, else the port

@@ -11,7 +11,7 @@ import (
 // observabilityCommands are the commands that look at a mesh rather than
 // run it (issue 15): kept apart from serve and bootstrap.
 func observabilityCommands() []*cobra.Command {
-	return []*cobra.Command{proxyStatusCommand(), proxyConfigCommand(), analyzeCommand()}
+	return []*cobra.Command{proxyStatusCommand(), proxyConfigCommand(), analyzeCommand(), explainCommand()}
 }
 
 // addObservabilityRoutes adds the endpoints those commands read.

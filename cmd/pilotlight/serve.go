@@ -105,7 +105,8 @@ func serve(ctx context.Context, f serveFlags) error {
 	server.Register(grpcServer)
 	sink := f.telemetry.register(grpcServer, reg, server, log)
 	mux := debugMux(server, reg)
-	web := webView(server, sink) // serve_telemetry.go
+	mux.HandleFunc("GET /debug/explain", handleExplain(server, meshOpts, f.configDir)) // explain.go
+	web := webView(server, sink)                                                       // serve_telemetry.go
 	mux.Handle("/ui/", web)
 	mux.Handle("/ui", web)
 	var handler http.Handler = mux

@@ -305,6 +305,7 @@ func (l *loader) snapshot(version uint64) *discovery.Snapshot {
 	s.DestinationRules = l.destinationRules
 	s.Gateways = l.gateways
 	s.Telemetries = l.telemetries
+	s.Origins = l.origin
 	l.addSecrets(s)
 	for _, p := range discovery.Validate(s) {
 		p.Source = l.origin[p.Kind+" "+p.Name]

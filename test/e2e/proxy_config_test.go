@@ -3,6 +3,7 @@ package e2e
 import (
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -11,7 +12,7 @@ import (
 // kind, and the tables name the sock shop's clusters, routes, listeners
 // and endpoints.
 func TestProxyConfig(t *testing.T) {
-	s := startSockShop(t, map[string]string{"dr.yaml": destinationRuleFrontEnd})
+	s := startSockShop(t, map[string]string{"dr.yaml": destinationRuleFrontEnd, "catalogue-timeout.yaml": catalogueTimeout})
 	pod := "sleep." + ns
 	if err := s.WaitSettled(converge); err != nil {
 		t.Fatal(err)
@@ -25,10 +26,11 @@ func TestProxyConfig(t *testing.T) {
 			t.Fatal(err)
 		}
 		sentNames, heldNames := names(sent), names(held)
-		if kind == "cluster" || kind == "endpoint" {
-			// The bootstrap's static cluster to the control plane.
-			heldNames = slices.DeleteFunc(heldNames, func(n string) bool { return n == "xds-grpc" })
-		}
+		// The bootstrap's static resources: the cluster to the control
+		// plane, and the stats listener with its route and cluster.
+		heldNames = slices.DeleteFunc(heldNames, func(n string) bool {
+			return n == "xds-grpc" || n == "prometheus_stats" || n == "stats_prometheus"
+		})
 		if len(sentNames) == 0 || !slices.Equal(sentNames, heldNames) {
 			t.Errorf("%s: pilotlight sends %q, Envoy holds %q", kind, sentNames, heldNames)
 		}
@@ -62,6 +64,62 @@ func TestProxyConfig(t *testing.T) {
 	}
 	if got := names(one); !slices.Equal(got, []string{catalogueCluster}) {
 		t.Errorf("--name %s: got %q", catalogueCluster, got)
+	}
+}
+
+// catalogueTimeout gives catalogue's route a timeout; the timeout is on
+// line 10 of the file.
+const catalogueTimeout = `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: catalogue
+  namespace: sock-shop
+spec:
+  hosts:
+  - catalogue
+  http:
+  - timeout: 3s
+    route:
+    - destination:
+        host: catalogue
+`
+
+// TestExplain: `pilotlight explain` against a running serve says where
+// each field of a proxy's route comes from, with the file and line.
+func TestExplain(t *testing.T) {
+	s := startSockShop(t, map[string]string{"catalogue-timeout.yaml": catalogueTimeout})
+	if err := s.WaitSettled(converge); err != nil {
+		t.Fatal(err)
+	}
+	out, err := pilotlightCLI(t, s.Mesh, "explain", "sleep.sock-shop", "--resource", "http_proxy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"route http_proxy\n",
+		"virtual_hosts[catalogue.sock-shop.svc.cluster.local:80].routes[0].route.timeout: 3s ← VirtualService sock-shop/catalogue spec.http[0].timeout (catalogue-timeout.yaml:10)\n",
+		"virtual_hosts[catalogue.sock-shop.svc.cluster.local:80].routes[0].route.cluster: outbound|80||catalogue.sock-shop.svc.cluster.local ← VirtualService sock-shop/catalogue spec.http[0].route[0].destination (catalogue-timeout.yaml:12)\n",
+		"virtual_hosts[front-end.sock-shop.svc.cluster.local:80].routes[0].route.cluster: outbound|80||front-end.sock-shop.svc.cluster.local ← Service sock-shop/front-end spec.ports[0] (services.yaml:",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("explain has no %q in:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "cluster outbound") {
+		t.Errorf("--resource http_proxy printed other resources:\n%s", out)
+	}
+	var e struct {
+		Resources []struct{ Type, Name string }
+	}
+	if err := cliJSON(t, s.Mesh, &e, "explain", "catalogue-v1", "-n", ns); err != nil {
+		t.Fatal(err)
+	}
+	types := map[string]bool{}
+	for _, r := range e.Resources {
+		types[r.Type] = true
+	}
+	if !types["listener"] || !types["route"] || !types["cluster"] || !types["endpoint"] {
+		t.Errorf("explain -o json of catalogue-v1: resource types %v", types)
 	}
 }
 

@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,9 +98,34 @@ func TestWebUI(t *testing.T) {
 	if err := browser.Eval(`document.querySelectorAll("#problems tbody tr").length`, &problems); err != nil || problems != 0 {
 		t.Errorf("problems on the page: %d (%v)", problems, err)
 	}
+	// The explain tab of a proxy: where its routes come from.
+	if err := browser.Run(10*time.Second, chromedp.Navigate(s.HTTPURL("/ui/#explain"))); err != nil {
+		t.Fatal(err)
+	}
+	err = harness.Eventually(converge, 300*time.Millisecond, func() error {
+		var text string
+		js := `(() => { const s = document.querySelector("#explain-proxy"); if (s.value !== "sock-shop/sleep") { s.value = "sock-shop/sleep"; s.dispatchEvent(new Event("change")); } return document.querySelector("#explain").textContent; })()`
+		if err := browser.Eval(js, &text); err != nil {
+			return err
+		}
+		if !strings.Contains(text, "route http_proxy") || !strings.Contains(text, "← VirtualService sock-shop/front-end") {
+			return fmt.Errorf("explain tab shows %q, want sleep's routes with their VirtualService", short(text))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if errs := browser.Errors(); len(errs) > 0 {
 		t.Errorf("console errors: %q", errs)
 	}
+}
+
+func short(s string) string {
+	if len(s) > 300 {
+		return s[:300] + "..."
+	}
+	return s
 }
 
 func contains(list []string, s string) bool {
