@@ -7,15 +7,11 @@ import (
 // Telemetry is an Istio Telemetry (telemetry.istio.io, v1 or v1alpha1).
 // pilotlight implements its tracing part: providers and
 // randomSamplingPercentage (and disableSpanReporting), for the mesh (in the
-// root namespace), a namespace, or the workloads its selector matches.
+// root namespace, Snapshot.Root), a namespace, or the workloads its selector matches.
 type Telemetry struct {
 	Meta
 	Spec *telemetry.Telemetry
 }
-
-// RootNamespace is where a Telemetry applies to the whole mesh (Istio's
-// default meshConfig.rootNamespace).
-const RootNamespace = "istio-system"
 
 // ValidateTelemetry reports what of a Telemetry cannot be used. keep is
 // false when the object must be skipped as a whole (its tracing cannot be

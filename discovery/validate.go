@@ -80,6 +80,9 @@ func Validate(s *Snapshot) []Problem {
 	v := NewValidator(s.Services, s.DestinationRules)
 	s.VirtualServices = keepValid(s.VirtualServices, v.VirtualService, &problems)
 	problems = append(problems, CheckGatewaySecrets(s)...)
+	s.AuthorizationPolicies = keepValid(s.AuthorizationPolicies, ValidateAuthorizationPolicy, &problems)
+	s.RequestAuthentications = keepValid(s.RequestAuthentications, ValidateRequestAuthentication, &problems)
+	problems = append(problems, CheckAuthorizationPolicies(s)...)
 	s.Telemetries = validateTelemetries(s.Telemetries, &problems) // telemetry.go
 	return problems
 }

@@ -1,8 +1,6 @@
 package translate
 
 import (
-	"strings"
-
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 
 	"github.com/pilotlight/pilotlight/discovery"
@@ -68,16 +66,5 @@ func serviceRoutes(snap *discovery.Snapshot, r *rules, svc *discovery.Service, p
 	return []*route.Route{whole}
 }
 
-// isHTTP follows Istio's protocol selection: appProtocol, else the port
-// name's prefix. Unnamed ports are treated as HTTP for now (Istio sniffs).
-func isHTTP(port discovery.ServicePort) bool {
-	proto := strings.ToLower(port.AppProtocol)
-	if proto == "" {
-		proto, _, _ = strings.Cut(strings.ToLower(port.Name), "-")
-	}
-	switch proto {
-	case "tcp", "tls", "https", "mongo", "mysql", "redis", "udp":
-		return false
-	}
-	return true
-}
+// isHTTP follows Istio's protocol selection (ServicePort.SpeaksHTTP).
+func isHTTP(port discovery.ServicePort) bool { return port.SpeaksHTTP() }

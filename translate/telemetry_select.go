@@ -21,7 +21,7 @@ type tracingChoice struct {
 func selectTracing(snap *discovery.Snapshot, pod *discovery.Pod, provider string) tracingChoice {
 	var choice tracingChoice
 	for _, t := range []*discovery.Telemetry{
-		firstTelemetry(snap, discovery.RootNamespace, nil),
+		firstTelemetry(snap, snap.Root(), nil),
 		firstTelemetry(snap, pod.Namespace, nil),
 		firstTelemetry(snap, pod.Namespace, pod.Labels),
 	} {

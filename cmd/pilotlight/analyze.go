@@ -138,7 +138,7 @@ func levelWord(level string) string {
 func clusterSnapshot(ctx context.Context, kubeconfig string, timeout time.Duration) (*discovery.Snapshot, error) {
 	log := slog.New(slog.DiscardHandler)
 	klog.SetSlogLogger(log)
-	_, src, err := kubeSource(kubeconfig, log)
+	_, src, err := kubeSource(kubeconfig, "", log) // Istio's default root namespace
 	if err != nil {
 		return nil, err
 	}

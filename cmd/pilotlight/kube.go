@@ -58,10 +58,10 @@ type kubeMode struct {
 	identity string
 }
 
-func newKubeMode(k kubeFlags, log *slog.Logger) (*kubeMode, error) {
+func newKubeMode(k kubeFlags, rootNamespace string, log *slog.Logger) (*kubeMode, error) {
 	// client-go logs through klog: send it to the same JSON log.
 	klog.SetSlogLogger(log)
-	kc, src, err := kubeSource(k.kubeconfig, log)
+	kc, src, err := kubeSource(k.kubeconfig, rootNamespace, log)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +80,7 @@ func newKubeMode(k kubeFlags, log *slog.Logger) (*kubeMode, error) {
 
 // kubeSource connects to a cluster and sets up the informers of a
 // discovery source on it (nothing is read until it runs).
-func kubeSource(kubeconfig string, log *slog.Logger) (*kubernetes.Clientset, *kube.Source, error) {
+func kubeSource(kubeconfig, rootNamespace string, log *slog.Logger) (*kubernetes.Clientset, *kube.Source, error) {
 	cfg, err := restConfig(kubeconfig)
 	if err != nil {
 		return nil, nil, err
@@ -93,7 +93,7 @@ func kubeSource(kubeconfig string, log *slog.Logger) (*kubernetes.Clientset, *ku
 	if err != nil {
 		return nil, nil, err
 	}
-	src, err := kube.New(kube.Options{Kube: kc, Istio: ic, Log: log})
+	src, err := kube.New(kube.Options{Kube: kc, Istio: ic, Log: log, RootNamespace: rootNamespace})
 	return kc, src, err
 }
 

@@ -1,7 +1,7 @@
 // Package folder serves the mesh from a folder of Kubernetes and Istio YAML,
 // the files one would `kubectl apply -R -f`: Services, Pods, EndpointSlices,
-// Secrets (the TLS ones, for gateways), VirtualServices, DestinationRules
-// and Gateways.
+// Secrets (the TLS ones, for gateways), VirtualServices, DestinationRules,
+// Gateways, AuthorizationPolicies and RequestAuthentications.
 //
 // A folder has no API server in front of it: nothing rejected a misspelt
 // field or a route to a missing subset when the file was written. So every
@@ -29,16 +29,17 @@ import (
 
 // Load reads every *.yaml, *.yml and *.json file under dir (recursively,
 // skipping hidden files and directories) into a sealed snapshot with
-// Version 1. It fails only when dir itself cannot be read.
+// Version 1 and Istio's default root namespace. It fails only when dir
+// itself cannot be read.
 func Load(dir string) (*discovery.Snapshot, error) {
-	return load(os.DirFS(dir), 1)
+	return load(os.DirFS(dir), 1, "")
 }
 
 // load reads an fs.FS: its paths are relative and slash-separated, as
 // Problem sources should be, and os.DirFS follows dir even when it is a
 // symlink (a mounted ConfigMap may be).
-func load(fsys fs.FS, version uint64) (*discovery.Snapshot, error) {
-	l := &loader{origin: map[string]string{}}
+func load(fsys fs.FS, version uint64, rootNamespace string) (*discovery.Snapshot, error) {
+	l := &loader{origin: map[string]string{}, rootNamespace: rootNamespace}
 	files, err := l.configFiles(fsys)
 	if err != nil {
 		return nil, err
@@ -61,10 +62,15 @@ type loader struct {
 	gateways         []*discovery.Gateway
 	telemetries      []*discovery.Telemetry
 
+	authorizationPolicies  []*discovery.AuthorizationPolicy
+	requestAuthentications []*discovery.RequestAuthentication
+
 	// origin maps "Kind namespace/name" to the document the object came from,
 	// to spot duplicates and to say where a later validation problem is.
 	origin   map[string]string
 	problems []discovery.Problem
+
+	rootNamespace string // "" for discovery.DefaultRootNamespace
 }
 
 // configFiles lists the config files in path order. Any error but one on the
@@ -289,6 +295,11 @@ func (l *loader) add(obj any) {
 		l.destinationRules = append(l.destinationRules, o)
 	case *discovery.Gateway:
 		l.gateways = append(l.gateways, o)
+	case *discovery.AuthorizationPolicy:
+		l.authorizationPolicies = append(l.authorizationPolicies, o)
+	case *discovery.RequestAuthentication:
+		o.Origin = l.origin["RequestAuthentication "+o.Key()]
+		l.requestAuthentications = append(l.requestAuthentications, o)
 	case *discovery.Telemetry:
 		l.telemetries = append(l.telemetries, o)
 	default:
@@ -304,6 +315,9 @@ func (l *loader) snapshot(version uint64) *discovery.Snapshot {
 	s.VirtualServices = l.virtualServices
 	s.DestinationRules = l.destinationRules
 	s.Gateways = l.gateways
+	s.AuthorizationPolicies = l.authorizationPolicies
+	s.RequestAuthentications = l.requestAuthentications
+	s.RootNamespace = l.rootNamespace
 	s.Telemetries = l.telemetries
 	s.Origins = l.origin
 	l.addSecrets(s)

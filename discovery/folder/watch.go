@@ -28,6 +28,9 @@ type Watcher struct {
 	Publish func(*discovery.Snapshot)
 	// Settle is the quiet time before a reload; zero means DefaultSettle.
 	Settle time.Duration
+	// RootNamespace is Istio's meshConfig.rootNamespace; "" means
+	// discovery.DefaultRootNamespace.
+	RootNamespace string
 
 	version uint64 // of the last published snapshot
 	fs      *fsnotify.Watcher
@@ -95,7 +98,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 
 // reload loads the folder and publishes the result with the next version.
 func (w *Watcher) reload() error {
-	snap, err := load(os.DirFS(w.Dir), w.version+1)
+	snap, err := load(os.DirFS(w.Dir), w.version+1, w.RootNamespace)
 	if err != nil {
 		return err
 	}
