@@ -33,7 +33,6 @@ func (m *Mesh) buildOutboundClusters() []*cluster.Cluster {
 // traffic policy its DestinationRule gives it (destinationrule.go).
 func (m *Mesh) outboundCluster(host, subset string, port uint32) *cluster.Cluster {
 	c := edsCluster(OutboundClusterName(port, subset, host))
-	c.AltStatName = m.outboundStatName(c.Name, host, subset, port) // stats.go
 	applyTrafficPolicy(c, m.rules.clusterPolicy(host, subset, port))
 	m.explain.outboundCluster(c, m.rules, host, subset, port) // explain_cluster.go
 	return c
@@ -59,7 +58,6 @@ func inboundClusters(pod *discovery.Pod, ports []uint32) []*cluster.Cluster {
 		name := InboundClusterName(port)
 		out = append(out, &cluster.Cluster{
 			Name:                 name,
-			AltStatName:          statName(name), // stats.go
 			ClusterDiscoveryType: &cluster.Cluster_Type{Type: cluster.Cluster_STATIC},
 			ConnectTimeout:       durationpb.New(connectTimeout),
 			LoadAssignment:       loadAssignment(name, []hostPort{{pod.LocalAddress(), port}}),

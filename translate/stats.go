@@ -3,7 +3,6 @@ package translate
 import (
 	"maps"
 	"slices"
-	"strings"
 
 	bootstrap "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
@@ -22,15 +21,21 @@ import (
 //     the admin port (which can change config and stop Envoy);
 //   - tags that name who sends and where to: fixed_value tags for the
 //     proxy's own workload (source_workload, source_workload_namespace), and
-//     tags pulled by regex out of segments "key=.=value;.;" embedded in each
-//     cluster's alt_stat_name (cluster_name, destination_service,
-//     destination_version, destination_port).
+//     tags that stats_tags regexes read out of the Istio-style cluster name
+//     the stat carries (outbound|PORT|SUBSET|HOST): cluster_name,
+//     destination_service, destination_version (the subset) and
+//     destination_port.
 //
-// A request from front-end-v1 to catalogue v1 is then counted as
+// A request from front-end-v1 to catalogue's subset v1 is then counted as
 //   envoy_cluster_upstream_rq{cluster_name="outbound|80|v1|catalogue.sock-shop.svc.cluster.local",
 //     destination_service="catalogue.sock-shop.svc.cluster.local",destination_version="v1",
 //     destination_port="80",envoy_response_code="200",source_workload="front-end-v1",
 //     source_workload_namespace="sock-shop"}
+//
+// The names themselves carry the tags, rather than key=.=value segments
+// in each cluster's alt_stat_name: that would rename every cluster's stats
+// on the admin page (cluster.<name>.upstream_rq_total) that people and
+// tools read.
 
 // StatsPort is Istio's Prometheus port.
 const StatsPort = 15090
@@ -41,66 +46,28 @@ const StatsPath = "/stats/prometheus"
 // statsClusterName is the static cluster from the stats listener to admin.
 const statsClusterName = "prometheus_stats"
 
-// Tags embedded in stat names, in the order they are written.
-const (
-	tagClusterName        = "cluster_name"
-	tagDestinationService = "destination_service"
-	tagDestinationVersion = "destination_version"
-	tagDestinationPort    = "destination_port"
-)
-
-// statTag is one embedded tag of a stat name.
-type statTag struct{ name, value string }
-
-// statName is a cluster's alt_stat_name: every tag as "key=.=value;.;",
-// cluster_name first. The regexes of statsTags cut them out again, so
-// Prometheus sees the plain stat (envoy_cluster_upstream_rq) with labels.
-func statName(clusterName string, tags ...statTag) string {
-	var b strings.Builder
-	for _, t := range append([]statTag{{tagClusterName, clusterName}}, tags...) {
-		if t.value == "" {
-			continue
-		}
-		b.WriteString(t.name + "=.=" + t.value + ";.;")
-	}
-	return b.String()
-}
-
-// outboundStatName tags a service's cluster with the service, the port
-// and, for a subset, the version its pods carry (the subset's label
-// "version", else the subset's name, which is by convention the version).
-func (m *Mesh) outboundStatName(name, host, subset string, port uint32) string {
-	version := ""
-	if subset != "" {
-		version = subset
-		for _, s := range m.rules.subsets(host) {
-			if s.Name == subset && s.Labels["version"] != "" {
-				version = s.Labels["version"]
-			}
-		}
-	}
-	return statName(name,
-		statTag{tagDestinationService, host},
-		statTag{tagDestinationVersion, version},
-		statTag{tagDestinationPort, uitoa(port)})
+// Envoy's regex tags: the first group is cut from the stat's name, the
+// second is the value. cluster_name is Istio's own regex; the others read
+// parts of the same name, inside what cluster_name cuts.
+var clusterNameTags = []struct{ name, regex string }{
+	{"cluster_name", `^cluster\.((.+?(\..+?\.svc\.cluster\.local)?)\.)`},
+	{"destination_service", `^cluster\.(?:outbound|inbound)\|\d+\|[^|]*\|((.+?\.svc\.cluster\.local))\.`},
+	{"destination_version", `^cluster\.outbound\|\d+\|(([^|]+))\|`},
+	{"destination_port", `^cluster\.outbound\|((\d+))\|`},
 }
 
 // statsTags is the bootstrap's stats_config.stats_tags. use_all_default_tags
-// is off: Envoy's default cluster_name regex would cut the embedded tags
-// apart. The default tags worth keeping are named again (Envoy fills in
-// their regexes).
+// is off: Envoy's default cluster_name regex would cut Istio's names at
+// their first dot. The default tags worth keeping are named again (Envoy
+// fills in their regexes).
 func statsTags(source map[string]string) []*metrics.TagSpecifier {
 	var tags []*metrics.TagSpecifier
 	for _, name := range slices.Sorted(maps.Keys(source)) {
 		tags = append(tags, &metrics.TagSpecifier{TagName: name,
 			TagValue: &metrics.TagSpecifier_FixedValue{FixedValue: source[name]}})
 	}
-	// cluster_name comes first in the name, right after "cluster.": its
-	// regex takes the dot before it, so "cluster.<tags>.upstream_rq" becomes
-	// "cluster.upstream_rq".
-	tags = append(tags, regexTag(tagClusterName, `^cluster(\.`+segment(tagClusterName)+`)`))
-	for _, name := range []string{tagDestinationService, tagDestinationVersion, tagDestinationPort} {
-		tags = append(tags, regexTag(name, `^cluster\..*?(`+segment(name)+`)`))
+	for _, t := range clusterNameTags {
+		tags = append(tags, regexTag(t.name, t.regex))
 	}
 	for _, name := range []string{"envoy.response_code", "envoy.response_code_class", "envoy.http_conn_manager_prefix",
 		"envoy.listener_address", "envoy.tcp_prefix", "envoy.grpc_bridge_service", "envoy.grpc_bridge_method"} {
@@ -108,9 +75,6 @@ func statsTags(source map[string]string) []*metrics.TagSpecifier {
 	}
 	return tags
 }
-
-// segment matches one embedded tag; its group is the tag's value.
-func segment(name string) string { return name + `=\.=(.+?);\.;` }
 
 func regexTag(name, regex string) *metrics.TagSpecifier {
 	return &metrics.TagSpecifier{TagName: name, TagValue: &metrics.TagSpecifier_Regex{Regex: regex}}
@@ -124,9 +88,6 @@ func addStats(b *bootstrap.Bootstrap, o BootstrapOptions, adminHost string, admi
 		source["source_workload"] = o.Proxy.PodName
 	}
 	b.StatsConfig = &metrics.StatsConfig{UseAllDefaultTags: wrapperspb.Bool(false), StatsTags: statsTags(source)}
-	for _, c := range b.StaticResources.Clusters {
-		c.AltStatName = statName(c.Name)
-	}
 	if o.StatsAddr == "" {
 		return nil
 	}
@@ -137,7 +98,6 @@ func addStats(b *bootstrap.Bootstrap, o BootstrapOptions, adminHost string, admi
 	b.StaticResources.Listeners = append(b.StaticResources.Listeners, statsListener(host, port))
 	b.StaticResources.Clusters = append(b.StaticResources.Clusters, &cluster.Cluster{
 		Name:                 statsClusterName,
-		AltStatName:          statName(statsClusterName),
 		ClusterDiscoveryType: &cluster.Cluster_Type{Type: cluster.Cluster_STATIC},
 		ConnectTimeout:       durationSeconds(1),
 		LoadAssignment:       loadAssignment(statsClusterName, []hostPort{{adminHost, adminPort}}),

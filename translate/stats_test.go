@@ -30,44 +30,58 @@ func TestBootstrapStatsGolden(t *testing.T) {
 	compareGolden(t, filepath.Join("testdata", "golden", "bootstrap", "sidecar-stats.yaml"), got)
 }
 
-// The tag regexes cut every embedded segment out of a stat name, leaving
-// Envoy's own name, as Envoy applies them (the first group is removed, the
-// second is the value). Go's regexp is RE2, as Envoy's is.
-func TestStatTagsCutEmbeddedNames(t *testing.T) {
-	name := "cluster." + statName("outbound|80|v1|catalogue.sock-shop.svc.cluster.local",
-		statTag{tagDestinationService, "catalogue.sock-shop.svc.cluster.local"},
-		statTag{tagDestinationVersion, "v1"}, statTag{tagDestinationPort, "80"}) + ".upstream_rq_200"
-	want := map[string]string{
-		tagClusterName:        "outbound|80|v1|catalogue.sock-shop.svc.cluster.local",
-		tagDestinationService: "catalogue.sock-shop.svc.cluster.local",
-		tagDestinationVersion: "v1",
-		tagDestinationPort:    "80",
+// The tag regexes read Istio-style cluster names in stat names and cut the
+// cluster's name out, leaving Envoy's own stat name, as Envoy applies them
+// (each regex on the whole name; the first group is removed, the second is
+// the value). Go's regexp and Envoy's agree on these simple expressions.
+func TestStatTagsReadClusterNames(t *testing.T) {
+	tests := []struct {
+		stat string
+		want map[string]string
+		rest string
+	}{
+		{"cluster.outbound|80|v1|catalogue.sock-shop.svc.cluster.local.upstream_rq_200", map[string]string{
+			"cluster_name": "outbound|80|v1|catalogue.sock-shop.svc.cluster.local", "destination_service": "catalogue.sock-shop.svc.cluster.local",
+			"destination_version": "v1", "destination_port": "80"}, "cluster.upstream_rq_200"},
+		{"cluster.outbound|9080||reviews.bookinfo.svc.cluster.local.upstream_cx_total", map[string]string{
+			"cluster_name": "outbound|9080||reviews.bookinfo.svc.cluster.local", "destination_service": "reviews.bookinfo.svc.cluster.local",
+			"destination_port": "9080"}, "cluster.upstream_cx_total"},
+		{"cluster.inbound|8080||.upstream_rq_200", map[string]string{"cluster_name": "inbound|8080||"}, "cluster.upstream_rq_200"},
+		{"cluster.xds-grpc.upstream_cx_active", map[string]string{"cluster_name": "xds-grpc"}, "cluster.upstream_cx_active"},
 	}
-	removed := make([]bool, len(name))
-	for _, tag := range statsTags(nil) {
-		re := tag.GetRegex()
-		if re == "" {
-			continue // fixed values, and Envoy's own regexes
+	for _, tt := range tests {
+		got := map[string]string{}
+		removed := make([]bool, len(tt.stat))
+		for _, tag := range statsTags(nil) {
+			re := tag.GetRegex()
+			if re == "" {
+				continue // fixed values, and Envoy's own regexes
+			}
+			m := regexp.MustCompile(re).FindStringSubmatchIndex(tt.stat)
+			if m == nil {
+				continue
+			}
+			got[tag.TagName] = tt.stat[m[4]:m[5]]
+			for i := m[2]; i < m[3]; i++ {
+				removed[i] = true
+			}
 		}
-		m := regexp.MustCompile(re).FindStringSubmatchIndex(name)
-		if m == nil {
-			t.Errorf("%s: %s does not match %s", tag.TagName, re, name)
-			continue
+		if len(got) != len(tt.want) {
+			t.Errorf("%s: tags %v, want %v", tt.stat, got, tt.want)
 		}
-		if got := name[m[4]:m[5]]; got != want[tag.TagName] {
-			t.Errorf("%s = %q, want %q", tag.TagName, got, want[tag.TagName])
+		for k, v := range tt.want {
+			if got[k] != v {
+				t.Errorf("%s: %s = %q, want %q", tt.stat, k, got[k], v)
+			}
 		}
-		for i := m[2]; i < m[3]; i++ {
-			removed[i] = true
+		var rest []byte
+		for i := range tt.stat {
+			if !removed[i] {
+				rest = append(rest, tt.stat[i])
+			}
 		}
-	}
-	var rest []byte
-	for i := range name {
-		if !removed[i] {
-			rest = append(rest, name[i])
+		if string(rest) != tt.rest {
+			t.Errorf("%s: left after the tags are cut: %q, want %q", tt.stat, rest, tt.rest)
 		}
-	}
-	if string(rest) != "cluster.upstream_rq_200" {
-		t.Errorf("left after the tags are cut: %q, want cluster.upstream_rq_200", rest)
 	}
 }

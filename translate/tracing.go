@@ -118,7 +118,6 @@ func (t Tracing) collectorCluster() *cluster.Cluster {
 	}
 	c := &cluster.Cluster{
 		Name:                 t.clusterName(),
-		AltStatName:          statName(t.clusterName()),
 		ClusterDiscoveryType: &cluster.Cluster_Type{Type: cluster.Cluster_STRICT_DNS},
 		ConnectTimeout:       durationSeconds(1),
 		LoadAssignment:       loadAssignment(t.clusterName(), []hostPort{{host, port}}),

@@ -2,6 +2,7 @@ package main
 
 import (
 	"net"
+	"net/netip"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -34,9 +35,13 @@ func (s statsFlags) addr(localAddress string) string {
 }
 
 // localModeSource is the source address of upstream connections: the pod
-// IP in local mode (a --local-address was given), none in a real pod.
+// IP in local mode (a --local-address was given) when it is a loopback
+// address this machine has, none in a real pod (where the kernel picks the
+// pod IP anyway) or when the pod IP is only data (a cluster's 10.x pods
+// whose sidecars run on the host).
 func localModeSource(localAddress, podIP string) string {
-	if localAddress == "" {
+	ip, err := netip.ParseAddr(podIP)
+	if localAddress == "" || err != nil || !ip.IsLoopback() {
 		return ""
 	}
 	return podIP
