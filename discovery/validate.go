@@ -80,6 +80,10 @@ func Validate(s *Snapshot) []Problem {
 	v := NewValidator(s.Services, s.DestinationRules)
 	s.VirtualServices = keepValid(s.VirtualServices, v.VirtualService, &problems)
 	problems = append(problems, CheckGatewaySecrets(s)...)
+	s.EnvoyFilters = keepValid(s.EnvoyFilters, ValidateEnvoyFilter, &problems)
+	s.RateLimitPolicies = keepValid(s.RateLimitPolicies, func(p *RateLimitPolicy) []Problem {
+		return ValidateRateLimitPolicy(p, s.Services, s.Gateways)
+	}, &problems)
 	s.AuthorizationPolicies = keepValid(s.AuthorizationPolicies, ValidateAuthorizationPolicy, &problems)
 	s.RequestAuthentications = keepValid(s.RequestAuthentications, ValidateRequestAuthentication, &problems)
 	problems = append(problems, CheckAuthorizationPolicies(s)...)

@@ -9,7 +9,6 @@ import (
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	upstreamhttp "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
-	"google.golang.org/protobuf/types/known/anypb"
 )
 
 // XDSClusterName is the static cluster through which Envoy reaches us.
@@ -21,6 +20,9 @@ type BootstrapOptions struct {
 	XDSAddr   string // host:port of pilotlight's ADS server
 	AdminAddr string // host:port of Envoy's admin interface
 	Delta     bool   // incremental (Delta) xDS instead of state of the world
+	// DNSAddr is host:port of the control plane's DNS server for the
+	// mesh's names (folder mode), "" for the host's resolvers.
+	DNSAddr string
 	// Workload names the proxy's workload in its stats (source_workload;
 	// the pod name when empty). StatsAddr is where the Prometheus stats
 	// listener binds (stats.go); empty for none.
@@ -62,6 +64,13 @@ func Bootstrap(o BootstrapOptions) (*bootstrap.Bootstrap, error) {
 		},
 		StaticResources: &bootstrap.Bootstrap_StaticResources{Clusters: []*cluster.Cluster{xdsCluster(xdsHost, xdsPort)}},
 	}
+	if o.DNSAddr != "" {
+		dnsHost, dnsPort, err := splitHostPort(o.DNSAddr)
+		if err != nil {
+			return nil, fmt.Errorf("dns address: %w", err)
+		}
+		b.TypedDnsResolverConfig = dnsResolver(dnsHost, dnsPort)
+	}
 	addSourceAddress(b, o)
 	if err := addStats(b, o, adminHost, adminPort); err != nil {
 		return nil, fmt.Errorf("stats address: %w", err)
@@ -71,25 +80,15 @@ func Bootstrap(o BootstrapOptions) (*bootstrap.Bootstrap, error) {
 
 // xdsCluster speaks HTTP/2 (gRPC) to the control plane.
 func xdsCluster(host string, port uint32) *cluster.Cluster {
-	h2 := &upstreamhttp.HttpProtocolOptions{
-		UpstreamProtocolOptions: &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig_{
-			ExplicitHttpConfig: &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig{
-				ProtocolConfig: &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{
-					Http2ProtocolOptions: &core.Http2ProtocolOptions{},
-				},
-			},
-		},
-	}
-	return &cluster.Cluster{
+	c := &cluster.Cluster{
 		Name:                 XDSClusterName,
 		ClusterDiscoveryType: &cluster.Cluster_Type{Type: cluster.Cluster_STATIC},
 		ConnectTimeout:       durationSeconds(1),
 		LoadAssignment:       loadAssignment(XDSClusterName, []hostPort{{host, port}}),
-		// typed_extension_protocol_options: HTTP/2 upstream, as gRPC needs.
-		TypedExtensionProtocolOptions: map[string]*anypb.Any{
-			"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": mustAny(h2),
-		},
 	}
+	// typed_extension_protocol_options: HTTP/2 upstream, as gRPC needs.
+	setHTTPProtocolOptions(c, &upstreamhttp.HttpProtocolOptions{}, true)
+	return c
 }
 
 func splitHostPort(addr string) (string, uint32, error) {

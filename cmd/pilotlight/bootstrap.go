@@ -21,6 +21,7 @@ func bootstrapCommand() *cobra.Command {
 		stats        statsFlags
 		gateway      bool
 		delta        bool
+		dnsAddr      string
 	)
 	cmd := &cobra.Command{
 		Use:   "bootstrap",
@@ -44,6 +45,7 @@ address, and the ADS server that sends it everything else.`,
 				XDSAddr:   xdsAddr,
 				AdminAddr: net.JoinHostPort(localAddress, strconv.Itoa(adminPort)),
 				Delta:     delta,
+				DNSAddr:   dnsAddr,
 				Workload:  stats.workload,
 				StatsAddr: statsAddr,
 				// In local mode, upstream connections leave from the pod IP.
@@ -73,6 +75,7 @@ address, and the ADS server that sends it everything else.`,
 	cmd.Flags().BoolVar(&gateway, "gateway", false, "a gateway (router) proxy instead of a sidecar")
 	stats.addTo(cmd)
 	cmd.Flags().BoolVar(&delta, "delta", false, "use incremental (Delta) xDS instead of state of the world")
+	cmd.Flags().StringVar(&dnsAddr, "dns-addr", "", "resolve DNS (STRICT_DNS clusters) with pilotlight's server for the mesh's names (serve --dns-addr), instead of the host's")
 	_ = cmd.MarkFlagRequired("pod")
 	_ = cmd.MarkFlagRequired("pod-ip")
 	return cmd

@@ -12,7 +12,7 @@ import (
 
 // debugMux serves the operator's endpoints: metrics, health, and the debug
 // views a learner reads to see what the control plane is doing.
-func debugMux(server *xds.Server, reg *prometheus.Registry) *http.ServeMux {
+func debugMux(server *xds.Server, limits *rateLimitXDS, reg *prometheus.Registry) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
@@ -25,12 +25,16 @@ func debugMux(server *xds.Server, reg *prometheus.Registry) *http.ServeMux {
 	})
 	mux.HandleFunc("GET /debug/proxies", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, server.Proxies()) })
 	addObservabilityRoutes(mux, server)
+	mux.HandleFunc("GET /debug/ratelimit", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, limits.status()) })
 	mux.HandleFunc("GET /debug/problems", func(w http.ResponseWriter, _ *http.Request) {
 		problems := []any{}
 		if snap := server.Snapshot(); snap != nil {
 			for _, p := range snap.Problems {
 				problems = append(problems, p)
 			}
+		}
+		for _, p := range server.Problems() {
+			problems = append(problems, p)
 		}
 		writeJSON(w, problems)
 	})

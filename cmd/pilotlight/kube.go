@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -93,7 +94,11 @@ func kubeSource(kubeconfig, rootNamespace string, log *slog.Logger) (*kubernetes
 	if err != nil {
 		return nil, nil, err
 	}
-	src, err := kube.New(kube.Options{Kube: kc, Istio: ic, Log: log, RootNamespace: rootNamespace})
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	src, err := kube.New(kube.Options{Kube: kc, Istio: ic, Dynamic: dyn, Log: log, RootNamespace: rootNamespace})
 	return kc, src, err
 }
 

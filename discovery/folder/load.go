@@ -1,7 +1,8 @@
 // Package folder serves the mesh from a folder of Kubernetes and Istio YAML,
 // the files one would `kubectl apply -R -f`: Services, Pods, EndpointSlices,
 // Secrets (the TLS ones, for gateways), VirtualServices, DestinationRules,
-// Gateways, AuthorizationPolicies and RequestAuthentications.
+// Gateways, AuthorizationPolicies, RequestAuthentications, EnvoyFilters and
+// pilotlight's RateLimitPolicies.
 //
 // A folder has no API server in front of it: nothing rejected a misspelt
 // field or a route to a missing subset when the file was written. So every
@@ -60,6 +61,8 @@ type loader struct {
 	virtualServices  []*discovery.VirtualService
 	destinationRules []*discovery.DestinationRule
 	gateways         []*discovery.Gateway
+	envoyFilters     []*discovery.EnvoyFilter
+	rateLimits       []*discovery.RateLimitPolicy
 	telemetries      []*discovery.Telemetry
 
 	authorizationPolicies  []*discovery.AuthorizationPolicy
@@ -295,6 +298,10 @@ func (l *loader) add(obj any) {
 		l.destinationRules = append(l.destinationRules, o)
 	case *discovery.Gateway:
 		l.gateways = append(l.gateways, o)
+	case *discovery.EnvoyFilter:
+		l.envoyFilters = append(l.envoyFilters, o)
+	case *discovery.RateLimitPolicy:
+		l.rateLimits = append(l.rateLimits, o)
 	case *discovery.AuthorizationPolicy:
 		l.authorizationPolicies = append(l.authorizationPolicies, o)
 	case *discovery.RequestAuthentication:
@@ -315,6 +322,8 @@ func (l *loader) snapshot(version uint64) *discovery.Snapshot {
 	s.VirtualServices = l.virtualServices
 	s.DestinationRules = l.destinationRules
 	s.Gateways = l.gateways
+	s.EnvoyFilters = l.envoyFilters
+	s.RateLimitPolicies = l.rateLimits
 	s.AuthorizationPolicies = l.authorizationPolicies
 	s.RequestAuthentications = l.requestAuthentications
 	s.RootNamespace = l.rootNamespace
