@@ -1,6 +1,8 @@
 package discovery
 
 import (
+	"fmt"
+	"net"
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
@@ -16,7 +18,11 @@ import (
 func Build(services []*corev1.Service, pods []*corev1.Pod, slices []*discoveryv1.EndpointSlice) *Snapshot {
 	s := &Snapshot{Endpoints: map[string][]*Endpoint{}}
 	for _, svc := range services {
-		s.Services = append(s.Services, toService(svc))
+		out, problem := toService(svc)
+		s.Services = append(s.Services, out)
+		if problem != nil {
+			s.Problems = append(s.Problems, *problem)
+		}
 	}
 	podsByKey := map[string]*Pod{}
 	for _, p := range pods {
@@ -37,7 +43,9 @@ func Build(services []*corev1.Service, pods []*corev1.Pod, slices []*discoveryv1
 	return s
 }
 
-func toService(svc *corev1.Service) *Service {
+// toService reports a spec.clusterIP that is not an IPv4 address (the API
+// server validates it; a folder may not), and leaves it out.
+func toService(svc *corev1.Service) (*Service, *Problem) {
 	out := &Service{
 		Meta:     MetaOf("Service", svc),
 		Hostname: Hostname(svc.Name, svc.Namespace, DefaultDomainSuffix),
@@ -46,7 +54,16 @@ func toService(svc *corev1.Service) *Service {
 	for _, p := range svc.Spec.Ports {
 		out.Ports = append(out.Ports, toServicePort(p))
 	}
-	return out
+	var problem *Problem
+	switch ip := net.ParseIP(svc.Spec.ClusterIP); {
+	case svc.Spec.ClusterIP == "" || svc.Spec.ClusterIP == corev1.ClusterIPNone:
+	case ip != nil && ip.To4() != nil:
+		out.ClusterIP = ip.To4().String()
+	default:
+		problem = &Problem{Source: out.Key(), Kind: "Service", Name: out.Key(), Field: "spec.clusterIP",
+			Reason: fmt.Sprintf("%q is not an IPv4 address (or None); ignored", svc.Spec.ClusterIP)}
+	}
+	return out, problem
 }
 
 func toServicePort(p corev1.ServicePort) ServicePort {

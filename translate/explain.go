@@ -81,8 +81,8 @@ func defaultOrigin(note string) Origin { return Origin{Note: note} }
 // Explain translates one proxy's view with provenance recorded, and
 // returns the view and its explanation. It builds a Mesh of its own, so a
 // serving Mesh is never slowed down by it.
-func Explain(snap *discovery.Snapshot, opts MeshOptions, p Proxy) (*Resources, *Explanation) {
-	m := NewMeshWithOptions(snap, opts)
+func Explain(snap *discovery.Snapshot, p Proxy, opts ...Option) (*Resources, *Explanation) {
+	m := NewMesh(snap, opts...)
 	m.explain = newProvenance(snap)
 	res := m.ForProxy(p)
 	return res, m.explain.explain(res)

@@ -16,7 +16,7 @@ const demoDir = "../examples/sockshop"
 
 func explainDemo(t *testing.T, pod *discovery.Pod, snap *discovery.Snapshot) *Explanation {
 	t.Helper()
-	_, e := Explain(snap, MeshOptions{}, goldenProxy(pod))
+	_, e := Explain(snap, goldenProxy(pod))
 	e.Locate(func(source, field string) string {
 		pos, err := folder.FieldPosition(demoDir, source, field)
 		if err != nil {

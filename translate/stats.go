@@ -37,8 +37,7 @@ import (
 // on the admin page (cluster.<name>.upstream_rq_total) that people and
 // tools read.
 
-// StatsPort is Istio's Prometheus port.
-const StatsPort = 15090
+// StatsPort (Istio's Prometheus port, 15090) is in listener_capture.go.
 
 // StatsPath is the only path the stats listener serves.
 const StatsPath = "/stats/prometheus"

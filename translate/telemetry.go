@@ -20,8 +20,8 @@ import (
 // the listener code stays about routing, and a mesh without telemetry pays
 // nothing.
 
-// MeshOptions are the mesh-wide settings of a translation (serve's flags).
-type MeshOptions struct {
+// TelemetryOptions are the mesh's telemetry settings (serve's flags).
+type TelemetryOptions struct {
 	// AccessLogCluster, when set, makes every HTTP connection manager and
 	// tcp_proxy stream an access log entry per request (per connection for
 	// TCP) over Envoy's gRPC access log service through this cluster
@@ -31,7 +31,7 @@ type MeshOptions struct {
 	Tracing Tracing
 }
 
-func (o MeshOptions) telemetryOn() bool { return o.AccessLogCluster != "" || o.Tracing.Enabled() }
+func (o TelemetryOptions) telemetryOn() bool { return o.AccessLogCluster != "" || o.Tracing.Enabled() }
 
 // Access log names: the reporter of Istio's metrics, by the side of the
 // proxy that saw the request.
@@ -40,11 +40,9 @@ const (
 	AccessLogDestination = "pilotlight.destination" // inbound: the server's sidecar
 )
 
-// NewMeshWithOptions is NewMesh with mesh-wide options.
-func NewMeshWithOptions(snap *discovery.Snapshot, opts MeshOptions) *Mesh {
-	m := NewMesh(snap)
-	m.opts = opts
-	return m
+// WithTelemetry turns on access logs and tracing in a Mesh's views.
+func WithTelemetry(opts TelemetryOptions) Option {
+	return func(m *Mesh) { m.opts = opts }
 }
 
 // addTelemetry adds what telemetry needs to a proxy's view: access logs

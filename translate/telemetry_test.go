@@ -12,7 +12,7 @@ import (
 	"github.com/pilotlight/pilotlight/discovery/folder"
 )
 
-var telemetryOptions = MeshOptions{
+var telemetryOptions = TelemetryOptions{
 	AccessLogCluster: XDSClusterName,
 	Tracing:          Tracing{Provider: TracingZipkin, Address: "127.0.0.1:9411", SamplingPercent: DefaultSamplingPercent},
 }
@@ -29,7 +29,7 @@ func TestGoldenTelemetryViews(t *testing.T) {
 	if len(snap.Problems) != 0 {
 		t.Fatalf("problems: %v", snap.Problems)
 	}
-	mesh := NewMeshWithOptions(snap, telemetryOptions)
+	mesh := NewMesh(snap, WithTelemetry(telemetryOptions))
 	for _, pod := range snap.Pods {
 		got := renderView(t, mesh.ForProxy(goldenProxy(pod)), snap.Problems)
 		compareGolden(t, filepath.Join("testdata", "golden", "telemetry", pod.Namespace+"."+pod.Name+".yaml"), got)
@@ -44,7 +44,7 @@ func TestNoTelemetryNoChange(t *testing.T) {
 	}
 	for _, pod := range snap.Pods {
 		a := renderView(t, NewMesh(snap).ForProxy(goldenProxy(pod)), nil)
-		b := renderView(t, NewMeshWithOptions(snap, MeshOptions{}).ForProxy(goldenProxy(pod)), nil)
+		b := renderView(t, NewMesh(snap, WithTelemetry(TelemetryOptions{})).ForProxy(goldenProxy(pod)), nil)
 		if string(a) != string(b) {
 			t.Fatalf("%s: empty options changed the view", pod.Name)
 		}

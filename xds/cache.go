@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discoverypb "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
@@ -32,6 +33,9 @@ type viewCache struct {
 }
 
 type nodeState struct {
+	// node is the Envoy node of the proxy's latest request: its metadata
+	// says how the proxy is wired (translate.ProxyFromNode).
+	node  *corev3.Node
 	view  *View
 	sotw  map[int64]*sotwWatch
 	delta map[int64]*deltaWatch
@@ -88,6 +92,27 @@ func (c *viewCache) Nodes() map[string]*View {
 	return out
 }
 
+// remember keeps the node of a proxy's request (go-control-plane fills it
+// in on every request of a stream).
+func (c *viewCache) remember(node *corev3.Node) {
+	if node == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.node(node.GetId()).node = node
+}
+
+// Node is the Envoy node a proxy last sent, or one with only the id.
+func (c *viewCache) Node(nodeID string) *corev3.Node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n := c.nodes[nodeID]; n != nil && n.node != nil {
+		return n.node
+	}
+	return &corev3.Node{Id: nodeID}
+}
+
 // Forget drops a proxy that has no stream left.
 func (c *viewCache) Forget(nodeID string) {
 	c.mu.Lock()
@@ -99,6 +124,7 @@ func (c *viewCache) Forget(nodeID string) {
 // something, or parks it until its view changes.
 func (c *viewCache) CreateWatch(req *cachev3.Request, _ cachev3.Subscription, out chan cachev3.Response) (func(), error) {
 	nodeID := req.GetNode().GetId()
+	c.remember(req.GetNode())
 	c.ensureView(nodeID)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -117,6 +143,7 @@ func (c *viewCache) CreateWatch(req *cachev3.Request, _ cachev3.Subscription, ou
 // version the proxy does not have, and the names it should forget.
 func (c *viewCache) CreateDeltaWatch(req *cachev3.DeltaRequest, sub cachev3.Subscription, out chan cachev3.DeltaResponse) (func(), error) {
 	nodeID := req.GetNode().GetId()
+	c.remember(req.GetNode())
 	c.ensureView(nodeID)
 	c.mu.Lock()
 	defer c.mu.Unlock()

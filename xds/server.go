@@ -13,6 +13,7 @@ import (
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
+	meshconfig "istio.io/api/mesh/v1alpha1"
 
 	"github.com/pilotlight/pilotlight/discovery"
 	"github.com/pilotlight/pilotlight/translate"
@@ -29,9 +30,11 @@ type Options struct {
 	// VersionPrefix starts every version this process hands out, so that a
 	// restarted control plane never reuses an old version by accident.
 	VersionPrefix string
-	// Mesh are the mesh-wide translation options: telemetry (access logs
-	// for Istio's metrics, tracing).
-	Mesh translate.MeshOptions
+	// MeshConfig is Istio's mesh-wide config (nil: Istio's defaults).
+	MeshConfig *meshconfig.MeshConfig
+	// Telemetry are the mesh's telemetry options: access logs for Istio's
+	// metrics, tracing.
+	Telemetry translate.TelemetryOptions
 	// Instance names this control plane replica in /debug/proxies (the
 	// CONTROL PLANE column of proxy-status); the host name when empty.
 	Instance string
@@ -139,7 +142,7 @@ func (s *Server) apply(snap *discovery.Snapshot) {
 	start := time.Now()
 	s.mu.Lock()
 	prev := s.mesh
-	mesh := translate.NewMeshWithOptions(snap, s.opts.Mesh)
+	mesh := translate.NewMesh(snap, translate.WithMeshConfig(s.opts.MeshConfig), translate.WithTelemetry(s.opts.Telemetry))
 	s.mesh, s.memo = mesh, newMarshalMemo()
 	memo := s.memo
 	s.mu.Unlock()
@@ -157,7 +160,7 @@ func (s *Server) apply(snap *discovery.Snapshot) {
 		var next *View
 		var err error
 		translateSpan := startProxySpan(ctx, "translate", nodeID)
-		if endpointsOnly && old != nil && sameOwnPod(prev.Snapshot(), snap, old.Proxy) {
+		if endpointsOnly && old != nil && sameOwnPod(prev.Snapshot(), snap, old.Proxy) && !mesh.ListenersFollowEndpoints(old.Proxy) {
 			next, err = old.withEndpoints(s.opts.VersionPrefix, memo, &translate.Resources{LoadAssignments: mesh.LoadAssignments()})
 		} else {
 			next, err = s.translate(mesh, memo, nodeID)
@@ -188,7 +191,7 @@ func (s *Server) firstView(nodeID string) (*View, error) {
 
 func (s *Server) translate(mesh *translate.Mesh, memo *marshalMemo, nodeID string) (*View, error) {
 	start := time.Now()
-	p, err := translate.ParseNodeID(nodeID)
+	p, err := translate.ProxyFromNode(s.cache.Node(nodeID))
 	if err != nil {
 		return nil, err
 	}

@@ -62,7 +62,7 @@ only for this command: serving proxies never pays for it.`,
 // handleExplain serves /debug/explain?proxy=NAMESPACE/POD[&resource=NAME]
 // [&format=json]: the connected proxy's view, translated again with
 // provenance; positions (file:line) when serving a folder.
-func handleExplain(server *xds.Server, opts translate.MeshOptions, configDir string) http.HandlerFunc {
+func handleExplain(server *xds.Server, configDir string, opts ...translate.Option) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		snap := server.Snapshot()
 		if snap == nil {
@@ -79,7 +79,7 @@ func handleExplain(server *xds.Server, opts translate.MeshOptions, configDir str
 			http.Error(w, fmt.Sprintf("no proxy of pod %s is connected", pod), http.StatusNotFound)
 			return
 		}
-		_, e := translate.Explain(snap, opts, proxy)
+		_, e := translate.Explain(snap, proxy, opts...)
 		if name := r.URL.Query().Get("resource"); name != "" {
 			e.Only(name)
 		}

@@ -16,7 +16,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCommand(), bootstrapCommand())
+	root.AddCommand(serveCommand(), bootstrapCommand(), initCaptureCommand())
 	root.AddCommand(observabilityCommands()...)
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "pilotlight:", err)

@@ -17,16 +17,19 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
+	meshconfig "istio.io/api/mesh/v1alpha1"
 
 	"github.com/pilotlight/pilotlight/discovery"
 	"github.com/pilotlight/pilotlight/discovery/folder"
+	"github.com/pilotlight/pilotlight/translate"
 	"github.com/pilotlight/pilotlight/xds"
 )
 
 type serveFlags struct {
-	configDir string
-	xdsAddr   string
-	httpAddr  string
+	configDir  string
+	meshConfig string
+	xdsAddr    string
+	httpAddr   string
 	// rateLimitAddr serves the envoyproxy/ratelimit service its limits
 	// (ratelimit.Server); "" serves none.
 	rateLimitAddr string
@@ -35,6 +38,7 @@ type serveFlags struct {
 	debounce time.Duration
 	logLevel string
 	kube     kubeFlags
+	webhook  webhookFlags
 
 	rootNamespace string
 	jwks          jwksFlags
@@ -58,7 +62,9 @@ elsewhere (a local folder or server) for offline clusters and tests.
 With --config-dir it reads multi-document YAML from a folder and watches it.
 Otherwise it watches a Kubernetes API server: the one of --kubeconfig, or, in
 a pod, its own cluster. Then the elected leader writes status on invalid
-Istio objects.`,
+Istio objects. With --webhook-addr it also injects sidecars into the pods of
+namespaces labelled istio-injection=enabled (see deploy/webhook.yaml); the
+elected leader keeps the webhook's caBundle current.`,
 		Example: "  pilotlight serve --config-dir examples/sockshop\n  pilotlight serve --kubeconfig ~/.kube/config",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -67,6 +73,7 @@ Istio objects.`,
 		},
 	}
 	cmd.Flags().StringVar(&f.configDir, "config-dir", "", "folder of Kubernetes-style YAML to read and watch, instead of a cluster")
+	cmd.Flags().StringVar(&f.meshConfig, "mesh-config", "", "Istio MeshConfig YAML (as in istiod's istio ConfigMap, key mesh); read: outboundTrafficPolicy")
 	cmd.Flags().StringVar(&f.xdsAddr, "xds-addr", "127.0.0.1:15010", "address of the ADS gRPC server")
 	cmd.Flags().StringVar(&f.httpAddr, "http-addr", "127.0.0.1:15014", "address of /metrics, /healthz, /readyz and /debug/")
 	cmd.Flags().StringVar(&f.dnsAddr, "dns-addr", "", "UDP address where the mesh's Service names resolve to their endpoints, for proxies bootstrapped with --dns-addr (folder mode has no kube-dns); empty: none")
@@ -75,9 +82,31 @@ Istio objects.`,
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().StringVar(&f.rootNamespace, "root-namespace", discovery.DefaultRootNamespace, "Istio's meshConfig.rootNamespace: security policies there without a selector apply to the whole mesh")
 	f.kube.addTo(cmd)
+	f.webhook.addTo(cmd)
 	f.jwks.addTo(cmd)
 	f.telemetry.addTo(cmd)
 	return cmd
+}
+
+// readMeshConfig reads --mesh-config; without one, Istio's defaults. Fields
+// pilotlight does not act on are logged as warnings.
+func readMeshConfig(path string, log *slog.Logger) (*meshconfig.MeshConfig, error) {
+	if path == "" {
+		return translate.DefaultMeshConfig(), nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--mesh-config: %w", err)
+	}
+	mc, problems, err := discovery.ParseMeshConfig(path, data)
+	if err != nil {
+		return nil, fmt.Errorf("--mesh-config: %w", err)
+	}
+	for _, p := range problems {
+		log.Warn("mesh config field ignored", "file", path, "field", p.Field, "reason", p.Reason)
+	}
+	log.Info("mesh config", "file", path, "outboundTrafficPolicy", mc.GetOutboundTrafficPolicy().GetMode().String())
+	return mc, nil
 }
 
 func serve(ctx context.Context, f serveFlags) error {
@@ -89,6 +118,9 @@ func serve(ctx context.Context, f serveFlags) error {
 	if err := f.checkSource(); err != nil {
 		return err
 	}
+	if f.webhook.addr != "" && f.configDir != "" {
+		return errors.New("--webhook-addr: sidecar injection needs Kubernetes mode, not --config-dir")
+	}
 	jwks, err := f.jwks.resolver(log)
 	if err != nil {
 		return err
@@ -96,6 +128,10 @@ func serve(ctx context.Context, f serveFlags) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	mc, err := readMeshConfig(f.meshConfig, log)
+	if err != nil {
+		return err
+	}
 	meshOpts, err := f.telemetry.meshOptions()
 	if err != nil {
 		return err
@@ -109,7 +145,7 @@ func serve(ctx context.Context, f serveFlags) error {
 		defer cancel()
 		_ = stopTracing(flush)
 	}()
-	server := xds.NewServer(ctx, xds.Options{Log: log, Registry: reg, Debounce: f.debounce, Mesh: meshOpts})
+	server := xds.NewServer(ctx, xds.Options{Log: log, Registry: reg, Debounce: f.debounce, MeshConfig: mc, Telemetry: meshOpts})
 	xdsListener, err := net.Listen("tcp", f.xdsAddr)
 	if err != nil {
 		return fmt.Errorf("--xds-addr: %w", err)
@@ -142,8 +178,8 @@ func serve(ctx context.Context, f serveFlags) error {
 	}
 	sink := f.telemetry.register(grpcServer, reg, server, log)
 	mux := debugMux(server, limits, reg)
-	mux.HandleFunc("GET /debug/explain", handleExplain(server, meshOpts, f.configDir)) // explain.go
-	web := webView(server, sink)                                                       // serve_telemetry.go
+	mux.HandleFunc("GET /debug/explain", handleExplain(server, f.configDir, translate.WithMeshConfig(mc), translate.WithTelemetry(meshOpts))) // explain.go
+	web := webView(server, sink)                                                                                                              // serve_telemetry.go
 	mux.Handle("/ui/", web)
 	mux.Handle("/ui", web)
 	var handler http.Handler = mux
@@ -154,7 +190,7 @@ func serve(ctx context.Context, f serveFlags) error {
 		return w.Run(ctx)
 	}
 	if f.configDir == "" {
-		k, err := newKubeMode(f.kube, f.rootNamespace, log)
+		k, err := newKubeMode(f.kube, f.webhook, f.rootNamespace, log, reg)
 		if err != nil {
 			return err
 		}

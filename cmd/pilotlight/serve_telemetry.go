@@ -38,8 +38,8 @@ func (t *telemetryFlags) addTo(cmd *cobra.Command) {
 }
 
 // meshOptions are the translation options the flags ask for.
-func (t *telemetryFlags) meshOptions() (translate.MeshOptions, error) {
-	var o translate.MeshOptions
+func (t *telemetryFlags) meshOptions() (translate.TelemetryOptions, error) {
+	var o translate.TelemetryOptions
 	if t.istioMetrics {
 		// Entries go to the cluster every proxy already has: the one to us.
 		o.AccessLogCluster = translate.XDSClusterName
