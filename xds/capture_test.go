@@ -27,9 +27,15 @@ func capturedNode(t *testing.T, pod *discovery.Pod) *core.Node {
 func connectBoth(t *testing.T, ts *testServer, snap *discovery.Snapshot) (captured *core.Node, local string) {
 	t.Helper()
 	captured, local = capturedNode(t, snap.Pods[0]), proxyOf(snap.Pods[1]).NodeID()
-	ts.cache.remember(captured)
-	ts.cache.ensureView(captured.Id)
-	ts.cache.ensureView(local)
+	for i, node := range []*core.Node{captured, {Id: local}} {
+		id := int64(1000 + i)
+		if err := ts.cache.openStream(id, "", false); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ts.cache.bind(id, node); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return captured, local
 }
 

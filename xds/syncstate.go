@@ -38,14 +38,15 @@ func (s TypeStatus) State() SyncState {
 }
 
 // Describe is the state as proxy-status prints it: STALE with how long the
-// proxy has held the answer back, NACKED with Envoy's error.
+// proxy has held the answer back (since the response went out: its last
+// change), NACKED with Envoy's error.
 func (s TypeStatus) Describe(now time.Time) string {
 	switch st := s.State(); st {
 	case Stale:
-		if s.SentAt.IsZero() {
+		if s.LastChange.IsZero() {
 			return string(st)
 		}
-		return fmt.Sprintf("%s (%s)", st, now.Sub(s.SentAt).Round(time.Second))
+		return fmt.Sprintf("%s (%s)", st, now.Sub(s.LastChange).Round(time.Second))
 	case Nacked:
 		return fmt.Sprintf("%s (%s)", st, firstLine(s.Error))
 	default:
@@ -58,18 +59,8 @@ func firstLine(s string) string {
 	return s
 }
 
-// agent records the Envoy version a node reports: Istio's proxies say it in
-// metadata ISTIO_VERSION, upstream Envoy in user_agent_build_version.
-func (t *statusTracker) agent(nodeID string, node *core.Node) {
-	version := envoyVersion(node)
-	if version == "" {
-		return
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.agents[nodeID] = version
-}
-
+// envoyVersion is the Envoy version a node reports: Istio's proxies say it
+// in metadata ISTIO_VERSION, upstream Envoy in user_agent_build_version.
 func envoyVersion(node *core.Node) string {
 	if v := node.GetMetadata().GetFields()["ISTIO_VERSION"].GetStringValue(); v != "" {
 		return v

@@ -8,82 +8,74 @@ import (
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/pilotlight/pilotlight/discovery/discoverytest"
 )
 
-// The tracker's answers, as proxy-status shows them: each step is a
-// response sent or a proxy's reply, at a given time.
-func TestSyncStateFromTracker(t *testing.T) {
-	const node, cds = "sidecar~10.0.0.1~a.ns~ns.svc.cluster.local", resourcev3.ClusterType
-	t0 := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
-	type step struct {
-		send          string // version to send ("" = a reply)
-		nonce         string
-		reply         string // nonce the proxy answers
-		errorMessage  string
-		at            time.Duration
-		want          SyncState
-		wantDescribed string
-	}
+func TestSyncStateOfTypeStatus(t *testing.T) {
+	sent := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
+	now := sent.Add(42 * time.Second)
 	tests := []struct {
-		name  string
-		steps []step
+		name string
+		s    TypeStatus
+		want SyncState
+		text string
 	}{
-		{"nothing sent", []step{{at: 0, want: NotSent, wantDescribed: "NOT SENT"}}},
-		{"sent then ACKed", []step{
-			{send: "v1", nonce: "1", at: 0, want: Stale, wantDescribed: "STALE (0s)"},
-			{reply: "1", at: time.Second, want: Synced, wantDescribed: "SYNCED"},
-		}},
-		{"a change not answered yet is stale, with its age", []step{
-			{send: "v1", nonce: "1", at: 0},
-			{reply: "1", at: time.Second},
-			{send: "v2", nonce: "2", at: 10 * time.Second},
-			{at: 42 * time.Second, want: Stale, wantDescribed: "STALE (32s)"},
-		}},
-		{"NACK shows the error", []step{
-			{send: "v1", nonce: "1", at: 0},
-			{reply: "1", at: time.Second},
-			{send: "v2", nonce: "2", at: 2 * time.Second},
-			{reply: "2", errorMessage: "Proto constraint validation failed\ndetails", at: 3 * time.Second,
-				want: Nacked, wantDescribed: "NACKED (Proto constraint validation failed)"},
-		}},
-		{"a reply to an older nonce changes nothing", []step{
-			{send: "v1", nonce: "1", at: 0},
-			{send: "v2", nonce: "2", at: time.Second},
-			{reply: "1", errorMessage: "late", at: 2 * time.Second, want: Stale, wantDescribed: "STALE (1s)"},
-		}},
-		{"after a NACK, the next version ACKed clears it", []step{
-			{send: "v1", nonce: "1", at: 0},
-			{reply: "1", errorMessage: "bad", at: time.Second, want: Nacked},
-			{send: "v2", nonce: "2", at: 2 * time.Second, want: Stale},
-			{reply: "2", at: 3 * time.Second, want: Synced, wantDescribed: "SYNCED"},
-		}},
+		{"nothing sent", TypeStatus{}, NotSent, "NOT SENT"},
+		{"acked", TypeStatus{Sent: "v1", Acked: "v1", LastChange: sent}, Synced, "SYNCED"},
+		{"not answered yet, with its age", TypeStatus{Sent: "v2", Acked: "v1", LastChange: sent}, Stale, "STALE (42s)"},
+		{"nacked, with Envoy's first line", TypeStatus{Sent: "v2", Acked: "v1", Nacked: "v2", Error: "Proto constraint validation failed\ndetails"},
+			Nacked, "NACKED (Proto constraint validation failed)"},
+		{"a newer version after a NACK, not answered", TypeStatus{Sent: "v3", Acked: "v1", Nacked: "v2", LastChange: sent}, Stale, "STALE (42s)"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			tr := newStatusTracker()
-			for i, s := range tt.steps {
-				now := t0.Add(s.at)
-				switch {
-				case s.send != "":
-					tr.sent(node, cds, s.send, s.nonce, now)
-				case s.reply != "":
-					tr.answered(node, cds, s.reply, s.errorMessage, now)
-				}
-				if s.want == "" {
-					continue
-				}
-				var got TypeStatus
-				if ps := tr.snapshot(); len(ps) == 1 {
-					got = ps[0].Types[cds]
-				}
-				if got.State() != s.want {
-					t.Fatalf("step %d: state %s, want %s (%+v)", i, got.State(), s.want, got)
-				}
-				if s.wantDescribed != "" && got.Describe(now) != s.wantDescribed {
-					t.Fatalf("step %d: described %q, want %q", i, got.Describe(now), s.wantDescribed)
-				}
-			}
-		})
+		if got := tt.s.State(); got != tt.want {
+			t.Errorf("%s: state %s, want %s", tt.name, got, tt.want)
+		}
+		if got := tt.s.Describe(now); got != tt.text {
+			t.Errorf("%s: %q, want %q", tt.name, got, tt.text)
+		}
+	}
+}
+
+// The tracker as proxy-status reads it (Server.Proxies): a response not
+// answered yet is STALE, its ACK makes it SYNCED, a NACK shows NACKED with
+// the proxy's error, and the node's Envoy version is reported.
+func TestProxyStatusFromTheTracker(t *testing.T) {
+	snap := discoverytest.Synthetic(2, 2)
+	ts := newTestServer(t, snap)
+	c := ts.client(t, snap.Pods[0])
+	if err := c.Subscribe(resourcev3.ClusterType); err != nil {
+		t.Fatal(err)
+	}
+	state := func() TypeStatus {
+		ps := ts.Proxies()
+		if len(ps) != 1 {
+			t.Fatalf("%d proxies", len(ps))
+		}
+		return ps[0].Types[resourcev3.ClusterType]
+	}
+	first := recv(t, c)
+	waitFor(t, "the response to be recorded as sent", func() bool { return state().Sent == first.VersionInfo })
+	if s := state(); s.State() != Stale {
+		t.Fatalf("before the ACK: %s (%+v)", s.State(), s)
+	}
+	if err := c.Ack(first); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the ACK", func() bool { return state().State() == Synced })
+
+	ts.apply(discoverytest.Synthetic(3, 2))
+	second := recv(t, c)
+	if err := c.Nack(second, first.VersionInfo, "cluster outbound|80||x: invalid\nmore"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the NACK", func() bool { return state().State() == Nacked })
+	if got := state().Describe(time.Now()); got != "NACKED (cluster outbound|80||x: invalid)" {
+		t.Errorf("NACKED described as %q", got)
+	}
+	if ps := ts.Proxies()[0]; ps.ControlPlane == "" {
+		t.Error("no control plane instance")
 	}
 }
 
@@ -103,11 +95,5 @@ func TestEnvoyVersionOfNode(t *testing.T) {
 		if got := envoyVersion(tt.node); got != tt.want {
 			t.Errorf("envoyVersion(%v) = %q, want %q", tt.node, got, tt.want)
 		}
-	}
-	tr := newStatusTracker()
-	tr.agent("n", tests[0].node)
-	tr.sent("n", resourcev3.ClusterType, "v1", "1", time.Time{})
-	if got := tr.snapshot()[0].EnvoyVersion; got != "1.40.0" {
-		t.Fatalf("snapshot EnvoyVersion = %q", got)
 	}
 }

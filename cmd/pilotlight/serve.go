@@ -39,6 +39,8 @@ type serveFlags struct {
 	logLevel string
 	kube     kubeFlags
 	webhook  webhookFlags
+	// xdsLimits bound what one xDS client can make the server hold.
+	xdsLimits xds.Limits
 
 	rootNamespace string
 	jwks          jwksFlags
@@ -81,6 +83,7 @@ elected leader keeps the webhook's caBundle current.`,
 	cmd.Flags().DurationVar(&f.debounce, "debounce", 100*time.Millisecond, "quiet time after a change before pushing")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().StringVar(&f.rootNamespace, "root-namespace", discovery.DefaultRootNamespace, "Istio's meshConfig.rootNamespace: security policies there without a selector apply to the whole mesh")
+	addLimitFlags(cmd, &f.xdsLimits)
 	f.kube.addTo(cmd)
 	f.webhook.addTo(cmd)
 	f.jwks.addTo(cmd)
@@ -107,6 +110,21 @@ func readMeshConfig(path string, log *slog.Logger) (*meshconfig.MeshConfig, erro
 	}
 	log.Info("mesh config", "file", path, "outboundTrafficPolicy", mc.GetOutboundTrafficPolicy().GetMode().String())
 	return mc, nil
+}
+
+// addLimitFlags: what one xDS client can make the server hold. Each limit
+// a client hits is counted in pilotlight_xds_limit_hits_total{limit}.
+func addLimitFlags(cmd *cobra.Command, l *xds.Limits) {
+	d := xds.DefaultLimits()
+	fs := cmd.Flags()
+	fs.IntVar(&l.MaxStreams, "xds-max-streams", d.MaxStreams, "ADS streams served at once; more are refused (RESOURCE_EXHAUSTED), so a proxy retries, perhaps on another replica")
+	fs.IntVar(&l.MaxStreamsPerConnection, "xds-max-streams-per-connection", d.MaxStreamsPerConnection, "ADS streams on one gRPC connection (Envoy opens one)")
+	fs.IntVar(&l.MaxNodeIDBytes, "xds-max-node-id-bytes", d.MaxNodeIDBytes, "longest node id accepted")
+	fs.IntVar(&l.MaxNodeMetadataBytes, "xds-max-node-metadata-bytes", d.MaxNodeMetadataBytes, "largest node metadata accepted")
+	fs.IntVar(&l.MaxRequestBytes, "xds-max-request-bytes", d.MaxRequestBytes, "largest xDS request message accepted")
+	fs.DurationVar(&l.SendTimeout, "xds-send-timeout", d.SendTimeout, "a proxy that does not read a response for this long loses its stream")
+	fs.DurationVar(&l.RemovalGrace, "xds-removal-grace", d.RemovalGrace,
+		"make before break: how long config a proxy no longer needs is kept while it has not confirmed the change")
 }
 
 func serve(ctx context.Context, f serveFlags) error {
@@ -145,7 +163,7 @@ func serve(ctx context.Context, f serveFlags) error {
 		defer cancel()
 		_ = stopTracing(flush)
 	}()
-	server := xds.NewServer(ctx, xds.Options{Log: log, Registry: reg, Debounce: f.debounce, MeshConfig: mc, Telemetry: meshOpts})
+	server := xds.NewServer(ctx, xds.Options{Log: log, Registry: reg, Debounce: f.debounce, MeshConfig: mc, Limits: f.xdsLimits, Telemetry: meshOpts})
 	xdsListener, err := net.Listen("tcp", f.xdsAddr)
 	if err != nil {
 		return fmt.Errorf("--xds-addr: %w", err)
@@ -154,12 +172,11 @@ func serve(ctx context.Context, f serveFlags) error {
 	if err != nil {
 		return fmt.Errorf("--http-addr: %w", err)
 	}
-	grpcServer := grpc.NewServer(
-		grpc.MaxConcurrentStreams(1<<20),
+	grpcServer := grpc.NewServer(append(f.xdsLimits.ServerOptions(),
 		// Envoy keeps one long-lived stream; let it ping, and notice dead peers.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
-	)
+	)...)
 	server.Register(grpcServer)
 	limits, err := newRateLimitXDS(ctx, f.rateLimitAddr, log)
 	if err != nil {
