@@ -19,6 +19,7 @@ type statusRow struct {
 	Types        map[string]struct {
 		State       string `json:"state"`
 		Description string `json:"description"`
+		Waiting     bool   `json:"waiting"`
 	} `json:"types"`
 }
 
@@ -110,7 +111,10 @@ func TestProxyStatus(t *testing.T) {
 	extra := &harness.Service{Name: "orders", Namespace: ns, Selector: map[string]string{"app": "orders"},
 		Ports: []harness.ServicePort{{Name: "http", Port: 80, TargetPort: 8080}}}
 	m.WriteFile("orders.yaml", extra.YAML())
-	changed := map[string]string{"CDS": "STALE", "EDS": "STALE", "RDS": "STALE", "LDS": "SYNCED", "SDS": "NOT SENT"}
+	// Clusters and endpoints went out and are not answered: STALE. The new
+	// route table is held back until the proxy has the clusters it names
+	// (make before break): nothing unanswered, so SYNCED, and waiting.
+	changed := map[string]string{"CDS": "STALE", "EDS": "STALE", "RDS": "SYNCED", "LDS": "SYNCED", "SDS": "NOT SENT"}
 	err = harness.Eventually(converge, 100*time.Millisecond, func() error {
 		var err error
 		if rows, err = proxyStatus(t, m); err != nil {
@@ -119,7 +123,13 @@ func TestProxyStatus(t *testing.T) {
 		if err := wantStates(rows, "catalogue-v1."+ns, synced); err != nil {
 			return err
 		}
-		return wantStates(rows, "sleep."+ns, changed)
+		if err := wantStates(rows, "sleep."+ns, changed); err != nil {
+			return err
+		}
+		if !rows["sleep."+ns].Types["RDS"].Waiting {
+			return fmt.Errorf("sleep's RDS is not waiting for the new route table")
+		}
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
