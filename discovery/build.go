@@ -91,6 +91,7 @@ func toServicePort(p corev1.ServicePort) ServicePort {
 func toPod(p *corev1.Pod) *Pod {
 	pod := &Pod{
 		Meta:           MetaOf("Pod", p),
+		UID:            string(p.UID),
 		IP:             p.Status.PodIP,
 		Ready:          podReady(p),
 		ServiceAccount: p.Spec.ServiceAccountName,

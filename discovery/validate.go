@@ -77,9 +77,11 @@ func Validate(s *Snapshot) []Problem {
 	var problems []Problem
 	s.DestinationRules = keepValid(s.DestinationRules, ValidateDestinationRule, &problems)
 	s.Gateways = keepValid(s.Gateways, ValidateGateway, &problems)
+	s.PeerAuthentications = keepValid(s.PeerAuthentications, ValidatePeerAuthentication, &problems)
 	v := NewValidator(s.Services, s.DestinationRules)
 	s.VirtualServices = keepValid(s.VirtualServices, v.VirtualService, &problems)
 	problems = append(problems, CheckGatewaySecrets(s)...)
+	problems = append(problems, CheckPeerAuthenticationSelectors(s)...)
 	s.EnvoyFilters = keepValid(s.EnvoyFilters, ValidateEnvoyFilter, &problems)
 	s.RateLimitPolicies = keepValid(s.RateLimitPolicies, func(p *RateLimitPolicy) []Problem {
 		return ValidateRateLimitPolicy(p, s.Services, s.Gateways)

@@ -88,12 +88,17 @@ func (g *graph) observe(k EdgeKey, protocol string, failed bool, millis float64,
 
 // markMutualTLS notes that an edge's connections are mutual TLS (the
 // server's proxy saw a client certificate), without counting a request.
+// The server's log may reach us before the client's: the edge is made
+// then, and shows once the client's requests are counted.
 func (g *graph) markMutualTLS(k EdgeKey) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if e := g.edges[k]; e != nil {
-		e.mtls = true
+	e := g.edges[k]
+	if e == nil {
+		e = &edge{}
+		g.edges[k] = e
 	}
+	e.mtls = true
 }
 
 func bucketOf(millis float64) int {

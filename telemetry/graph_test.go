@@ -49,3 +49,20 @@ func TestGraphRatesAndWindow(t *testing.T) {
 		t.Errorf("after reuse: %+v", edges)
 	}
 }
+
+// The server's side may report first: the mTLS it saw is kept for the
+// client's requests that follow, and an edge with no request yet is not
+// shown.
+func TestGraphMutualTLSBeforeRequests(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(2_000_000, 0)}
+	g := newGraph(clock.now)
+	k := EdgeKey{SourceWorkload: "shop/a", Service: "b.shop.svc.cluster.local", DestinationWorkload: "shop/b-v1"}
+	g.markMutualTLS(k)
+	if edges := g.Edges(); len(edges) != 0 {
+		t.Fatalf("an edge without requests is shown: %+v", edges)
+	}
+	g.observe(k, "http", false, 1, false)
+	if edges := g.Edges(); len(edges) != 1 || !edges[0].MutualTLS {
+		t.Fatalf("edges: %+v", edges)
+	}
+}

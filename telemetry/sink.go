@@ -1,16 +1,22 @@
 package telemetry
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/netip"
 	"time"
 
 	accesslogdata "github.com/envoyproxy/go-control-plane/envoy/data/accesslog/v3"
 	accesslogsvc "github.com/envoyproxy/go-control-plane/envoy/service/accesslog/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	grpcpeer "google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
 
 	"github.com/pilotlight/pilotlight/discovery"
 	"github.com/pilotlight/pilotlight/translate"
@@ -55,12 +61,42 @@ func (s *Sink) StreamAccessLogs(stream grpc.ClientStreamingServer[accesslogsvc.S
 			if from, err = originOf(id); err != nil {
 				return err
 			}
+			if err := s.prove(stream.Context(), from); err != nil {
+				s.metrics.dropped.WithLabelValues("unproven_peer").Inc()
+				return err
+			}
 		}
 		if from.nodeID == "" {
 			return fmt.Errorf("access log stream: the first message has no identifier")
 		}
 		s.record(from, msg)
 	}
+}
+
+// prove checks that the stream comes from the pod it names: its
+// connection's address is the pod's IP. A proxy's upstream connections
+// leave from its pod IP (in local mode the bootstrap binds it), so another
+// pod cannot pass for it and skew its metrics. The stream carries no token:
+// it reports, it is sent nothing.
+func (s *Sink) prove(ctx context.Context, from streamOrigin) error {
+	p, ok := grpcpeer.FromContext(ctx)
+	if !ok {
+		return status.Error(codes.PermissionDenied, "access log stream: no peer address")
+	}
+	return proveAddress(s.index.get(), from, p.Addr)
+}
+
+func proveAddress(ix *meshIndex, from streamOrigin, addr net.Addr) error {
+	if ix == nil {
+		return status.Error(codes.Unavailable, "access log stream: no mesh snapshot yet")
+	}
+	pod := ix.snap.Pod(from.proxy.Namespace, from.proxy.PodName)
+	ap, err := netip.ParseAddrPort(addr.String())
+	if pod == nil || err != nil || ap.Addr().Unmap().String() != pod.IP {
+		return status.Errorf(codes.PermissionDenied, "access log stream from %s does not come from pod %s/%s's address",
+			addr, from.proxy.Namespace, from.proxy.PodName)
+	}
+	return nil
 }
 
 // streamOrigin is who sends a stream: the proxy, and which side it logs.

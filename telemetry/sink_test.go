@@ -3,6 +3,7 @@ package telemetry
 import (
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -144,6 +145,30 @@ func TestHostileEntriesMintNoLabels(t *testing.T) {
 		if _, err := originOf(id); err == nil {
 			t.Errorf("identifier %v accepted", id)
 		}
+	}
+}
+
+// A stream is taken to be from the pod it names only when it comes from
+// that pod's address.
+func TestAccessLogStreamsProveTheirPod(t *testing.T) {
+	s, _ := demoSink(t)
+	ix := s.index.get()
+	sleep := origin("sleep", translate.AccessLogSource) // pod IP 127.10.0.9
+	for _, tt := range []struct {
+		addr string
+		ok   bool
+	}{
+		{"127.10.0.9:40000", true},
+		{"127.10.0.3:40000", false}, // catalogue-v1's address
+		{"127.0.0.1:40000", false},
+	} {
+		err := proveAddress(ix, sleep, &net.TCPAddr{IP: net.ParseIP(strings.Split(tt.addr, ":")[0]), Port: 40000})
+		if (err == nil) != tt.ok {
+			t.Errorf("from %s: %v, want ok=%v", tt.addr, err, tt.ok)
+		}
+	}
+	if err := proveAddress(ix, origin("not-a-pod", translate.AccessLogSource), &net.TCPAddr{IP: net.ParseIP("127.10.0.9")}); err == nil {
+		t.Error("a node that is no pod of the mesh passed")
 	}
 }
 

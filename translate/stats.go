@@ -87,6 +87,9 @@ func addStats(b *bootstrap.Bootstrap, o BootstrapOptions, adminHost string, admi
 		source["source_workload"] = o.Proxy.PodName
 	}
 	b.StatsConfig = &metrics.StatsConfig{UseAllDefaultTags: wrapperspb.Bool(false), StatsTags: statsTags(source)}
+	if b.StaticResources == nil {
+		b.StaticResources = &bootstrap.Bootstrap_StaticResources{}
+	}
 	if o.StatsAddr == "" {
 		return nil
 	}
@@ -99,7 +102,7 @@ func addStats(b *bootstrap.Bootstrap, o BootstrapOptions, adminHost string, admi
 		Name:                 statsClusterName,
 		ClusterDiscoveryType: &cluster.Cluster_Type{Type: cluster.Cluster_STATIC},
 		ConnectTimeout:       durationSeconds(1),
-		LoadAssignment:       loadAssignment(statsClusterName, []hostPort{{adminHost, adminPort}}),
+		LoadAssignment:       loadAssignment(statsClusterName, []hostPort{{host: adminHost, port: adminPort}}),
 	})
 	return nil
 }

@@ -15,6 +15,7 @@ func TestBootstrapStatsGolden(t *testing.T) {
 	b, err := Bootstrap(BootstrapOptions{
 		Proxy:   Proxy{Type: Sidecar, IP: "127.10.0.3", PodName: "catalogue-v1", Namespace: "sock-shop"},
 		XDSAddr: "127.0.0.1:15010", AdminAddr: "127.20.0.3:15000", StatsAddr: "127.20.0.3:15090", Workload: "catalogue-v1",
+		TokenFile: "/state/tokens/sock-shop.catalogue-v1.token", RootCertFile: "/state/root-cert.pem",
 	})
 	if err != nil {
 		t.Fatal(err)

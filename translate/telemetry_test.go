@@ -13,7 +13,7 @@ import (
 )
 
 var telemetryOptions = TelemetryOptions{
-	AccessLogCluster: XDSClusterName,
+	AccessLogCluster: TelemetryClusterName,
 	Tracing:          Tracing{Provider: TracingZipkin, Address: "127.0.0.1:9411", SamplingPercent: DefaultSamplingPercent},
 }
 

@@ -120,7 +120,7 @@ func (t Tracing) collectorCluster() *cluster.Cluster {
 		Name:                 t.clusterName(),
 		ClusterDiscoveryType: &cluster.Cluster_Type{Type: cluster.Cluster_STRICT_DNS},
 		ConnectTimeout:       durationSeconds(1),
-		LoadAssignment:       loadAssignment(t.clusterName(), []hostPort{{host, port}}),
+		LoadAssignment:       loadAssignment(t.clusterName(), []hostPort{{host: host, port: port}}),
 	}
 	if _, err := netip.ParseAddr(host); err == nil {
 		c.ClusterDiscoveryType = &cluster.Cluster_Type{Type: cluster.Cluster_STATIC}

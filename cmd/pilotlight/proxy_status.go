@@ -47,7 +47,7 @@ func proxyStatusCommand() *cobra.Command {
 for each resource type, whether the proxy has what the control plane sent:
 
   SYNCED     the proxy ACKed the last version sent
-  NOT SENT   nothing of this type was sent (a sidecar has no SDS secrets)
+  NOT SENT   nothing of this type was sent (yet)
   STALE      a version was sent and not answered yet, with how long ago
   NACKED     the proxy rejected the last version, with Envoy's error; it
              keeps serving its last good config

@@ -42,7 +42,7 @@ func (t *telemetryFlags) meshOptions() (translate.TelemetryOptions, error) {
 	var o translate.TelemetryOptions
 	if t.istioMetrics {
 		// Entries go to the cluster every proxy already has: the one to us.
-		o.AccessLogCluster = translate.XDSClusterName
+		o.AccessLogCluster = translate.TelemetryClusterName
 	}
 	if t.zipkin != "" && t.otlp != "" {
 		return o, fmt.Errorf("--tracing-zipkin-address and --tracing-otlp-address: give one")

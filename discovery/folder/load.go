@@ -58,12 +58,13 @@ type loader struct {
 	slices   []*discoveryv1.EndpointSlice
 	secrets  []*corev1.Secret
 
-	virtualServices  []*discovery.VirtualService
-	destinationRules []*discovery.DestinationRule
-	gateways         []*discovery.Gateway
-	envoyFilters     []*discovery.EnvoyFilter
-	rateLimits       []*discovery.RateLimitPolicy
-	telemetries      []*discovery.Telemetry
+	virtualServices     []*discovery.VirtualService
+	destinationRules    []*discovery.DestinationRule
+	gateways            []*discovery.Gateway
+	envoyFilters        []*discovery.EnvoyFilter
+	rateLimits          []*discovery.RateLimitPolicy
+	peerAuthentications []*discovery.PeerAuthentication
+	telemetries         []*discovery.Telemetry
 
 	authorizationPolicies  []*discovery.AuthorizationPolicy
 	requestAuthentications []*discovery.RequestAuthentication
@@ -302,6 +303,8 @@ func (l *loader) add(obj any) {
 		l.envoyFilters = append(l.envoyFilters, o)
 	case *discovery.RateLimitPolicy:
 		l.rateLimits = append(l.rateLimits, o)
+	case *discovery.PeerAuthentication:
+		l.peerAuthentications = append(l.peerAuthentications, o)
 	case *discovery.AuthorizationPolicy:
 		l.authorizationPolicies = append(l.authorizationPolicies, o)
 	case *discovery.RequestAuthentication:
@@ -324,6 +327,7 @@ func (l *loader) snapshot(version uint64) *discovery.Snapshot {
 	s.Gateways = l.gateways
 	s.EnvoyFilters = l.envoyFilters
 	s.RateLimitPolicies = l.rateLimits
+	s.PeerAuthentications = l.peerAuthentications
 	s.AuthorizationPolicies = l.authorizationPolicies
 	s.RequestAuthentications = l.requestAuthentications
 	s.RootNamespace = l.rootNamespace

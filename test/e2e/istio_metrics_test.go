@@ -78,8 +78,17 @@ func TestIstioMetrics(t *testing.T) {
 		n      float64
 	}
 	var want []count
-	for _, reporter := range []struct{ name, policy string }{{"source", "unknown"}, {"destination", "none"}} {
-		side := map[string]string{"reporter": reporter.name, "connection_security_policy": reporter.policy}
+	// The sidecars talk mutual TLS (auto-mTLS): the server's side sees the
+	// client's certificate, and so its SPIFFE identity.
+	const sleepSPIFFE = "spiffe://cluster.local/ns/sock-shop/sa/default"
+	for _, reporter := range []struct {
+		name   string
+		labels map[string]string
+	}{
+		{"source", map[string]string{"connection_security_policy": "unknown"}},
+		{"destination", map[string]string{"connection_security_policy": "mutual_tls", "source_principal": sleepSPIFFE, "destination_principal": sleepSPIFFE}},
+	} {
+		side := merge(map[string]string{"reporter": reporter.name}, reporter.labels)
 		want = append(want,
 			count{merge(frontEnd, side, map[string]string{"response_code": "201"}), 7},
 			count{merge(catalogue, side, map[string]string{"response_code": "202"}), 3},

@@ -26,10 +26,10 @@ func TestProxyConfig(t *testing.T) {
 			t.Fatal(err)
 		}
 		sentNames, heldNames := names(sent), names(held)
-		// The bootstrap's static resources: the cluster to the control
+		// The bootstrap's static resources: the clusters to the control
 		// plane, and the stats listener with its route and cluster.
 		heldNames = slices.DeleteFunc(heldNames, func(n string) bool {
-			return n == "xds-grpc" || n == "prometheus_stats" || n == "stats_prometheus"
+			return n == "xds-grpc" || n == "prometheus_stats" || n == "stats_prometheus" || n == "pilotlight-telemetry"
 		})
 		if len(sentNames) == 0 || !slices.Equal(sentNames, heldNames) {
 			t.Errorf("%s: pilotlight sends %q, Envoy holds %q", kind, sentNames, heldNames)

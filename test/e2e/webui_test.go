@@ -77,10 +77,14 @@ func TestWebUI(t *testing.T) {
 			if page.Edges[e].RPS <= 0 {
 				return fmt.Errorf("edge %s: rate %v, want > 0 (edges: %v)", e, page.Edges[e].RPS, page.Edges)
 			}
+			// Sidecars talk mutual TLS to each other (auto-mTLS).
+			if page.Edges[e].MTLS != "true" {
+				return fmt.Errorf("edge %s: mTLS %q, want true", e, page.Edges[e].MTLS)
+			}
 		}
 		for _, p := range s.Pods {
-			if page.Proxies[p.Key()] != 4 {
-				return fmt.Errorf("proxy %s: %d types SYNCED on the page, want CDS, LDS, EDS, RDS (%v)", p.Key(), page.Proxies[p.Key()], page.Proxies)
+			if page.Proxies[p.Key()] != 5 {
+				return fmt.Errorf("proxy %s: %d types SYNCED on the page, want all five (%v)", p.Key(), page.Proxies[p.Key()], page.Proxies)
 			}
 		}
 		return nil
