@@ -129,11 +129,7 @@ func TestAuthorizationPolicyPrincipals(t *testing.T) {
 // the network RBAC filter reads the caller's certificate too: a caller
 // that the principals leave out has its connection closed.
 func TestAuthorizationPolicyPrincipalsTCP(t *testing.T) {
-	m := harness.NewMesh(t, ns)
-	m.Services = append(m.Services, &harness.Service{Name: "tcp-echo", Namespace: ns, Selector: map[string]string{"app": "tcp-echo"},
-		Ports: []harness.ServicePort{{Name: "tcp", Port: tcpEchoPort, TargetPort: tcpEchoPort}}})
-	app := m.AddPod("tcp-echo-v1", map[string]string{"app": "tcp-echo", "version": "v1"})
-	app.NoApp, app.Ports = true, []harness.ContainerPort{{Name: "tcp", Port: tcpEchoPort}}
+	m, app := tcpEchoMesh(t)
 	frontEnd, sleep := m.AddClient("front-end"), m.AddClient("sleep")
 	for _, p := range m.Pods {
 		p.ServiceAccount = p.Labels["app"]
