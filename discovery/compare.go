@@ -19,6 +19,7 @@ func SameConfig(a, b *Snapshot) bool {
 		sameRules(a.Sidecars, b.Sidecars, func(sc *Sidecar) (Meta, proto.Message) { return sc.Meta, sc.Spec }) &&
 		sameRules(a.EnvoyFilters, b.EnvoyFilters, func(f *EnvoyFilter) (Meta, proto.Message) { return f.Meta, f.Spec }) &&
 		reflect.DeepEqual(a.RateLimitPolicies, b.RateLimitPolicies) &&
+		sameRules(a.Telemetries, b.Telemetries, func(t *Telemetry) (Meta, proto.Message) { return t.Meta, t.Spec }) &&
 		// A gateway's listeners and SDS secrets follow its certificates.
 		reflect.DeepEqual(a.Secrets, b.Secrets) &&
 		sameSecurity(a, b)

@@ -35,6 +35,8 @@ type Snapshot struct {
 	PeerAuthentications []*PeerAuthentication
 	// Sidecars scope what sidecars may reach (sidecar.go).
 	Sidecars []*Sidecar
+	// Telemetries are Istio Telemetry objects: their tracing settings.
+	Telemetries []*Telemetry
 	// Secrets holds the TLS material of Kubernetes Secrets, for gateway
 	// servers' tls.credentialName.
 	Secrets []*Secret
@@ -57,6 +59,10 @@ type Snapshot struct {
 
 	// Endpoints of each service, keyed by the service's Key().
 	Endpoints map[string][]*Endpoint
+
+	// Origins maps "Kind namespace/name" to the document an object came
+	// from ("file.yaml#2"), in folder mode: explain's file:line.
+	Origins map[string]string
 
 	// Problems found while building the snapshot: objects that were skipped
 	// (or parts of them that were ignored) and why.
@@ -242,6 +248,7 @@ func (s *Snapshot) Seal() *Snapshot {
 	SortByKey(s.PeerAuthentications)
 	SortByKey(s.Sidecars)
 	s.sidecarsByNS = indexSidecars(s.Sidecars)
+	SortByKey(s.Telemetries)
 	SortByKey(s.Secrets)
 	SortByKey(s.RateLimitPolicies)
 	SortByKey(s.EnvoyFilters)

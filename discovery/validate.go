@@ -91,6 +91,7 @@ func Validate(s *Snapshot) []Problem {
 	s.AuthorizationPolicies = keepValid(s.AuthorizationPolicies, ValidateAuthorizationPolicy, &problems)
 	s.RequestAuthentications = keepValid(s.RequestAuthentications, ValidateRequestAuthentication, &problems)
 	problems = append(problems, CheckAuthorizationPolicies(s)...)
+	s.Telemetries = validateTelemetries(s.Telemetries, &problems) // telemetry.go
 	return problems
 }
 

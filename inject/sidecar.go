@@ -82,6 +82,9 @@ func (c *Config) BootstrapOptions() translate.BootstrapOptions {
 		HealthPort:     translate.HealthPort,
 		TokenFile:      TokenPath,
 		RootCertFile:   RootCertPath,
+		// Prometheus stats on Istio's port (translate/stats.go), which
+		// init-capture leaves uncaptured.
+		StatsAddr: fmt.Sprintf("0.0.0.0:%d", translate.StatsPort),
 	}
 }
 

@@ -287,7 +287,7 @@ say "starting pilotlight serve --config-dir $CONFIG_DIR (xDS $XDS_ADDR, HTTP $HT
 STATE_DIR="$DEMO_DIR/state"
 start_bg pilotlight "$DEMO_DIR/pilotlight.log" \
   "$PILOTLIGHT" serve --config-dir "$CONFIG_DIR" --xds-addr "$XDS_ADDR" --http-addr "$HTTP_ADDR" \
-  --ratelimit-xds-addr "$RATELIMIT_XDS_ADDR" --dns-addr "$DNS_ADDR" --state-dir "$STATE_DIR"
+  --ratelimit-xds-addr "$RATELIMIT_XDS_ADDR" --dns-addr "$DNS_ADDR" --state-dir "$STATE_DIR" --istio-metrics
 wait_for "pilotlight /readyz" "$READY_TIMEOUT" curl -fsS --noproxy '*' "http://$HTTP_ADDR/readyz"
 
 # The rate-limit services: Redis on the pod's local address, the service's
@@ -405,6 +405,13 @@ $(if ((${#RATELIMIT_LINES[@]} > 0)) && ((${#INGRESS_URLS[@]} > 0)); then
 fi)
 
 What the control plane sees and sent:
+  open http://$HTTP_ADDR/ui/                # the mesh graph, proxies' sync state, problems, explain
+  $PILOTLIGHT proxy-status --pilotlight-addr $HTTP_ADDR
+  $PILOTLIGHT proxy-config route $CLIENT_NAME.$CLIENT_NS --pilotlight-addr $HTTP_ADDR
+  $PILOTLIGHT explain $CLIENT_NAME.$CLIENT_NS --resource http_proxy --pilotlight-addr $HTTP_ADDR
+  $PILOTLIGHT analyze --config-dir $CONFIG_DIR
+  curl -s http://$HTTP_ADDR/metrics | grep istio_requests_total
+  curl http://$CLIENT_LOCAL:15090/stats/prometheus   # the sidecar's own stats (Istio's port)
   curl http://$HTTP_ADDR/debug/proxies     # each sidecar: versions sent, ACKed, NACKed
   curl http://$HTTP_ADDR/debug/problems    # config it could not use, and why
   curl http://$HTTP_ADDR/metrics

@@ -48,6 +48,14 @@ type BootstrapOptions struct {
 	// DNSAddr is host:port of the control plane's DNS server for the
 	// mesh's names (folder mode), "" for the host's resolvers.
 	DNSAddr string
+	// Workload names the proxy's workload in its stats (source_workload;
+	// the pod name when empty). StatsAddr is where the Prometheus stats
+	// listener binds (stats.go); empty for none.
+	Workload  string
+	StatsAddr string
+	// SourceAddress, when set, is where upstream connections leave from:
+	// the pod IP in local mode (bootstrap_source.go).
+	SourceAddress string
 }
 
 // Bootstrap is the static config an Envoy starts with: who it is (node),
@@ -99,6 +107,13 @@ func Bootstrap(o BootstrapOptions) (*bootstrap.Bootstrap, error) {
 			return nil, fmt.Errorf("dns address: %w", err)
 		}
 		b.TypedDnsResolverConfig = dnsResolver(dnsHost, dnsPort)
+	}
+	addSourceAddress(b, o)
+	if err := addTelemetryCluster(b, o); err != nil { // bootstrap_telemetry.go
+		return nil, err
+	}
+	if err := addStats(b, o, adminHost, adminPort); err != nil {
+		return nil, fmt.Errorf("stats address: %w", err)
 	}
 	return b, nil
 }

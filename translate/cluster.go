@@ -38,6 +38,7 @@ func (m *Mesh) outboundCluster(host, subset string, port discovery.ServicePort) 
 	policy := m.rules.clusterPolicy(host, subset, port.Port)
 	applyTrafficPolicy(c, policy, isHTTP2(port))
 	m.applyMeshTLS(c, host, subset, port.Port, policy, isHTTP2(port))
+	m.explain.outboundCluster(c, m.rules, host, subset, port.Port) // explain_cluster.go
 	return c
 }
 

@@ -45,14 +45,18 @@ func (m *Mesh) serviceLoadAssignments(svc *discovery.Service) []*endpoint.Cluste
 	for _, port := range svc.Ports {
 		if !m.isPassthrough(svc.Hostname, "", port.Port) {
 			name := OutboundClusterName(port.Port, "", svc.Hostname)
-			out = append(out, loadAssignment(name, m.readyAddresses(svc, endpoints, port, nil)))
+			la := loadAssignment(name, m.readyAddresses(svc, endpoints, port, nil))
+			m.explain.loadAssignment(la, svc, port) // explain_cluster.go
+			out = append(out, la)
 		}
 		for _, subset := range m.rules.subsets(svc.Hostname) {
 			if m.isPassthrough(svc.Hostname, subset.Name, port.Port) {
 				continue
 			}
 			name := OutboundClusterName(port.Port, subset.Name, svc.Hostname)
-			out = append(out, loadAssignment(name, m.readyAddresses(svc, endpoints, port, subset.Labels)))
+			la := loadAssignment(name, m.readyAddresses(svc, endpoints, port, subset.Labels))
+			m.explain.loadAssignment(la, svc, port) // explain_cluster.go
+			out = append(out, la)
 		}
 	}
 	return out

@@ -53,6 +53,7 @@ type gatewayBuilder struct {
 	virtualServices []*discovery.VirtualService // visible from the pod's namespace
 	view            gatewayView
 	secretNames     map[string]bool
+	explain         *provenance // explain.go; nil when serving
 }
 
 // filterContext is what the HTTP filters of the gateway's listener on port see.
@@ -62,8 +63,9 @@ func (b *gatewayBuilder) filterContext(port uint32) filterContext {
 
 // buildGatewayView translates the Gateways that select pod; visible is
 // what its namespace sees of the rules.
-func buildGatewayView(snap *discovery.Snapshot, pod *discovery.Pod, visible *visibleConfig) *gatewayView {
+func buildGatewayView(snap *discovery.Snapshot, pod *discovery.Pod, visible *visibleConfig, explain *provenance) *gatewayView {
 	b := &gatewayBuilder{
+		explain:         explain,
 		snap:            snap,
 		pod:             pod,
 		virtualServices: visible.virtualServices,

@@ -133,7 +133,7 @@ func catchAllLast(routes []*route.Route) []*route.Route {
 // match.port is the server's port, and match.gateways may name the Gateway.
 // The same route building as sidecars (virtualservice*.go).
 func (b *gatewayBuilder) httpRoutes(s *gatewayServer, vs *discovery.VirtualService) []*route.Route {
-	src := routeSource{namespace: b.pod.Namespace, labels: b.pod.Labels, gateways: gatewayNames(s.gateway, vs.Namespace)}
+	src := routeSource{namespace: b.pod.Namespace, labels: b.pod.Labels, gateways: gatewayNames(s.gateway, vs.Namespace), explain: b.explain}
 	return httpRoutes(b.snap, vs, s.port(), src)
 }
 

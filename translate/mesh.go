@@ -21,6 +21,9 @@ import (
 type Mesh struct {
 	snap  *discovery.Snapshot
 	rules *rules
+	opts  TelemetryOptions // telemetry.go
+	// explain records provenance; nil except in a Mesh made by Explain.
+	explain *provenance
 	// trustDomain of the SPIFFE IDs clients expect of servers (mtls.go).
 	trustDomain string
 	// peers resolves each workload port's mTLS mode (PeerAuthentication).
@@ -42,6 +45,7 @@ type Mesh struct {
 
 	mu          sync.Mutex
 	proxyRoutes map[string]*route.RouteConfiguration // by routeSource.key: namespace + sourceLabels met
+	collector   *cluster.Cluster                     // tracing.go: the tracing collector's cluster
 
 	// visible: proxy namespace -> *visibleConfig, what exportTo lets proxies
 	// there see, built on first use (gateway_hosts.go).
@@ -56,10 +60,10 @@ type Mesh struct {
 	// capture: what every captured sidecar shares (listener_capture.go).
 	capture func() *captureShared
 
-	// opts made the Mesh; scopes are the Meshes of Sidecar scopes, by
+	// options made the Mesh; scopes are the Meshes of Sidecar scopes, by
 	// Sidecar and proxy namespace (sidecar_scope.go). nil in those.
-	opts   []Option
-	scopes *sync.Map
+	options []Option
+	scopes  *sync.Map
 }
 
 // Resources is one proxy's view, each list sorted by resource name.
@@ -83,7 +87,7 @@ func WithTrustDomain(td string) Option { return func(m *Mesh) { m.trustDomain = 
 func NewMesh(snap *discovery.Snapshot, opts ...Option) *Mesh {
 	m := &Mesh{snap: snap, rules: indexRules(snap), proxyRoutes: map[string]*route.RouteConfiguration{},
 		trustDomain: authn.DefaultTrustDomain, peers: authn.NewPeerPolicies(snap.PeerAuthentications, snap.Root()),
-		opts: opts, scopes: &sync.Map{}}
+		options: opts, scopes: &sync.Map{}}
 	for _, o := range opts {
 		o(m)
 	}
@@ -127,13 +131,15 @@ func (m *Mesh) ForProxy(p Proxy) *Resources {
 			httpPorts, tcpPorts := splitInboundPorts(ports)
 			res.Listeners = append(res.Listeners, m.inboundListeners(pod, httpPorts, tcpPorts)...)
 			res.Listeners = append(res.Listeners, out.outboundTCPListeners(pod, inbound)...)
+			m.explain.sidecarListeners(pod, res.Listeners) // explain_cluster.go
 		}
 	}
 	if pod := m.snap.Pod(p.Namespace, p.PodName); pod != nil && p.Type == Router {
-		gw := buildGatewayView(m.snap, pod, m.visibleFrom(pod.Namespace))
+		gw := buildGatewayView(m.snap, pod, m.visibleFrom(pod.Namespace), m.explain)
 		res.Listeners, res.Routes, res.Secrets = gw.listeners, gw.routes, gw.secrets
 	}
 	res.Clusters = append(res.Clusters, out.outboundClusters()...)
+	m.addTelemetry(p, res) // telemetry.go: access logs and tracing, when on
 	sortByName(res.Listeners, func(l *listener.Listener) string { return l.Name })
 	if pod := m.snap.Pod(p.Namespace, p.PodName); pod != nil {
 		if patches := m.envoyFilters().forPod(pod); len(patches) > 0 {

@@ -75,7 +75,9 @@ func serviceRoutes(snap *discovery.Snapshot, r *rules, svc *discovery.Service, p
 			return routes
 		}
 	}
-	return []*route.Route{defaultRoute(OutboundClusterName(port, "", svc.Hostname))}
+	whole := defaultRoute(OutboundClusterName(port, "", svc.Hostname))
+	src.explain.defaultServiceRoute(whole, svc, port) // explain_route.go
+	return []*route.Route{whole}
 }
 
 // isHTTP2 follows Istio's protocol selection for ports spoken to in

@@ -76,8 +76,9 @@ func (m *Mesh) scopedMesh(sc *discovery.Sidecar, ns string) *Mesh {
 	view := *m.snap // shallow: every list and index but these two is the mesh's
 	view.Services = scopedServices(m.snap.Services, ports)
 	view.VirtualServices = virtualServices
-	sm := NewMesh(&view, m.opts...)
+	sm := NewMesh(&view, m.options...)
 	sm.unchangedFrom, sm.scopes = nil, nil
+	sm.explain = m.explain // Explain: route tables and listeners of the scope too
 	inScope := func(name string) bool {
 		port, _, host, ok := ParseOutboundClusterName(name)
 		if !ok {

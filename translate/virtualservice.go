@@ -29,7 +29,7 @@ import (
 func httpRoutes(snap *discovery.Snapshot, vs *discovery.VirtualService, port uint32, src routeSource) []*route.Route {
 	var out []*route.Route
 	for i, rule := range vs.Spec.GetHttp() {
-		for _, m := range matchBlocks(rule) {
+		for j, m := range matchBlocks(rule) {
 			if m.GetPort() != 0 && m.GetPort() != port {
 				continue
 			}
@@ -37,6 +37,10 @@ func httpRoutes(snap *discovery.Snapshot, vs *discovery.VirtualService, port uin
 				continue
 			}
 			r := httpRoute(snap, vs, i, rule, m, port)
+			if m == nil {
+				j = -1 // no match block
+			}
+			src.explain.route(vs, i, j, rule, r) // explain_route.go
 			out = append(out, r)
 			if isCatchAll(r.Match) {
 				// Nothing after it can match. Istio stops here too, which

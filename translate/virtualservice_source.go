@@ -22,6 +22,7 @@ type routeSource struct {
 	labels    map[string]string // the proxy's pod labels
 	gateways  []string          // names the proxy answers to in match.gateways
 	key       string            // equal keys, equal route tables (see sourceKey)
+	explain   *provenance       // explain.go: records where routes come from; nil when serving
 }
 
 // sidecarSource is the routeSource of a sidecar in namespace whose pod has
@@ -120,5 +121,7 @@ func (m *Mesh) proxySource(p Proxy) routeSource {
 	if pod := m.snap.Pod(p.Namespace, p.PodName); pod != nil {
 		labels = pod.Labels
 	}
-	return sidecarSource(p.Namespace, labels, m.sourceSelectors())
+	src := sidecarSource(p.Namespace, labels, m.sourceSelectors())
+	src.explain = m.explain
+	return src
 }

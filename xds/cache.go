@@ -165,8 +165,10 @@ func (c *viewCache) firstNode(node *core.Node) (*core.Node, error) {
 	return node, nil
 }
 
-// nodeFieldsKept are the fields of a node that pilotlight reads.
-var nodeFieldsKept = map[protoreflect.Name]bool{"id": true, "cluster": true, "metadata": true, "locality": true}
+// nodeFieldsKept are the fields of a node that pilotlight reads (the
+// version: proxy-status' VERSION column, syncstate.go).
+var nodeFieldsKept = map[protoreflect.Name]bool{"id": true, "cluster": true, "metadata": true, "locality": true,
+	"user_agent_name": true, "user_agent_version": true, "user_agent_build_version": true}
 
 // trimNode drops, in place, what pilotlight does not read of a node: the
 // first request's node is also what go-control-plane keeps for the life of

@@ -242,7 +242,7 @@ func (v *View) withSecrets(prefix string, memo *marshalMemo, replace []*tlsv3.Se
 
 // meshOptions are the mesh-wide settings translation takes from Options.
 func (s *Server) meshOptions() []translate.Option {
-	out := []translate.Option{translate.WithMeshConfig(s.opts.MeshConfig)}
+	out := []translate.Option{translate.WithMeshConfig(s.opts.MeshConfig), translate.WithTelemetry(s.opts.Telemetry)}
 	if s.opts.TrustDomain != "" {
 		out = append(out, translate.WithTrustDomain(s.opts.TrustDomain))
 	}

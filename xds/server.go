@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -44,6 +45,12 @@ type Options struct {
 	CA              CertificateAuthority
 	WorkloadCertTTL time.Duration
 	TrustDomain     string
+	// Telemetry are the mesh's telemetry options: access logs for Istio's
+	// metrics, tracing.
+	Telemetry translate.TelemetryOptions
+	// Instance names this control plane replica in /debug/proxies (the
+	// CONTROL PLANE column of proxy-status); the host name when empty.
+	Instance string
 }
 
 // Server turns mesh snapshots into per-proxy views and serves them over ADS.
@@ -75,6 +82,9 @@ type Server struct {
 func NewServer(ctx context.Context, opts Options) *Server {
 	if opts.VersionPrefix == "" {
 		opts.VersionPrefix = strconv.FormatInt(time.Now().UnixNano(), 36)
+	}
+	if opts.Instance == "" {
+		opts.Instance, _ = os.Hostname()
 	}
 	if opts.MaxDebounce == 0 {
 		opts.MaxDebounce = 10 * opts.Debounce
@@ -159,6 +169,7 @@ func (s *Server) Proxies() []ProxyStatus {
 		if p, err := translate.ParseNodeID(out[i].ID); err == nil {
 			out[i].Pod = p.Namespace + "/" + p.PodName
 		}
+		out[i].ControlPlane = s.opts.Instance
 	}
 	return out
 }
@@ -199,19 +210,26 @@ func (s *Server) apply(snap *discovery.Snapshot) {
 	if endpointsOnly {
 		kind = "endpoints"
 	}
-	for nodeID, old := range s.cache.Nodes() {
+	nodes := s.cache.Nodes()
+	ctx, span := startApplySpan(snap, kind, len(nodes)) // tracing.go
+	defer span.End()
+	for nodeID, old := range nodes {
 		var next *View
 		var err error
+		translateSpan := startProxySpan(ctx, "translate", nodeID)
 		if endpointsOnly && old != nil && sameOwnPod(prev.Snapshot(), snap, old.Proxy) && !mesh.ListenersFollowEndpoints(old.Proxy) {
 			next, err = old.withEndpoints(s.opts.VersionPrefix, memo, mesh.LoadAssignmentsFor(old.Proxy))
 		} else {
 			next, err = s.translate(mesh, memo, nodeID, old)
 		}
+		translateSpan.End()
 		if err != nil {
 			s.log.Error("cannot build view; proxy keeps its current config", "node", nodeID, "error", err)
 			continue
 		}
+		pushSpan := startProxySpan(ctx, "push", nodeID)
 		s.cache.SetView(nodeID, next)
+		pushSpan.End()
 	}
 	s.metrics.notServed.Set(float64(len(problems.list())))
 	s.metrics.pushDuration.WithLabelValues(kind).Observe(time.Since(start).Seconds())

@@ -13,6 +13,10 @@ type ProxyStatus struct {
 	Stream int64                 `json:"stream"`
 	Delta  bool                  `json:"delta"`
 	Types  map[string]TypeStatus `json:"types"`
+	// EnvoyVersion is what the proxy's node says it runs (syncstate.go);
+	// ControlPlane the instance of pilotlight that serves it.
+	EnvoyVersion string `json:"envoyVersion,omitempty"`
+	ControlPlane string `json:"controlPlane,omitempty"`
 }
 
 // TypeStatus is the sync state of one resource type on one stream.
@@ -36,7 +40,8 @@ func (c *viewCache) statuses() []ProxyStatus {
 		if st.node == nil {
 			continue
 		}
-		ps := ProxyStatus{ID: st.nodeID, Stream: st.id, Delta: st.delta, Types: make(map[string]TypeStatus, len(st.types))}
+		ps := ProxyStatus{ID: st.nodeID, Stream: st.id, Delta: st.delta, Types: make(map[string]TypeStatus, len(st.types)),
+			EnvoyVersion: envoyVersion(st.node)}
 		for typeURL, ts := range st.types {
 			s := TypeStatus{Sent: ts.lastSent, Error: ts.nackErr, LastChange: ts.lastChange,
 				Waiting: !ts.exactly(st.entry.view.typeView(typeURL))}

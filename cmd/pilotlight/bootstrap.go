@@ -18,6 +18,7 @@ func bootstrapCommand() *cobra.Command {
 		localAddress string
 		xdsAddr      string
 		adminPort    int
+		stats        statsFlags
 		gateway      bool
 		delta        bool
 		interception string
@@ -44,6 +45,7 @@ the pod's projected ServiceAccount token (audience pilotlight) as --token-file.`
 			if gateway {
 				p.Type = translate.Router
 			}
+			statsAddr, sourceAddress := stats.addr(localAddress), localModeSource(localAddress, p.IP)
 			if localAddress == "" {
 				localAddress = "127.0.0.1"
 			}
@@ -60,6 +62,9 @@ the pod's projected ServiceAccount token (audience pilotlight) as --token-file.`
 			if opts.TokenFile, opts.RootCertFile, err = identity.resolve(p.Namespace, p.PodName); err != nil {
 				return err
 			}
+			opts.Workload, opts.StatsAddr = stats.workload, statsAddr
+			// In local mode, upstream connections leave from the pod IP.
+			opts.SourceAddress = sourceAddress
 			b, err := translate.Bootstrap(opts)
 			if err != nil {
 				return err
@@ -83,6 +88,7 @@ the pod's projected ServiceAccount token (audience pilotlight) as --token-file.`
 	cmd.Flags().StringVar(&xdsAddr, "xds-addr", "127.0.0.1:15010", "address of pilotlight's ADS server")
 	cmd.Flags().IntVar(&adminPort, "admin-port", translate.AdminPort, "Envoy admin port")
 	cmd.Flags().BoolVar(&gateway, "gateway", false, "a gateway (router) proxy instead of a sidecar")
+	stats.addTo(cmd)
 	cmd.Flags().BoolVar(&delta, "delta", false, "use incremental (Delta) xDS instead of state of the world")
 	cmd.Flags().StringVar(&opts.DNSAddr, "dns-addr", "", "resolve DNS (STRICT_DNS clusters) with pilotlight's server for the mesh's names (serve --dns-addr), instead of the host's")
 	cmd.Flags().StringVar(&interception, "interception-mode", string(translate.InterceptNone),

@@ -24,6 +24,7 @@ func debugMux(server *xds.Server, limits *rateLimitXDS, reg *prometheus.Registry
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /debug/proxies", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, server.Proxies()) })
+	addObservabilityRoutes(mux, server)
 	mux.HandleFunc("GET /debug/ratelimit", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, limits.status()) })
 	mux.HandleFunc("GET /debug/problems", func(w http.ResponseWriter, _ *http.Request) {
 		problems := []any{}

@@ -71,23 +71,7 @@ type kubeMode struct {
 func newKubeMode(k kubeFlags, wf webhookFlags, rootNamespace string, log *slog.Logger, reg prometheus.Registerer) (*kubeMode, error) {
 	// client-go logs through klog: send it to the same JSON log.
 	klog.SetSlogLogger(log)
-	cfg, err := restConfig(k.kubeconfig)
-	if err != nil {
-		return nil, err
-	}
-	kc, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	ic, err := istioclient.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	src, err := kube.New(kube.Options{Kube: kc, Istio: ic, Dynamic: dyn, Log: log, RootNamespace: rootNamespace})
+	kc, src, err := kubeSource(k.kubeconfig, rootNamespace, log)
 	if err != nil {
 		return nil, err
 	}
@@ -106,6 +90,29 @@ func newKubeMode(k kubeFlags, wf webhookFlags, rootNamespace string, log *slog.L
 		}
 	}
 	return m, nil
+}
+
+// kubeSource connects to a cluster and sets up the informers of a
+// discovery source on it (nothing is read until it runs).
+func kubeSource(kubeconfig, rootNamespace string, log *slog.Logger) (*kubernetes.Clientset, *kube.Source, error) {
+	cfg, err := restConfig(kubeconfig)
+	if err != nil {
+		return nil, nil, err
+	}
+	kc, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	ic, err := istioclient.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	src, err := kube.New(kube.Options{Kube: kc, Istio: ic, Dynamic: dyn, Log: log, RootNamespace: rootNamespace})
+	return kc, src, err
 }
 
 // restConfig reads a kubeconfig, or the pod's own service account when there

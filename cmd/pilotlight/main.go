@@ -17,6 +17,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(serveCommand(), bootstrapCommand(), initCaptureCommand())
+	root.AddCommand(observabilityCommands()...)
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "pilotlight:", err)
 		os.Exit(1)

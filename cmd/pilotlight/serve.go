@@ -47,6 +47,7 @@ type serveFlags struct {
 
 	rootNamespace string
 	jwks          jwksFlags
+	telemetry     telemetryFlags // serve_telemetry.go
 }
 
 func serveCommand() *cobra.Command {
@@ -91,6 +92,7 @@ elected leader keeps the webhook's caBundle current.`,
 	f.security.addTo(cmd)
 	f.webhook.addTo(cmd)
 	f.jwks.addTo(cmd)
+	f.telemetry.addTo(cmd)
 	return cmd
 }
 
@@ -156,6 +158,19 @@ func serve(ctx context.Context, f serveFlags) error {
 	if err != nil {
 		return err
 	}
+	meshOpts, err := f.telemetry.meshOptions()
+	if err != nil {
+		return err
+	}
+	stopTracing, err := startControlPlaneTracing(ctx, f.telemetry.otlpEndpoint, hostname())
+	if err != nil {
+		return err
+	}
+	defer func() {
+		flush, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = stopTracing(flush)
+	}()
 	// The mesh's identity: a CA and who checks the proxies' tokens, from a
 	// state folder or from the cluster (security.go).
 	var k *kubeMode
@@ -174,7 +189,7 @@ func serve(ctx context.Context, f serveFlags) error {
 	server := xds.NewServer(ctx, xds.Options{
 		Log: log, Registry: reg, Debounce: f.debounce, MeshConfig: mc, Limits: f.xdsLimits,
 		Authenticator: id.authenticator, CA: id.ca, WorkloadCertTTL: f.security.certTTL,
-		TrustDomain: f.security.trustDomain,
+		TrustDomain: f.security.trustDomain, Telemetry: meshOpts,
 	})
 	xdsListener, err := net.Listen("tcp", f.xdsAddr)
 	if err != nil {
@@ -207,10 +222,15 @@ func serve(ctx context.Context, f serveFlags) error {
 		limits.update(snap)
 		names.update(snap)
 	}
+	sink := f.telemetry.register(grpcServer, reg, server, log)
 	mux := debugMux(server, limits, reg)
 	if f.pprof {
 		addProfiles(mux)
 	}
+	mux.HandleFunc("GET /debug/explain", handleExplain(server, f.configDir, translate.WithMeshConfig(mc), translate.WithTelemetry(meshOpts))) // explain.go
+	web := webView(server, sink)                                                                                                              // serve_telemetry.go
+	mux.Handle("/ui/", web)
+	mux.Handle("/ui", web)
 	var handler http.Handler = mux
 	// discovery → JWKS resolver (fetches and inlines jwksUri keys) → xDS
 	// (and the rate-limit service's xDS, and the mesh's DNS).

@@ -65,6 +65,7 @@ type loader struct {
 	rateLimits          []*discovery.RateLimitPolicy
 	peerAuthentications []*discovery.PeerAuthentication
 	sidecars            []*discovery.Sidecar
+	telemetries         []*discovery.Telemetry
 
 	authorizationPolicies  []*discovery.AuthorizationPolicy
 	requestAuthentications []*discovery.RequestAuthentication
@@ -312,6 +313,8 @@ func (l *loader) add(obj any) {
 	case *discovery.RequestAuthentication:
 		o.Origin = l.origin["RequestAuthentication "+o.Key()]
 		l.requestAuthentications = append(l.requestAuthentications, o)
+	case *discovery.Telemetry:
+		l.telemetries = append(l.telemetries, o)
 	default:
 		panic(fmt.Sprintf("folder: decoder returned %T", obj))
 	}
@@ -332,6 +335,8 @@ func (l *loader) snapshot(version uint64) *discovery.Snapshot {
 	s.AuthorizationPolicies = l.authorizationPolicies
 	s.RequestAuthentications = l.requestAuthentications
 	s.RootNamespace = l.rootNamespace
+	s.Telemetries = l.telemetries
+	s.Origins = l.origin
 	l.addSecrets(s)
 	for _, p := range discovery.Validate(s) {
 		p.Source = l.origin[p.Kind+" "+p.Name]

@@ -105,8 +105,9 @@ var authzSteps = []authzStep{
 		allow: []request{get("/").with("x-user", "team-blue")},
 		deny:  []request{get("/"), get("/").with("x-user", "bob"), get("/").with("x-user", "team-banned")}},
 
-	// Every client here connects from 127.0.0.1 (local mode), which ipBlocks
-	// (the peer address, source.ip) see; remoteIpBlocks see the client
+	// Every client here connects from its pod IP, a loopback address in
+	// local mode (127.x.y.z, never 127.0.0.1), which ipBlocks (the peer
+	// address, source.ip) see; remoteIpBlocks see the client
 	// X-Forwarded-For names, its last address as Envoy reads it without
 	// trusted hops.
 	{name: "ipBlocks elsewhere", policies: ipPolicy(`  - from:
@@ -120,7 +121,7 @@ var authzSteps = []authzStep{
 `), probe: get("/"), want: allowed},
 	{name: "source.ip", policies: ipPolicy(`  - when:
     - key: source.ip
-      notValues: ["127.0.0.1"]
+      notValues: ["127.0.0.0/8"]
 `), probe: get("/"), want: denied},
 	{name: "remoteIpBlocks", policies: policy("remote-ip", `  action: DENY
   rules:

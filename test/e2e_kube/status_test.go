@@ -84,6 +84,10 @@ func TestKubeInvalidConfigStatus(t *testing.T) {
 
 	unknown := e.waitStatus("catalogue-unknown-subset", "False", "InvalidConfig", unknownSubsetField, "IST0101")
 	bad := e.waitStatus("carts-regex", "False", "InvalidConfig", badRegexField, "IST0106")
+	checkAnalyze(t, e.c.Kubeconfig, map[string]string{
+		"VirtualService sock-shop/catalogue-unknown-subset": "IST0101 " + unknownSubsetField,
+		"VirtualService sock-shop/carts-regex":              "IST0106 " + badRegexField,
+	})
 
 	// The proxy got nothing it refuses, and the valid config is served:
 	// the demo's routes, and the default route of catalogue and carts

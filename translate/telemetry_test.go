@@ -1,0 +1,100 @@
+package translate
+
+import (
+	"path/filepath"
+	"testing"
+
+	"google.golang.org/protobuf/types/known/wrapperspb"
+	telemetry "istio.io/api/telemetry/v1alpha1"
+	typev1beta1 "istio.io/api/type/v1beta1"
+
+	"github.com/pilotlight/pilotlight/discovery"
+	"github.com/pilotlight/pilotlight/discovery/folder"
+)
+
+var telemetryOptions = TelemetryOptions{
+	AccessLogCluster: TelemetryClusterName,
+	Tracing:          Tracing{Provider: TracingZipkin, Address: "127.0.0.1:9411", SamplingPercent: DefaultSamplingPercent},
+}
+
+// Golden views with access logs and tracing on: every connection manager
+// and tcp_proxy logs to pilotlight; sampling follows the Telemetry
+// resources (sleep 5% from the root namespace, catalogue 50% from its
+// namespace, db none from its workload's).
+func TestGoldenTelemetryViews(t *testing.T) {
+	snap, err := folder.Load("testdata/telemetry")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Problems) != 0 {
+		t.Fatalf("problems: %v", snap.Problems)
+	}
+	mesh := NewMesh(snap, WithTelemetry(telemetryOptions))
+	for _, pod := range snap.Pods {
+		got := renderView(t, mesh.ForProxy(goldenProxy(pod)), snap.Problems)
+		compareGolden(t, filepath.Join("testdata", "golden", "telemetry", pod.Namespace+"."+pod.Name+".yaml"), got)
+	}
+}
+
+// Without telemetry options nothing changes: the views are those of NewMesh.
+func TestNoTelemetryNoChange(t *testing.T) {
+	snap, err := folder.Load("testdata/telemetry")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pod := range snap.Pods {
+		a := renderView(t, NewMesh(snap).ForProxy(goldenProxy(pod)), nil)
+		b := renderView(t, NewMesh(snap, WithTelemetry(TelemetryOptions{})).ForProxy(goldenProxy(pod)), nil)
+		if string(a) != string(b) {
+			t.Fatalf("%s: empty options changed the view", pod.Name)
+		}
+	}
+}
+
+func telemetryObject(ns, name string, selector map[string]string, tr *telemetry.Tracing) *discovery.Telemetry {
+	spec := &telemetry.Telemetry{Tracing: []*telemetry.Tracing{tr}}
+	if selector != nil {
+		spec.Selector = &typev1beta1.WorkloadSelector{MatchLabels: selector}
+	}
+	return &discovery.Telemetry{Meta: discovery.Meta{Kind: "Telemetry", Namespace: ns, Name: name}, Spec: spec}
+}
+
+func pct(v float64) *wrapperspb.DoubleValue { return wrapperspb.Double(v) }
+
+func TestSelectTracingPrecedence(t *testing.T) {
+	pod := &discovery.Pod{Meta: discovery.Meta{Name: "web-1", Namespace: "shop", Labels: map[string]string{"app": "web"}}}
+	root := telemetryObject("istio-system", "mesh", nil, &telemetry.Tracing{RandomSamplingPercentage: pct(10)})
+	ns := telemetryObject("shop", "ns", nil, &telemetry.Tracing{RandomSamplingPercentage: pct(20)})
+	workload := telemetryObject("shop", "web", map[string]string{"app": "web"}, &telemetry.Tracing{RandomSamplingPercentage: pct(30)})
+	otherWorkload := telemetryObject("shop", "api", map[string]string{"app": "api"}, &telemetry.Tracing{RandomSamplingPercentage: pct(99)})
+	otherNS := telemetryObject("elsewhere", "ns", nil, &telemetry.Tracing{RandomSamplingPercentage: pct(77)})
+	otherProvider := telemetryObject("shop", "jaeger", map[string]string{"app": "web"},
+		&telemetry.Tracing{Providers: []*telemetry.ProviderRef{{Name: "jaeger"}}})
+	off := telemetryObject("shop", "off", map[string]string{"app": "web"}, &telemetry.Tracing{DisableSpanReporting: wrapperspb.Bool(true)})
+	tests := []struct {
+		name     string
+		objects  []*discovery.Telemetry
+		sampling float64 // -1: none set
+		disabled bool
+	}{
+		{"none", nil, -1, false},
+		{"root", []*discovery.Telemetry{root, otherNS}, 10, false},
+		{"namespace over root", []*discovery.Telemetry{root, ns}, 20, false},
+		{"workload over namespace", []*discovery.Telemetry{root, ns, workload, otherWorkload}, 30, false},
+		{"another provider turns it off", []*discovery.Telemetry{ns, otherProvider}, 20, true},
+		{"disableSpanReporting", []*discovery.Telemetry{ns, off}, 20, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			snap := (&discovery.Snapshot{Telemetries: tt.objects}).Seal()
+			got := selectTracing(snap, pod, TracingZipkin)
+			sampling := -1.0
+			if got.sampling != nil {
+				sampling = *got.sampling
+			}
+			if sampling != tt.sampling || got.disabled != tt.disabled {
+				t.Errorf("sampling %v disabled %v, want %v %v", sampling, got.disabled, tt.sampling, tt.disabled)
+			}
+		})
+	}
+}
