@@ -92,17 +92,26 @@ type nameSets struct {
 	seed maphash.Seed
 	mu   sync.Mutex
 	sets map[uint64][]*nameSet
+	// byList: the set of a list the codec shares between requests
+	// (codec.go's nameLists), by the list's first element.
+	byList map[*string]*nameSet
 }
 
 // maxNameSets bounds nameSets; a stream keeps the set it uses anyway.
 const maxNameSets = 256
 
 func newNameSets() *nameSets {
-	return &nameSets{seed: maphash.MakeSeed(), sets: map[uint64][]*nameSet{}}
+	return &nameSets{seed: maphash.MakeSeed(), sets: map[uint64][]*nameSet{}, byList: map[*string]*nameSet{}}
 }
 
 // of is the shared set of a list of names.
 func (n *nameSets) of(list []string) *nameSet {
+	n.mu.Lock()
+	if ns := n.byList[&list[0]]; ns != nil && len(ns.list) == len(list) {
+		n.mu.Unlock()
+		return ns
+	}
+	n.mu.Unlock()
 	var h maphash.Hash
 	h.SetSeed(n.seed)
 	for _, s := range list {
@@ -114,6 +123,10 @@ func (n *nameSets) of(list []string) *nameSet {
 	defer n.mu.Unlock()
 	for _, ns := range n.sets[key] {
 		if slices.Equal(ns.list, list) { // the same strings (codec.go): cheap
+			if len(n.byList) >= maxNameSets {
+				clear(n.byList)
+			}
+			n.byList[&list[0]] = ns
 			return ns
 		}
 	}
@@ -122,6 +135,12 @@ func (n *nameSets) of(list []string) *nameSet {
 	}
 	ns := newNameSet(slices.Clone(list))
 	n.sets[key] = append(n.sets[key], ns)
+	if len(n.byList) >= maxNameSets {
+		clear(n.byList)
+	}
+	// The list may be one the codec shares (it never changes): its next
+	// requests are found by it.
+	n.byList[&list[0]] = ns
 	return ns
 }
 

@@ -1,6 +1,10 @@
 package xds
 
 import (
+	"bytes"
+	"hash/maphash"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"unicode/utf8"
 
@@ -28,10 +32,11 @@ import (
 type requestCodec struct {
 	proto encoding.CodecV2
 	names *nameTable
+	lists *nameLists
 }
 
 func newRequestCodec(names *nameTable) requestCodec {
-	return requestCodec{proto: encoding.GetCodecV2("proto"), names: names}
+	return requestCodec{proto: encoding.GetCodecV2("proto"), names: names, lists: newNameLists()}
 }
 
 // option makes a gRPC server use the codec.
@@ -56,7 +61,8 @@ func (c requestCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	}
 	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
 	defer buf.Free()
-	if decodeRequest(buf.ReadOnlyData(), req, c.names.get()) {
+	b := buf.ReadOnlyData()
+	if decodeRequest(b, req, c.names.get(), c.lists) {
 		return nil
 	}
 	proto.Reset(req)
@@ -77,12 +83,30 @@ var (
 // decodeRequest decodes b into req, the names through names. It reports
 // false when b holds something it does not decode (a field it does not
 // know, a wire type that does not fit, a string that is not UTF-8): the
-// caller then leaves it to protobuf.
-func decodeRequest(b []byte, req *discoverypb.DiscoveryRequest, names map[string]string) bool {
+// caller then leaves it to protobuf. A list of names that some request
+// sent before (every ACK of every sidecar of a scope sends the same one)
+// is not decoded again: lists holds the decoded ones, by their bytes.
+func decodeRequest(b []byte, req *discoverypb.DiscoveryRequest, names map[string]string, lists *nameLists) bool {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 || typ != protowire.BytesType {
 			return false
+		}
+		if num == reqResourceNames && len(req.ResourceNames) == 0 && lists != nil {
+			// The names are one run of fields: look the run up whole, or
+			// decode it and remember it.
+			run := namesRun(b)
+			if list := lists.get(run); list != nil {
+				req.ResourceNames = list
+				b = b[len(run):]
+				continue
+			}
+			if !decodeNames(run, req, names) {
+				return false
+			}
+			lists.add(run, req.ResourceNames)
+			b = b[len(run):]
+			continue
 		}
 		b = b[n:]
 		v, n := protowire.ConsumeBytes(b)
@@ -92,14 +116,9 @@ func decodeRequest(b []byte, req *discoverypb.DiscoveryRequest, names map[string
 		b = b[n:]
 		switch num {
 		case reqResourceNames:
-			name, ok := names[string(v)] // no copy to look it up
-			if !ok {
-				if !utf8.Valid(v) {
-					return false
-				}
-				name = string(v)
+			if !appendName(req, v, names) {
+				return false
 			}
-			req.ResourceNames = append(req.ResourceNames, name)
 		case reqVersion, reqTypeURL, reqNonce:
 			if !utf8.Valid(v) {
 				return false
@@ -124,6 +143,98 @@ func decodeRequest(b []byte, req *discoverypb.DiscoveryRequest, names map[string
 		}
 	}
 	return true
+}
+
+// decodeNames decodes a run of resource_names fields (namesRun).
+func decodeNames(run []byte, req *discoverypb.DiscoveryRequest, names map[string]string) bool {
+	for len(run) > 0 {
+		_, _, n := protowire.ConsumeTag(run)
+		v, m := protowire.ConsumeBytes(run[n:])
+		if !appendName(req, v, names) {
+			return false
+		}
+		run = run[n+m:]
+	}
+	return true
+}
+
+// appendName appends a name, as the server's own string when it has one.
+func appendName(req *discoverypb.DiscoveryRequest, v []byte, names map[string]string) bool {
+	name, ok := names[string(v)] // no copy to look it up
+	if !ok {
+		if !utf8.Valid(v) {
+			return false
+		}
+		name = string(v)
+	}
+	req.ResourceNames = append(req.ResourceNames, name)
+	return true
+}
+
+// namesRun is the run of resource_names fields b starts with.
+func namesRun(b []byte) []byte {
+	end := 0
+	for end < len(b) {
+		num, typ, n := protowire.ConsumeTag(b[end:])
+		if n < 0 || num != reqResourceNames || typ != protowire.BytesType {
+			break
+		}
+		_, m := protowire.ConsumeBytes(b[end+n:])
+		if m < 0 {
+			break
+		}
+		end += n + m
+	}
+	return b[:end]
+}
+
+// nameLists are the name lists requests sent, decoded, by their bytes
+// (a run of resource_names fields), for the requests that send them again.
+// The lists are shared, read-only: the cache never changes a request's
+// names in place (asked.go).
+type nameLists struct {
+	seed maphash.Seed
+	mu   sync.Mutex
+	runs map[uint64]nameList
+}
+
+type nameList struct {
+	run   []byte
+	names []string
+}
+
+// minListBytes: shorter lists are decoded as they come.
+const minListBytes = 1 << 10
+
+func newNameLists() *nameLists {
+	return &nameLists{seed: maphash.MakeSeed(), runs: map[uint64]nameList{}}
+}
+
+func (l *nameLists) get(run []byte) []string {
+	if len(run) < minListBytes {
+		return nil
+	}
+	key := maphash.Bytes(l.seed, run)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e, ok := l.runs[key]; ok && bytes.Equal(e.run, run) {
+		return e.names
+	}
+	return nil
+}
+
+// add remembers the names a run of fields decoded to.
+func (l *nameLists) add(run []byte, names []string) {
+	if len(run) < minListBytes {
+		return
+	}
+	key := maphash.Bytes(l.seed, run)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.runs) >= maxNameSets {
+		clear(l.runs)
+	}
+	l.runs[key] = nameList{run: bytes.Clone(run), names: slices.Clip(names)}
 }
 
 func setString(req *discoverypb.DiscoveryRequest, num protowire.Number, s string) {

@@ -1,6 +1,7 @@
 package xds
 
 import (
+	"fmt"
 	"testing"
 	"unsafe"
 
@@ -51,6 +52,23 @@ func TestRequestCodecDecodesAsProtobufDoes(t *testing.T) {
 				}
 			}
 		})
+	}
+	// A long list, twice: the second request gets the first one's names.
+	long := &discoverypb.DiscoveryRequest{TypeUrl: resourcev3.EndpointType}
+	for i := 0; i < 100; i++ {
+		long.ResourceNames = append(long.ResourceNames, fmt.Sprintf("outbound|80||svc-%03d.load.svc.cluster.local", i))
+	}
+	b, _ := proto.Marshal(long)
+	codec := newRequestCodec(table)
+	var got [2]*discoverypb.DiscoveryRequest
+	for i := range got {
+		got[i] = &discoverypb.DiscoveryRequest{}
+		if err := codec.Unmarshal(mem.BufferSlice{mem.SliceBuffer(b)}, got[i]); err != nil || !proto.Equal(got[i], long) {
+			t.Fatalf("the long list decoded to %v (%v)", got[i], err)
+		}
+	}
+	if &got[0].ResourceNames[0] != &got[1].ResourceNames[0] {
+		t.Error("the same list of names, sent again, was decoded again")
 	}
 	// Not UTF-8: protobuf's error, not a name.
 	bad := protoAppendString(nil, 3, "\xff\xfe")

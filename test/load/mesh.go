@@ -95,7 +95,9 @@ var (
 )
 
 // yaml renders a service, its pods (notReady: the pods whose Ready
-// condition is False), DestinationRule and VirtualService as one file.
+// condition is False), their EndpointSlice (as the EndpointSlice
+// controller writes it: a cluster always has them, and discovery reads
+// endpoints from them), DestinationRule and VirtualService as one file.
 func (s service) yaml(notReady map[string]bool, w weights) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `apiVersion: v1
@@ -121,6 +123,21 @@ spec:
   containers: [{name: app, image: echo, ports: [{name: http, containerPort: 8080}]}]
 status: {phase: Running, podIP: %s, conditions: [{type: Ready, status: "%s"}]}
 `, p.Name, p.Namespace, p.App, p.Version, p.IP, ready)
+	}
+	fmt.Fprintf(&b, `---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: %s-slice
+  namespace: %s
+  labels: {kubernetes.io/service-name: %s}
+addressType: IPv4
+ports: [{name: http, port: 8080, protocol: TCP}]
+endpoints:
+`, s.Name, s.Namespace, s.Name)
+	for _, p := range s.Pods {
+		fmt.Fprintf(&b, "- {addresses: [%s], conditions: {ready: %v}, targetRef: {kind: Pod, name: %s, namespace: %s}}\n",
+			p.IP, !notReady[p.Name], p.Name, p.Namespace)
 	}
 	fmt.Fprintf(&b, `---
 apiVersion: networking.istio.io/v1

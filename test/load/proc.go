@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pilotlight/pilotlight/test/harness"
 )
 
 // process reads what the kernel counts for the server process: CPU time
@@ -99,4 +101,21 @@ func (p process) quiet(timeout time.Duration) error {
 		last = now
 	}
 	return nil
+}
+
+// pushKinds reads how many snapshots the server applied, by kind (full,
+// endpoints), from its /metrics (pilotlight_xds_push_duration_seconds).
+func pushKinds(srv *server) string {
+	body, err := harness.GetBody("http://" + srv.httpAddr + "/metrics")
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, line := range strings.Split(string(body), "\n") {
+		if rest, ok := strings.CutPrefix(line, "pilotlight_xds_push_duration_seconds_count{kind=\""); ok {
+			kind, n, _ := strings.Cut(rest, "\"} ")
+			out = append(out, kind+"="+n)
+		}
+	}
+	return strings.Join(out, " ")
 }

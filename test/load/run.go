@@ -115,7 +115,7 @@ func Run(t testing.TB, p Point) *Result {
 	if p.Profiles != "" {
 		args = append(slices.Clone(args), "--pprof")
 	}
-	srv := src.start(t, p.Mesh, args)
+	srv := src.start(t, p.Mesh, p.Proxies, args)
 	if p.Credentials == nil {
 		p.Credentials = srv.creds
 	}
@@ -177,7 +177,7 @@ func Run(t testing.TB, p Point) *Result {
 		for _, subset := range []string{"", target.Version} {
 			c.Want[outboundCluster(svc, subset)] = func(raw []byte) bool { return claHas(raw, target.IP) == ready }
 		}
-		measureChange(t, &r.Endpoint, proc, sidecars, c, p.Timeout, func() { src.setReady(t, svc, target, ready) })
+		measureChange(t, &r.Endpoint, srv, sidecars, c, p.Timeout, func() { src.setReady(t, svc, target, ready) })
 	}
 	stopProfile()
 	for i := 0; i < p.RouteChanges; i++ {
@@ -189,7 +189,7 @@ func Run(t testing.TB, p Point) *Result {
 		c := &change{Kind: "route", TypeURL: resourcev3.RouteType, Want: map[string]func([]byte) bool{
 			translate.HTTPProxyRouteName: func(raw []byte) bool { return hasWeights(raw, virtualHost(svc), w) },
 		}}
-		measureChange(t, &r.Route, proc, sidecars, c, p.Timeout, func() { src.setWeights(t, svc, w) })
+		measureChange(t, &r.Route, srv, sidecars, c, p.Timeout, func() { src.setWeights(t, svc, w) })
 	}
 	for _, s := range sidecars {
 		if err := s.failure(); err != nil {
@@ -200,7 +200,8 @@ func Run(t testing.TB, p Point) *Result {
 }
 
 // measureChange makes one change and adds what it cost to cr.
-func measureChange(t testing.TB, cr *ChangeResult, proc process, sidecars []*sidecar, c *change, timeout time.Duration, edit func()) {
+func measureChange(t testing.TB, cr *ChangeResult, srv *server, sidecars []*sidecar, c *change, timeout time.Duration, edit func()) {
+	proc := srv.process()
 	t.Helper()
 	type watched struct {
 		s *sidecar
@@ -229,6 +230,7 @@ func measureChange(t testing.TB, cr *ChangeResult, proc process, sidecars []*sid
 		t.Fatal(err)
 	}
 	cpu := mustCPU(t, proc) - cpu0
+	pushes := pushKinds(srv)
 	var bytes int64
 	var resources int
 	for _, x := range ws {
@@ -249,8 +251,8 @@ func measureChange(t testing.TB, cr *ChangeResult, proc process, sidecars []*sid
 	cr.samples = append(cr.samples, lat...)
 	cr.P50, cr.P99, cr.Max = percentiles(cr.samples)
 	cr.Changes++
-	t.Logf("load: %s change %d: %d sidecars, p50 %v p99 %v max %v, server CPU %v, %.0f bytes and %.1f resources per sidecar",
-		c.Kind, cr.Changes, len(ws), p50, p99, mx, cpu, float64(bytes)/float64(len(ws)), float64(resources)/float64(len(ws)))
+	t.Logf("load: %s change %d: %d sidecars, p50 %v p99 %v max %v, server CPU %v, %.0f bytes and %.1f resources per sidecar; pushes so far by kind: %s",
+		c.Kind, cr.Changes, len(ws), p50, p99, mx, cpu, float64(bytes)/float64(len(ws)), float64(resources)/float64(len(ws)), pushes)
 }
 
 // waitFor waits until done is closed, the sidecar's stream failed, or the

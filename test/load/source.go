@@ -15,8 +15,9 @@ import (
 
 // source is where the mesh lives and `pilotlight serve` reads it from.
 type source interface {
-	// start puts the mesh in place and starts the server on it.
-	start(t testing.TB, m Mesh, serverArgs []string) *server
+	// start puts the mesh in place and starts the server on it, for that
+	// many proxies (of m.proxies) to connect.
+	start(t testing.TB, m Mesh, proxies int, serverArgs []string) *server
 	// setReady changes a pod's readiness; setWeights a service's split.
 	setReady(t testing.TB, svc service, p pod, ready bool)
 	setWeights(t testing.TB, svc service, w weights)
@@ -65,7 +66,7 @@ type folderSource struct {
 	weights  map[string]weights
 }
 
-func (f *folderSource) start(t testing.TB, m Mesh, serverArgs []string) *server {
+func (f *folderSource) start(t testing.TB, m Mesh, _ int, serverArgs []string) *server {
 	t.Helper()
 	f.dir = t.TempDir()
 	f.notReady, f.weights = map[string]bool{}, map[string]weights{}

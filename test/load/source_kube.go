@@ -33,7 +33,7 @@ type kubeSource struct {
 // createWorkers bounds the harness's concurrent API calls.
 const createWorkers = 16
 
-func (k *kubeSource) start(t testing.TB, m Mesh, serverArgs []string) *server {
+func (k *kubeSource) start(t testing.TB, m Mesh, proxies int, serverArgs []string) *server {
 	t.Helper()
 	k.c = kube.Start(t)
 	k.node = k.c.Kubelet("load-node").Node
@@ -67,7 +67,7 @@ func (k *kubeSource) start(t testing.TB, m Mesh, serverArgs []string) *server {
 	}
 	t.Logf("kube: endpoint slices in place after %v", time.Since(start).Round(time.Millisecond))
 	srv := startServer(t, append([]string{"--kubeconfig", k.c.Kubeconfig, "--identity", "load", "--leader-election-namespace", "default"}, serverArgs...))
-	srv.creds = k.credentials(t, m)
+	srv.creds = k.credentials(t, m.proxies(proxies))
 	return srv
 }
 
@@ -75,7 +75,7 @@ func (k *kubeSource) start(t testing.TB, m Mesh, serverArgs []string) *server {
 // projected ServiceAccount token bound to the pod (a real TokenRequest,
 // made here for every pod that will connect, before anything is timed)
 // and the istio-ca-root-cert ConfigMap pilotlight publishes.
-func (k *kubeSource) credentials(t testing.TB, m Mesh) Credentials {
+func (k *kubeSource) credentials(t testing.TB, pods []pod) Credentials {
 	t.Helper()
 	var root string
 	err := harness.Eventually(time.Minute, 100*time.Millisecond, func() error {
@@ -99,17 +99,15 @@ func (k *kubeSource) credentials(t testing.TB, m Mesh) Credentials {
 	}
 	tokens := &sync.Map{}
 	var ops []func(context.Context) error
-	for _, p := range m.services() {
-		for _, pd := range p.Pods {
-			ops = append(ops, func(ctx context.Context) error {
-				pod, err := k.c.Client.CoreV1().Pods(pd.Namespace).Get(ctx, pd.Name, metav1.GetOptions{})
-				if err != nil {
-					return err
-				}
-				tokens.Store(pd.Namespace+"/"+pd.Name, k.c.PodToken(pod, authn.TokenAudience, 24*time.Hour))
-				return nil
-			})
-		}
+	for _, pd := range pods {
+		ops = append(ops, func(ctx context.Context) error {
+			pod, err := k.c.Client.CoreV1().Pods(pd.Namespace).Get(ctx, pd.Name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			tokens.Store(pd.Namespace+"/"+pd.Name, k.c.PodToken(pod, authn.TokenAudience, 24*time.Hour))
+			return nil
+		})
 	}
 	k.do(t, ops)
 	return TokenTLS{Roots: pool, ServerName: "127.0.0.1", Token: func(p Proxy) (string, error) {
