@@ -36,6 +36,7 @@ const createWorkers = 16
 func (k *kubeSource) start(t testing.TB, m Mesh, proxies int, serverArgs []string) *server {
 	t.Helper()
 	k.c = kube.Start(t)
+	k.c.CreateNamespace("pilotlight-system") // the mesh CA's Secret and the Lease
 	k.node = k.c.Kubelet("load-node").Node
 	for i := 0; i < m.namespaces(); i++ {
 		k.c.CreateNamespace(namespace(i))
@@ -66,7 +67,7 @@ func (k *kubeSource) start(t testing.TB, m Mesh, proxies int, serverArgs []strin
 		}
 	}
 	t.Logf("kube: endpoint slices in place after %v", time.Since(start).Round(time.Millisecond))
-	srv := startServer(t, append([]string{"--kubeconfig", k.c.Kubeconfig, "--identity", "load", "--leader-election-namespace", "default"}, serverArgs...))
+	srv := startServer(t, append([]string{"--kubeconfig", k.c.Kubeconfig, "--identity", "load", "--leader-election-namespace", "pilotlight-system"}, serverArgs...))
 	srv.creds = k.credentials(t, m.proxies(proxies))
 	return srv
 }
