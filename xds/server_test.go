@@ -331,3 +331,45 @@ func TestSnapshotAppliedDuringFirstViewReachesTheProxy(t *testing.T) {
 		t.Fatalf("proxy holds %d clusters, want %d from the snapshot applied meanwhile", got, want)
 	}
 }
+
+// The pod whose readiness changes takes the endpoint fast path too: its own
+// listeners and clusters do not depend on its readiness. Every proxy gets
+// the same new endpoints (one type view), in which only the changed
+// service's load assignments are new (its v1 subset's with the same
+// content, so not sent again): the others are the very resources the
+// previous snapshot marshaled.
+func TestEndpointChangeOfAProxysOwnPod(t *testing.T) {
+	snap := discoverytest.Synthetic(3, 2)
+	ts := newTestServer(t, snap)
+	own, other := proxyOf(snap.Pods[1]), proxyOf(snap.Pods[4])
+	before := map[string]*View{own.NodeID(): ts.register(t, own.NodeID()), other.NodeID(): ts.register(t, other.NodeID())}
+
+	flipped := discoverytest.Synthetic(3, 2)
+	flipped.Version = 2
+	flipped.Pods[1].Ready = false // svc-000-1, and its endpoint
+	flipped.Endpoints[flipped.Services[0].Key()][1].Ready = false
+	ts.apply(flipped)
+	after := ts.cache.Nodes()
+	for id, b := range before {
+		for _, typeURL := range []string{resourcev3.ClusterType, resourcev3.ListenerType, resourcev3.RouteType} {
+			if after[id].Types[typeURL] != b.Types[typeURL] {
+				t.Errorf("%s: %s was rebuilt: the proxy did not take the endpoint fast path", id, typeURL)
+			}
+		}
+	}
+	eds := after[own.NodeID()].typeView(resourcev3.EndpointType)
+	if eds != after[other.NodeID()].typeView(resourcev3.EndpointType) {
+		t.Error("two proxies that see the same endpoints hold two endpoint views")
+	}
+	old := before[own.NodeID()].typeView(resourcev3.EndpointType)
+	for _, r := range eds.sortedResources() {
+		_, subset, host, _ := translate.ParseOutboundClusterName(r.Name)
+		rebuilt := host == snap.Services[0].Hostname
+		if reused := old.Resources[r.Name] == r; reused == rebuilt {
+			t.Errorf("%s: reused %v, want it reused unless its service's endpoints changed", r.Name, reused)
+		}
+		if same := old.Resources[r.Name].Version == r.Version; same != (!rebuilt || subset == "v1") {
+			t.Errorf("%s: version unchanged %v", r.Name, same)
+		}
+	}
+}
