@@ -301,3 +301,35 @@ func isPrimeNumber(n uint64) bool {
 	}
 	return true
 }
+
+// ValidateDestinationRule returns the problems of dr; none means it can be
+// served.
+func ValidateDestinationRule(dr *DestinationRule) []Problem {
+	p := newProblemList("DestinationRule", dr.Meta)
+	spec := dr.Spec
+	if spec == nil {
+		p.add("spec", "spec is required")
+		return p.list
+	}
+	if spec.Host == "" {
+		p.add("spec.host", "host is required")
+	}
+	firstIndex := map[string]int{} // subset name -> index where it first appears
+	for i, s := range spec.Subsets {
+		path := fieldIndex("spec.subsets", i)
+		if s.Name == "" {
+			p.add(path+".name", "subset name is required")
+		} else if first, dup := firstIndex[s.Name]; dup {
+			p.add(path+".name", "subset %q is already defined by spec.subsets[%d]", s.Name, first)
+		} else {
+			firstIndex[s.Name] = i
+		}
+		// A subset without labels would select every endpoint of the host,
+		// which is never what a subset is written for.
+		if len(s.Labels) == 0 {
+			p.add(path+".labels", "subset labels are required")
+		}
+	}
+	checkTrafficPolicies(p, spec) // validate_destinationrule.go
+	return p.list
+}

@@ -379,3 +379,24 @@ func ExportedTo(exportTo []string, own, ns string) bool {
 	}
 	return false
 }
+
+// ValidateGateway returns the problems of gw; none means it can be served.
+func ValidateGateway(gw *Gateway) []Problem {
+	p := newProblemList("Gateway", gw.Meta)
+	if len(gw.Spec.GetServers()) == 0 {
+		p.add("spec.servers", "at least one server is required")
+		return p.list
+	}
+	for i, s := range gw.Spec.Servers {
+		path := fieldIndex("spec.servers", i)
+		if s.GetPort().GetNumber() == 0 {
+			p.add(path+".port.number", "port number is required")
+		}
+		if len(s.Hosts) == 0 {
+			p.add(path+".hosts", "at least one host is required")
+		}
+		checkGatewayServer(p, path, s)
+	}
+	checkServerPorts(p, gw.Spec.Servers)
+	return p.list
+}
