@@ -9,11 +9,57 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
-// Build turns Kubernetes objects into the mesh model: services, pods, and the
-// endpoints of each service. Every source (folder, cluster) builds through it,
-// so that the same objects give the same snapshot wherever they come from.
-// The caller adds the Istio objects, validates, and seals.
-func Build(services []*corev1.Service, pods []*corev1.Pod, slices []*discoveryv1.EndpointSlice) *Snapshot {
+// Input is what a source read: the Kubernetes objects and Istio rules of
+// the mesh as they are now, before any validation.
+type Input struct {
+	Services         []*corev1.Service
+	Pods             []*corev1.Pod
+	EndpointSlices   []*discoveryv1.EndpointSlice
+	Secrets          []*corev1.Secret
+	VirtualServices  []*VirtualService
+	DestinationRules []*DestinationRule
+	Gateways         []*Gateway
+	// Unreadable are the problems of objects that are in the source but
+	// whose current version could not be decoded (a misspelt field in a
+	// file). With Kind and Name set, the object's last good version is
+	// served instead; see lastgood.go.
+	Unreadable []Problem
+}
+
+// Builder turns a source's inputs into snapshots, one build after another,
+// so that every source (folder, cluster) builds the same objects into the
+// same snapshot. It remembers the last valid version of every object
+// (lastgood.go). One per source; not safe for concurrent use.
+type Builder struct {
+	last lastGood
+}
+
+// NewBuilder returns a Builder that has seen nothing yet.
+func NewBuilder() *Builder { return &Builder{last: lastGood{}} }
+
+// Build validates in and turns it into the mesh model: services, pods, the
+// endpoints of each service, TLS secrets and Istio rules. An invalid object
+// is left out, or replaced by its last good version. The Problems name Kind
+// and Name; the caller fills in Source, sets Version, and seals.
+//
+// Services, pods and slices are checked before the endpoints are derived
+// from them, so that an endpoint never carries an address or port that
+// Envoy would reject.
+func (b *Builder) Build(in Input) *Snapshot {
+	ps := newPass(b.last, in.Unreadable)
+	services := keepObjects(ps, "Service", in.Services, ValidateService)
+	pods := keepObjects(ps, "Pod", in.Pods, ValidatePod)
+	slices := keepObjects(ps, "EndpointSlice", in.EndpointSlices, ValidateEndpointSlice)
+	s := build(services, pods, slices)
+	s.Secrets = tlsSecrets(ps, in.Secrets)
+	s.VirtualServices, s.DestinationRules, s.Gateways = in.VirtualServices, in.DestinationRules, in.Gateways
+	ps.validateRules(s)
+	s.Problems = ps.finish()
+	return s
+}
+
+// build derives the services, pods and endpoints of valid Kubernetes objects.
+func build(services []*corev1.Service, pods []*corev1.Pod, slices []*discoveryv1.EndpointSlice) *Snapshot {
 	s := &Snapshot{Endpoints: map[string][]*Endpoint{}}
 	for _, svc := range services {
 		s.Services = append(s.Services, toService(svc))

@@ -39,8 +39,13 @@ type Snapshot struct {
 	Endpoints map[string][]*Endpoint
 
 	// Problems found while building the snapshot: objects that were skipped
-	// (or parts of them that were ignored) and why.
+	// (or parts of them that were ignored, or an older version of them
+	// served instead) and why.
 	Problems []Problem
+	// Notices are what a source says about its input that is not a
+	// problem (Level info or warning): the kinds a folder holds that the
+	// mesh has no use for, an empty folder.
+	Notices []Problem
 
 	servicesByHost map[string]*Service
 	podsByKey      map[string]*Pod
@@ -173,28 +178,6 @@ type Secret struct {
 	CACert     []byte // optional: CA certificates to verify clients with
 }
 
-// Problem reports an object (or a field of it) that could not be used.
-type Problem struct {
-	// Source is where the object came from: "file.yaml#2" for the third
-	// document of a file, or "namespace/name" for the API server.
-	Source string `json:"source"`
-	Kind   string `json:"kind,omitempty"`
-	Name   string `json:"name,omitempty"`  // namespace/name when known
-	Field  string `json:"field,omitempty"` // e.g. spec.http[0].route[1].destination.subset
-	Reason string `json:"reason"`
-}
-
-func (p Problem) String() string {
-	s := p.Source
-	if p.Kind != "" || p.Name != "" {
-		s += ": " + p.Kind + " " + p.Name
-	}
-	if p.Field != "" {
-		s += ": " + p.Field
-	}
-	return s + ": " + p.Reason
-}
-
 // Hostname builds the FQDN of a service.
 func Hostname(name, namespace, domainSuffix string) string {
 	return name + "." + namespace + ".svc." + domainSuffix
@@ -209,7 +192,8 @@ func (s *Snapshot) Seal() *Snapshot {
 	SortByKey(s.DestinationRules)
 	SortByKey(s.Gateways)
 	SortByKey(s.Secrets)
-	sort.Slice(s.Problems, func(i, j int) bool { return s.Problems[i].String() < s.Problems[j].String() })
+	sortProblems(s.Problems)
+	sortProblems(s.Notices)
 	s.servicesByHost = make(map[string]*Service, len(s.Services))
 	for _, svc := range s.Services {
 		s.servicesByHost[svc.Hostname] = svc

@@ -14,33 +14,27 @@ import (
 )
 
 // Validate checks the Istio objects of a snapshot that is being built,
-// removes the invalid ones and returns why. Call it before Seal.
-//
-// DestinationRules are checked first, so that a VirtualService may only use
-// the subsets of rules that are themselves served. The returned Problems name
-// Kind and Name; the source fills in Source, which only it knows.
+// removes the invalid ones and returns why. It remembers nothing: a source
+// builds with a Builder, which also serves the last good version of an
+// object that turned invalid. Call it before Seal.
 func Validate(s *Snapshot) []Problem {
-	var problems []Problem
-	s.DestinationRules = keepValid(s.DestinationRules, ValidateDestinationRule, &problems)
-	s.Gateways = keepValid(s.Gateways, ValidateGateway, &problems)
-	v := NewValidator(s.Services, s.DestinationRules)
-	s.VirtualServices = keepValid(s.VirtualServices, v.VirtualService, &problems)
-	problems = append(problems, CheckGatewaySecrets(s)...)
-	return problems
+	ps := newPass(nil, nil)
+	ps.validateRules(s)
+	return ps.finish()
 }
 
-// keepValid returns the items that check finds no problem with, and appends
-// the problems of the others.
-func keepValid[T any](items []T, check func(T) []Problem, problems *[]Problem) []T {
-	var valid []T
-	for _, item := range items {
-		if found := check(item); len(found) > 0 {
-			*problems = append(*problems, found...)
-			continue
-		}
-		valid = append(valid, item)
-	}
-	return valid
+// validateRules checks the Istio objects of s, keeping the valid ones (or
+// their last good versions). A new kind is one keepValid line here.
+//
+// DestinationRules are checked first, so that a VirtualService may only use
+// the subsets of rules that are themselves served. The Problems name Kind
+// and Name; the source fills in Source, which only it knows.
+func (ps *pass) validateRules(s *Snapshot) {
+	s.DestinationRules = keepValid(ps, "DestinationRule", s.DestinationRules, ValidateDestinationRule)
+	s.Gateways = keepValid(ps, "Gateway", s.Gateways, ValidateGateway)
+	v := NewValidator(s.Services, s.DestinationRules)
+	s.VirtualServices = keepValid(ps, "VirtualService", s.VirtualServices, v.VirtualService)
+	ps.problems = append(ps.problems, CheckGatewaySecrets(s)...)
 }
 
 // problemList collects the problems of one object.

@@ -6,7 +6,6 @@ package discovery
 // as written or reported, never served differently.
 
 import (
-	"regexp"
 	"strings"
 
 	networking "istio.io/api/networking/v1"
@@ -78,15 +77,6 @@ func SplitGatewayHost(h string) (namespace, host string) {
 	}
 	return "*", h
 }
-
-var (
-	dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-	// dnsName is a host name, optionally starting with a "*." wildcard.
-	dnsName = regexp.MustCompile(`^(\*\.)?[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)*$`)
-)
-
-// validHostName: "*", "*.suffix" or a DNS name.
-func validHostName(h string) bool { return h == "*" || dnsName.MatchString(h) }
 
 // checkGatewayServer checks one server of a Gateway.
 func checkGatewayServer(p *problemList, path string, s *networking.Server) {
