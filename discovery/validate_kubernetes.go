@@ -95,7 +95,7 @@ func ValidatePod(pod *corev1.Pod) []Problem {
 		checkIP(p, "status.podIP", ip)
 	}
 	if a, ok := pod.Annotations[LocalAddressAnnotation]; ok {
-		if _, err := parseIP(a); err != nil {
+		if _, err := ParseIP(a); err != nil {
 			p.add(fieldKey("metadata.annotations", LocalAddressAnnotation), "the local address must be an IP address (the pod's loopback address in local mode, e.g. 127.20.0.1): %v", err)
 		}
 	}
@@ -128,7 +128,7 @@ func ValidateEndpointSlice(slice *discoveryv1.EndpointSlice) []Problem {
 	for i, e := range slice.Endpoints {
 		for j, addr := range e.Addresses {
 			path := fieldIndex(fieldIndex("endpoints", i)+".addresses", j)
-			a, err := parseIP(addr)
+			a, err := ParseIP(addr)
 			switch {
 			case err != nil:
 				p.add(path, "%v", err)

@@ -33,9 +33,9 @@ func checkObjectName(kind, key string) []Problem {
 	return problems
 }
 
-// parseIP reads an IP address strictly: no leading zeros, no spaces, no
+// ParseIP reads an IP address strictly: no leading zeros, no spaces, no
 // zone. Envoy's socket addresses take nothing else.
-func parseIP(s string) (netip.Addr, error) {
+func ParseIP(s string) (netip.Addr, error) {
 	a, err := netip.ParseAddr(s)
 	switch {
 	case err != nil:
@@ -48,7 +48,7 @@ func parseIP(s string) (netip.Addr, error) {
 
 // checkIP reports a value that is not an IP address.
 func checkIP(p *problemList, path, s string) {
-	if _, err := parseIP(s); err != nil {
+	if _, err := ParseIP(s); err != nil {
 		p.add(path, "%v", err)
 	}
 }
@@ -91,7 +91,7 @@ func validHostName(h string) bool {
 // (short or fully qualified, optionally ending in a dot), a wildcard, or
 // an IP address.
 func checkHost(p *problemList, path, h string) {
-	if _, err := parseIP(h); err == nil {
+	if _, err := ParseIP(h); err == nil {
 		return
 	}
 	if !validHostName(strings.TrimSuffix(h, ".")) {

@@ -10,6 +10,7 @@ import (
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	upstreamhttp "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // XDSClusterName is the static cluster through which Envoy reaches us.
@@ -21,6 +22,10 @@ type BootstrapOptions struct {
 	XDSAddr   string // host:port of pilotlight's ADS server
 	AdminAddr string // host:port of Envoy's admin interface
 	Delta     bool   // incremental (Delta) xDS instead of state of the world
+	// Version is the version of pilotlight that wrote the bootstrap, sent
+	// in node.metadata.PILOTLIGHT_VERSION (as Istio sends ISTIO_VERSION),
+	// so that /config_dump and the control plane can tell.
+	Version string
 }
 
 // Bootstrap is the static config an Envoy starts with: who it is (node),
@@ -39,7 +44,7 @@ func Bootstrap(o BootstrapOptions) (*bootstrap.Bootstrap, error) {
 		apiType = core.ApiConfigSource_DELTA_GRPC
 	}
 	return &bootstrap.Bootstrap{
-		Node:  &core.Node{Id: o.Proxy.NodeID(), Cluster: o.Proxy.PodName + "." + o.Proxy.Namespace},
+		Node:  &core.Node{Id: o.Proxy.NodeID(), Cluster: o.Proxy.PodName + "." + o.Proxy.Namespace, Metadata: nodeMetadata(o)},
 		Admin: &bootstrap.Admin{Address: socketAddress(adminHost, adminPort)},
 		DynamicResources: &bootstrap.Bootstrap_DynamicResources{
 			AdsConfig: &core.ApiConfigSource{
@@ -89,4 +94,12 @@ func splitHostPort(addr string) (string, uint32, error) {
 		return "", 0, fmt.Errorf("port %q: %w", portText, err)
 	}
 	return host, uint32(port), nil
+}
+
+// nodeMetadata is the bootstrap's node.metadata, or nil when there is none.
+func nodeMetadata(o BootstrapOptions) *structpb.Struct {
+	if o.Version == "" {
+		return nil
+	}
+	return &structpb.Struct{Fields: map[string]*structpb.Value{"PILOTLIGHT_VERSION": structpb.NewStringValue(o.Version)}}
 }

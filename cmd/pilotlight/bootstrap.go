@@ -4,11 +4,14 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/encoding/protojson"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
+	"github.com/pilotlight/pilotlight/discovery"
 	"github.com/pilotlight/pilotlight/translate"
 )
 
@@ -37,11 +40,15 @@ address, and the ADS server that sends it everything else.`,
 			if localAddress == "" {
 				localAddress = "127.0.0.1"
 			}
+			if err := checkBootstrapFlags(p, localAddress, xdsAddr, adminPort); err != nil {
+				return err
+			}
 			b, err := translate.Bootstrap(translate.BootstrapOptions{
 				Proxy:     p,
 				XDSAddr:   xdsAddr,
 				AdminAddr: net.JoinHostPort(localAddress, strconv.Itoa(adminPort)),
 				Delta:     delta,
+				Version:   buildVersion(),
 			})
 			if err != nil {
 				return err
@@ -69,4 +76,31 @@ address, and the ADS server that sends it everything else.`,
 	_ = cmd.MarkFlagRequired("pod")
 	_ = cmd.MarkFlagRequired("pod-ip")
 	return cmd
+}
+
+// checkBootstrapFlags rejects what Envoy would only reject later, or what
+// would make a node id the control plane cannot read: the pod's addresses
+// must be IP addresses, the names Kubernetes names.
+func checkBootstrapFlags(p translate.Proxy, localAddress, xdsAddr string, adminPort int) error {
+	if _, err := discovery.ParseIP(p.IP); err != nil {
+		return fmt.Errorf("--pod-ip: %w", err)
+	}
+	if _, err := discovery.ParseIP(localAddress); err != nil {
+		return fmt.Errorf("--local-address: %w", err)
+	}
+	if errs := validation.IsDNS1123Subdomain(p.PodName); len(errs) > 0 {
+		return fmt.Errorf("--pod %q: %s", p.PodName, strings.Join(errs, "; "))
+	}
+	if errs := validation.IsDNS1123Label(p.Namespace); len(errs) > 0 {
+		return fmt.Errorf("--namespace %q: %s", p.Namespace, strings.Join(errs, "; "))
+	}
+	if adminPort < 1 || adminPort > 65535 {
+		return fmt.Errorf("--admin-port %d: not in 1..65535", adminPort)
+	}
+	if _, port, err := net.SplitHostPort(xdsAddr); err != nil {
+		return fmt.Errorf("--xds-addr: %w", err)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("--xds-addr %q: the port is not in 1..65535", xdsAddr)
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"runtime"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -24,14 +25,23 @@ func debugMux(server *xds.Server, reg *prometheus.Registry) *http.ServeMux {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /debug/proxies", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, server.Proxies()) })
+	// Problems first, then notices (level info or warning: kinds that were
+	// ignored, an empty folder).
 	mux.HandleFunc("GET /debug/problems", func(w http.ResponseWriter, _ *http.Request) {
 		problems := []any{}
 		if snap := server.Snapshot(); snap != nil {
-			for _, p := range snap.Problems {
+			for _, p := range append(snap.Problems, snap.Notices...) {
 				problems = append(problems, p)
 			}
 		}
 		writeJSON(w, problems)
+	})
+	mux.HandleFunc("GET /debug", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, struct {
+			Version   string   `json:"version"`
+			GoVersion string   `json:"goVersion"`
+			Endpoints []string `json:"endpoints"`
+		}{buildVersion(), runtime.Version(), []string{"/debug/proxies", "/debug/problems", "/metrics", "/healthz", "/readyz"}})
 	})
 	return mux
 }

@@ -17,18 +17,21 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/pilotlight/pilotlight/discovery/folder"
 	"github.com/pilotlight/pilotlight/xds"
 )
 
 type serveFlags struct {
-	configDir string
-	xdsAddr   string
-	httpAddr  string
-	debounce  time.Duration
-	logLevel  string
-	kube      kubeFlags
+	configDir   string
+	maxFileSize quantityFlag
+	writeSettle time.Duration
+	xdsAddr     string
+	httpAddr    string
+	debounce    time.Duration
+	logLevel    string
+	kube        kubeFlags
 }
 
 func serveCommand() *cobra.Command {
@@ -52,6 +55,10 @@ Istio objects.`,
 		},
 	}
 	cmd.Flags().StringVar(&f.configDir, "config-dir", "", "folder of Kubernetes-style YAML to read and watch, instead of a cluster")
+	f.maxFileSize.q = *resource.NewQuantity(folder.DefaultMaxFileSize, resource.BinarySI)
+	cmd.Flags().Var(&f.maxFileSize, "max-config-file-size", "with --config-dir: larger files are reported and not read")
+	cmd.Flags().DurationVar(&f.writeSettle, "config-write-settle", folder.DefaultWriteSettle,
+		"with --config-dir: how long a file written in place must go unwritten before it is read (files renamed into the folder are read at once)")
 	cmd.Flags().StringVar(&f.xdsAddr, "xds-addr", "127.0.0.1:15010", "address of the ADS gRPC server")
 	cmd.Flags().StringVar(&f.httpAddr, "http-addr", "127.0.0.1:15014", "address of /metrics, /healthz, /readyz and /debug/")
 	cmd.Flags().DurationVar(&f.debounce, "debounce", 100*time.Millisecond, "quiet time after a change before pushing")
@@ -70,7 +77,16 @@ func serve(ctx context.Context, f serveFlags) error {
 		return err
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
+	// The mesh's source is checked before anything listens: a missing
+	// folder is an error naming it, and serve exits.
+	var fm *folderMode
+	if f.configDir != "" {
+		var err error
+		if fm, err = newFolderMode(f, log, reg); err != nil {
+			return err
+		}
+	}
 
 	server := xds.NewServer(ctx, xds.Options{Log: log, Registry: reg, Debounce: f.debounce})
 	xdsListener, err := net.Listen("tcp", f.xdsAddr)
@@ -89,8 +105,11 @@ func serve(ctx context.Context, f serveFlags) error {
 	)
 	server.Register(grpcServer)
 	var handler http.Handler = debugMux(server, reg)
-	source := func(ctx context.Context) error { return folder.Watch(ctx, f.configDir, log, server.Update) }
-	if f.configDir == "" {
+	var source func(context.Context) error
+	if fm != nil {
+		source = func(ctx context.Context) error { return fm.run(ctx, server.Update) }
+		handler = fm.handler(handler, server)
+	} else {
 		k, err := newKubeMode(f.kube, log)
 		if err != nil {
 			return err
@@ -108,7 +127,7 @@ func serve(ctx context.Context, f serveFlags) error {
 	go func() { defer close(sourceDone); errs <- source(ctx) }()
 	go func() { errs <- grpcServer.Serve(xdsListener) }()
 	go func() { errs <- httpServer.Serve(httpListener) }()
-	log.Info("pilotlight serving", "config-dir", f.configDir, "xds", xdsListener.Addr().String(), "http", httpListener.Addr().String())
+	log.Info("pilotlight serving", "version", buildVersion(), "config-dir", f.configDir, "xds", xdsListener.Addr().String(), "http", httpListener.Addr().String())
 
 	select {
 	case <-ctx.Done():

@@ -200,6 +200,10 @@ func isConfigFile(name string) bool {
 // errNotDir is returned for a config folder that is a file.
 var errNotDir = errors.New("not a directory")
 
+// CheckDir returns an error naming dir when it cannot be read as a
+// config folder.
+func CheckDir(dir string) error { return checkFolder(dir) }
+
 // checkFolder returns an error naming dir when it cannot be read as a
 // folder.
 func checkFolder(dir string) error {
