@@ -388,5 +388,6 @@ func ValidateGateway(gw *Gateway) []Problem {
 		checkGatewayServer(p, path, s)
 	}
 	checkServerPorts(p, gw.Spec.Servers)
+	checkDurations(p, "spec", gw.Spec)
 	return p.list
 }

@@ -2,10 +2,19 @@ package discovery
 
 // Validation of regexes in the dialect Envoy compiles: Google's RE2, with
 // a limit on the program size.
+//
+// Envoy 1.40 compiles route regexes as Latin-1, not UTF-8 (checked on the
+// build make test uses: ^.$ does not match the two bytes of "ā", ^..$
+// does). Its parser then refuses an escape beyond one byte, \x{100} or
+// [^\x00-\x{10FFFF}], which Go's UTF-8 parser takes. Matching is byte by
+// byte: "." is one byte, and a non-ASCII character in a class stands for
+// its bytes; plain non-ASCII text still matches itself.
 
 import (
 	"regexp"
 	"regexp/syntax"
+	"strconv"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -24,6 +33,10 @@ func checkRE2(p *problemList, path, re string) {
 	}
 	if _, err := regexp.Compile(re); err != nil {
 		p.add(path, "not a valid RE2 regex: %v", err)
+		return
+	}
+	if esc, ok := wideEscape(re); ok {
+		p.add(path, "Envoy's RE2 reads regexes as Latin-1 and refuses the escape %s, beyond \\xFF; write the character itself (it matches its UTF-8 bytes)", esc)
 		return
 	}
 	if n := re2ProgramSize(re); n > maxRegexProgramSize {
@@ -114,4 +127,35 @@ func unfoldedRanges(r []rune) []rune {
 		out = append(out, lo, hi)
 	}
 	return out
+}
+
+// wideEscape finds a \x{...} escape of a code point beyond 0xFF, which
+// Envoy's Latin-1 RE2 refuses, outside \Q...\E (where everything is
+// literal).
+func wideEscape(re string) (string, bool) {
+	for i := 0; i < len(re); i++ {
+		if re[i] != '\\' || i+1 == len(re) {
+			continue
+		}
+		switch re[i+1] {
+		case 'Q':
+			end := strings.Index(re[i+2:], `\E`)
+			if end < 0 {
+				return "", false
+			}
+			i += 2 + end + 1
+		case 'x':
+			if rest := re[i+2:]; strings.HasPrefix(rest, "{") {
+				if end := strings.IndexByte(rest, '}'); end > 0 {
+					if v, err := strconv.ParseUint(rest[1:end], 16, 32); err == nil && v > 0xFF {
+						return re[i : i+2+end+1], true
+					}
+				}
+			}
+			i++
+		default:
+			i++ // an escaped character, maybe a backslash
+		}
+	}
+	return "", false
 }

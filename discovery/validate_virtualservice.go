@@ -45,6 +45,8 @@ func (v *Validator) VirtualService(vs *VirtualService) []Problem {
 	for i, h := range spec.Hosts {
 		if h == "" {
 			p.add(fieldIndex("spec.hosts", i), "host must not be empty")
+		} else {
+			checkHost(p, fieldIndex("spec.hosts", i), h)
 		}
 		// As in Istio: "*" would capture every service of the mesh.
 		if h == "*" && appliesToMesh(spec.Gateways) {
@@ -62,6 +64,7 @@ func (v *Validator) VirtualService(vs *VirtualService) []Problem {
 	}
 	checkL4Routes(p, vs)
 	checkExportTo(p, spec.ExportTo)
+	checkDurations(p, "spec", spec)
 	return p.list
 }
 
@@ -123,6 +126,7 @@ func (v *Validator) destination(p *problemList, namespace, path string, d *netwo
 		p.add(path+".host", "host is required")
 		return
 	}
+	checkHost(p, path+".host", d.Host)
 	host := ResolveHost(d.Host, namespace)
 	if d.Subset != "" && !v.hasSubset(host, d.Subset) {
 		p.add(path+".subset", "subset %q is not defined by any DestinationRule for host %s", d.Subset, host)

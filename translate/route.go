@@ -68,7 +68,12 @@ func serviceRoutes(snap *discovery.Snapshot, r *rules, svc *discovery.Service, p
 
 // isHTTP follows Istio's protocol selection: appProtocol, else the port
 // name's prefix. Unnamed ports are treated as HTTP for now (Istio sniffs).
+// A UDP or SCTP port is never HTTP: a Service may have port 53 twice, for
+// UDP and TCP (kube-dns does), and only the TCP one can get a virtual host.
 func isHTTP(port discovery.ServicePort) bool {
+	if port.Protocol == "UDP" || port.Protocol == "SCTP" {
+		return false
+	}
 	proto := strings.ToLower(port.AppProtocol)
 	if proto == "" {
 		proto, _, _ = strings.Cut(strings.ToLower(port.Name), "-")
