@@ -10,7 +10,10 @@ import (
 )
 
 // Input is what a source read: the Kubernetes objects and Istio rules of
-// the mesh as they are now, before any validation.
+// the mesh as they are now, before any validation. A source must not change
+// an object once handed over (informers and the folder reader replace
+// objects, never change them): a Builder remembers what it found out about
+// an object by its pointer, for the next build.
 type Input struct {
 	Services         []*corev1.Service
 	Pods             []*corev1.Pod
@@ -31,11 +34,11 @@ type Input struct {
 // same snapshot. It remembers the last valid version of every object
 // (lastgood.go). One per source; not safe for concurrent use.
 type Builder struct {
-	last lastGood
+	h *history
 }
 
 // NewBuilder returns a Builder that has seen nothing yet.
-func NewBuilder() *Builder { return &Builder{last: lastGood{}} }
+func NewBuilder() *Builder { return &Builder{h: newHistory()} }
 
 // Build validates in and turns it into the mesh model: services, pods, the
 // endpoints of each service, TLS secrets and Istio rules. An invalid object
@@ -46,11 +49,11 @@ func NewBuilder() *Builder { return &Builder{last: lastGood{}} }
 // from them, so that an endpoint never carries an address or port that
 // Envoy would reject.
 func (b *Builder) Build(in Input) *Snapshot {
-	ps := newPass(b.last, in.Unreadable)
+	ps := newPass(b.h, in.Unreadable)
 	services := keepObjects(ps, "Service", in.Services, ValidateService)
 	pods := keepObjects(ps, "Pod", in.Pods, ValidatePod)
 	slices := keepObjects(ps, "EndpointSlice", in.EndpointSlices, ValidateEndpointSlice)
-	s := build(services, pods, slices)
+	s := build(ps, services, pods, slices)
 	s.Secrets = tlsSecrets(ps, in.Secrets)
 	s.VirtualServices, s.DestinationRules, s.Gateways = in.VirtualServices, in.DestinationRules, in.Gateways
 	ps.validateRules(s)
@@ -58,22 +61,31 @@ func (b *Builder) Build(in Input) *Snapshot {
 	return s
 }
 
-// build derives the services, pods and endpoints of valid Kubernetes objects.
-func build(services []*corev1.Service, pods []*corev1.Pod, slices []*discoveryv1.EndpointSlice) *Snapshot {
-	s := &Snapshot{Endpoints: map[string][]*Endpoint{}}
+// build derives the services, pods and endpoints of valid Kubernetes
+// objects. A Service or Pod unchanged since the last build keeps its
+// snapshot form (they are immutable).
+func build(ps *pass, services []*corev1.Service, pods []*corev1.Pod, slices []*discoveryv1.EndpointSlice) *Snapshot {
+	s := &Snapshot{Endpoints: map[string][]*Endpoint{}, Services: make([]*Service, 0, len(services)), Pods: make([]*Pod, 0, len(pods))}
 	for _, svc := range services {
-		s.Services = append(s.Services, toService(svc))
+		s.Services = append(s.Services, model(ps, svc, toService))
 	}
-	podsByKey := map[string]*Pod{}
+	podsByKey := make(map[string]*Pod, len(pods))
+	podsByNamespace := map[string][]*corev1.Pod{}
 	for _, p := range pods {
-		pod := toPod(p)
+		pod := model(ps, p, toPod)
 		s.Pods = append(s.Pods, pod)
 		podsByKey[pod.Key()] = pod
+		podsByNamespace[p.Namespace] = append(podsByNamespace[p.Namespace], p)
+	}
+	slicesByService := map[string][]*discoveryv1.EndpointSlice{}
+	for _, slice := range slices {
+		key := slice.Namespace + "/" + slice.Labels[discoveryv1.LabelServiceName]
+		slicesByService[key] = append(slicesByService[key], slice)
 	}
 	for _, svc := range s.Services {
-		eps, found := sliceEndpoints(svc, slices, podsByKey)
+		eps, found := sliceEndpoints(svc, slicesByService[svc.Key()], podsByKey)
 		if !found {
-			eps = podEndpoints(svc, pods, podsByKey)
+			eps = podEndpoints(svc, podsByNamespace[svc.Namespace], podsByKey)
 		}
 		if len(eps) > 0 {
 			sortEndpoints(eps)
@@ -81,6 +93,20 @@ func build(services []*corev1.Service, pods []*corev1.Pod, slices []*discoveryv1
 		}
 	}
 	return s
+}
+
+// model is the snapshot form of a Kubernetes object, made by to, or the one
+// made in an earlier build when the object is the same (the same pointer).
+func model[K comparable, M any](ps *pass, obj K, to func(K) M) M {
+	if m := ps.h.memo[obj]; m != nil {
+		if cached, ok := m.model.(M); ok {
+			return cached
+		}
+		made := to(obj)
+		m.model = made
+		return made
+	}
+	return to(obj)
 }
 
 func toService(svc *corev1.Service) *Service {

@@ -220,7 +220,29 @@ func (s *Snapshot) Secret(namespace, name string) *Secret {
 	return s.secretsByKey[namespace+"/"+name]
 }
 
-// SortByKey sorts objects by namespace/name.
+// SortByKey sorts objects by namespace/name, keeping the order of equal
+// keys. Each key is made once, and input that is already sorted (a source
+// lists in order) costs one pass.
 func SortByKey[T interface{ Key() string }](items []T) {
-	sort.SliceStable(items, func(i, j int) bool { return items[i].Key() < items[j].Key() })
+	keys := make([]string, len(items))
+	sorted := true
+	for i, item := range items {
+		keys[i] = item.Key()
+		sorted = sorted && (i == 0 || keys[i-1] <= keys[i])
+	}
+	if !sorted {
+		sort.Stable(byKey[T]{items, keys})
+	}
+}
+
+type byKey[T any] struct {
+	items []T
+	keys  []string
+}
+
+func (b byKey[T]) Len() int           { return len(b.items) }
+func (b byKey[T]) Less(i, j int) bool { return b.keys[i] < b.keys[j] }
+func (b byKey[T]) Swap(i, j int) {
+	b.items[i], b.items[j] = b.items[j], b.items[i]
+	b.keys[i], b.keys[j] = b.keys[j], b.keys[i]
 }

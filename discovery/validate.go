@@ -18,20 +18,21 @@ import (
 // builds with a Builder, which also serves the last good version of an
 // object that turned invalid. Call it before Seal.
 func Validate(s *Snapshot) []Problem {
-	ps := newPass(nil, nil)
+	ps := newPass(newHistory(), nil)
 	ps.validateRules(s)
 	return ps.finish()
 }
 
 // validateRules checks the Istio objects of s, keeping the valid ones (or
-// their last good versions). A new kind is one keepValid line here.
+// their last good versions). A new kind is one line here: keepValid, or
+// keepSelfContained when its check reads nothing but the object.
 //
 // DestinationRules are checked first, so that a VirtualService may only use
 // the subsets of rules that are themselves served. The Problems name Kind
 // and Name; the source fills in Source, which only it knows.
 func (ps *pass) validateRules(s *Snapshot) {
-	s.DestinationRules = keepValid(ps, "DestinationRule", s.DestinationRules, ValidateDestinationRule)
-	s.Gateways = keepValid(ps, "Gateway", s.Gateways, ValidateGateway)
+	s.DestinationRules = keepSelfContained(ps, "DestinationRule", s.DestinationRules, ValidateDestinationRule)
+	s.Gateways = keepSelfContained(ps, "Gateway", s.Gateways, ValidateGateway)
 	v := NewValidator(s.Services, s.DestinationRules)
 	s.VirtualServices = keepValid(ps, "VirtualService", s.VirtualServices, v.VirtualService)
 	ps.problems = append(ps.problems, CheckGatewaySecrets(s)...)
