@@ -72,7 +72,7 @@ func TestRegexesEnvoyRefuses(t *testing.T) {
 		{`a[\x{ff}-\x{0100}]`, `\x{0100}`},
 		{`\x{FF}`, ""},
 		{`\xff`, ""},
-		{`\\x{2}`, ""},      // a backslash, then x{2}
+		{`\\x{2}`, ""},        // a backslash, then x{2}
 		{`\Q\x{100}\E`, ""},   // literal text
 		{`café|ā+`, ""},       // non-ASCII text is its bytes
 		{`\x{100`, "RE2"},     // Go refuses it first
