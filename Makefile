@@ -7,6 +7,10 @@
 #                .cache/kube, scripts/ensure-kube.sh), gofmt, go vet, go test
 #   make kube    only build (or find) kube-apiserver, kube-controller-manager, etcd
 #   make bench   the benchmarks (BENCH=regexp to pick some)
+#   make fuzz    the fuzz targets, FUZZTIME each (default 2m): the folder
+#                decoder, and decode -> translate with Envoy as the oracle.
+#                New failures land in testdata/fuzz/<target>/; go test runs
+#                those and the checked-in corpus every time.
 #
 # Tests run with -count=1: the end-to-end tests build and run the binaries
 # themselves, which go test's result cache cannot see change.
@@ -18,8 +22,9 @@ TEST_TIMEOUT ?= 20m
 TEST_FLAGS   ?=
 BENCH        ?= .
 BENCH_FLAGS  ?= -benchmem
+FUZZTIME     ?= 2m
 
-.PHONY: build demo test bench envoy kube clean
+.PHONY: build demo test bench fuzz envoy kube clean
 
 build:
 	@mkdir -p bin
@@ -53,6 +58,15 @@ test:
 bench:
 	@ENVOY_BIN="$$(scripts/ensure-envoy.sh)" && export ENVOY_BIN && \
 	  $(GO) test -run '^$$' -bench '$(BENCH)' $(BENCH_FLAGS) -timeout $(TEST_TIMEOUT) $(PKGS)
+
+# -fuzzminimizetime: minimizing each new input for the default 60s would
+# leave almost no time to fuzz, as a translation costs milliseconds.
+fuzz:
+	@ENVOY_BIN="$$(scripts/ensure-envoy.sh)" && export ENVOY_BIN && \
+	  echo "fuzzing the folder decoder for $(FUZZTIME)" && \
+	  $(GO) test ./discovery/folder -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 50x && \
+	  echo "fuzzing decode -> translate -> envoy --mode validate for $(FUZZTIME)" && \
+	  $(GO) test ./test/fuzz -run '^$$' -fuzz '^FuzzTranslate$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 50x
 
 clean:
 	rm -rf bin
