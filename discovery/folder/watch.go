@@ -280,7 +280,11 @@ func (w *Watcher) reload() error {
 		w.log().Warn("skipped invalid config", "source", p.Source, "kind", p.Kind, "name", p.Name, "field", p.Field, "reason", p.Reason)
 	}
 	for _, n := range snap.Notices {
-		w.log().Info("config folder", "level", n.Level, "kind", n.Kind, "reason", n.Reason)
+		level := slog.LevelInfo
+		if n.Level == discovery.LevelWarning {
+			level = slog.LevelWarn
+		}
+		w.log().Log(context.Background(), level, "config folder", "dir", w.Dir, "kind", n.Kind, "reason", n.Reason)
 	}
 	w.Publish(snap)
 	return nil
