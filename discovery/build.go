@@ -22,6 +22,13 @@ type Input struct {
 	VirtualServices  []*VirtualService
 	DestinationRules []*DestinationRule
 	Gateways         []*Gateway
+
+	AuthorizationPolicies  []*AuthorizationPolicy
+	RequestAuthentications []*RequestAuthentication
+	// RootNamespace is Istio's meshConfig.rootNamespace ("" reads as
+	// DefaultRootNamespace).
+	RootNamespace string
+
 	// Unreadable are the problems of objects that are in the source but
 	// whose current version could not be decoded (a misspelt field in a
 	// file). With Kind and Name set, the object's last good version is
@@ -56,6 +63,8 @@ func (b *Builder) Build(in Input) *Snapshot {
 	s := build(ps, services, pods, slices)
 	s.Secrets = tlsSecrets(ps, in.Secrets)
 	s.VirtualServices, s.DestinationRules, s.Gateways = in.VirtualServices, in.DestinationRules, in.Gateways
+	s.AuthorizationPolicies, s.RequestAuthentications = in.AuthorizationPolicies, in.RequestAuthentications
+	s.RootNamespace = in.RootNamespace
 	ps.validateRules(s)
 	s.Problems = ps.finish()
 	return s

@@ -16,7 +16,16 @@ func SameConfig(a, b *Snapshot) bool {
 		sameRules(a.DestinationRules, b.DestinationRules, func(d *DestinationRule) (Meta, proto.Message) { return d.Meta, d.Spec }) &&
 		sameRules(a.Gateways, b.Gateways, func(g *Gateway) (Meta, proto.Message) { return g.Meta, g.Spec }) &&
 		// A gateway's listeners and SDS secrets follow its certificates.
-		reflect.DeepEqual(a.Secrets, b.Secrets)
+		reflect.DeepEqual(a.Secrets, b.Secrets) &&
+		sameSecurity(a, b)
+}
+
+// sameSecurity compares the security kinds and what they depend on: the
+// root namespace and the fetched JWT key sets.
+func sameSecurity(a, b *Snapshot) bool {
+	return a.Root() == b.Root() && reflect.DeepEqual(a.JWKS, b.JWKS) &&
+		sameRules(a.AuthorizationPolicies, b.AuthorizationPolicies, func(p *AuthorizationPolicy) (Meta, proto.Message) { return p.Meta, p.Spec }) &&
+		sameRules(a.RequestAuthentications, b.RequestAuthentications, func(r *RequestAuthentication) (Meta, proto.Message) { return r.Meta, r.Spec })
 }
 
 // SamePod reports whether a pod is unchanged but for readiness, which only

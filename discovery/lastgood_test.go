@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	networking "istio.io/api/networking/v1"
+	security "istio.io/api/security/v1beta1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -161,6 +162,36 @@ func lastGoodCases(t *testing.T) []lastGoodCase {
 			return ""
 		},
 	}, {
+		kind: "AuthorizationPolicy",
+		add: func(t *testing.T, in *discovery.Input, v int) {
+			paths := []string{`["/a"]`, `["/b"]`, `[""]`}[v]
+			in.AuthorizationPolicies = append(in.AuthorizationPolicies, &discovery.AuthorizationPolicy{Meta: discovery.Meta{Kind: "AuthorizationPolicy", Name: "deny", Namespace: "shop"},
+				Spec: specOf(t, &security.AuthorizationPolicy{}, "{action: DENY, rules: [{to: [{operation: {paths: "+paths+"}}]}]}")})
+		},
+		served: func(s *discovery.Snapshot) string {
+			for _, ap := range s.AuthorizationPolicies {
+				if ap.Name == "deny" {
+					return map[string]string{"/a": "v0", "/b": "v1"}[ap.Spec.Rules[0].To[0].Operation.Paths[0]]
+				}
+			}
+			return ""
+		},
+	}, {
+		kind: "RequestAuthentication",
+		add: func(t *testing.T, in *discovery.Input, v int) {
+			issuer := []string{"https://a.example", "https://b.example", ""}[v]
+			in.RequestAuthentications = append(in.RequestAuthentications, &discovery.RequestAuthentication{Meta: discovery.Meta{Kind: "RequestAuthentication", Name: "jwt", Namespace: "shop"},
+				Spec: specOf(t, &security.RequestAuthentication{}, fmt.Sprintf("jwtRules: [{issuer: %q, jwksUri: \"https://keys.example/jwks\"}]", issuer))})
+		},
+		served: func(s *discovery.Snapshot) string {
+			for _, ra := range s.RequestAuthentications {
+				if ra.Name == "jwt" {
+					return map[string]string{"https://a.example": "v0", "https://b.example": "v1"}[ra.Spec.JwtRules[0].Issuer]
+				}
+			}
+			return ""
+		},
+	}, {
 		kind: "VirtualService",
 		add: func(t *testing.T, in *discovery.Input, v int) {
 			// An 80/20 canary, then 70/30; the bad edit adds up to 110.
@@ -236,6 +267,16 @@ func TestLastGoodPerKind(t *testing.T) {
 	}
 }
 
+func caseOf(t *testing.T, kind string) lastGoodCase {
+	for _, c := range lastGoodCases(t) {
+		if c.kind == kind {
+			return c
+		}
+	}
+	t.Fatalf("no case for %s", kind)
+	return lastGoodCase{}
+}
+
 func problemsOf(s *discovery.Snapshot, kind string) []discovery.Problem {
 	var out []discovery.Problem
 	for _, p := range s.Problems {
@@ -251,7 +292,7 @@ func problemsOf(s *discovery.Snapshot, kind string) []discovery.Problem {
 // would route to nothing), and is served again when the subset is back.
 func TestLastGoodIsCheckedAgainstTheMeshNow(t *testing.T) {
 	b := discovery.NewBuilder()
-	vs := lastGoodCases(t)[6]
+	vs := caseOf(t, "VirtualService")
 	build := func(vsVersion int, subsets string) *discovery.Snapshot {
 		in := context(t)
 		in.DestinationRules[0].Spec = specOf(t, &networking.DestinationRule{}, "host: catalogue\nsubsets: "+subsets+"\n")
@@ -280,7 +321,7 @@ func TestLastGoodIsCheckedAgainstTheMeshNow(t *testing.T) {
 // not be decoded at all (discovery.Input.Unreadable) keeps its last good version.
 func TestLastGoodOfAnUnreadableObject(t *testing.T) {
 	b := discovery.NewBuilder()
-	vs := lastGoodCases(t)[6]
+	vs := caseOf(t, "VirtualService")
 	in := context(t)
 	vs.add(t, &in, 0)
 	b.Build(in)

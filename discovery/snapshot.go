@@ -35,6 +35,18 @@ type Snapshot struct {
 	// servers' tls.credentialName.
 	Secrets []*Secret
 
+	// AuthorizationPolicies and RequestAuthentications: security.istio.io.
+	AuthorizationPolicies  []*AuthorizationPolicy
+	RequestAuthentications []*RequestAuthentication
+	// RootNamespace is Istio's meshConfig.rootNamespace ("" reads as
+	// DefaultRootNamespace; see Root).
+	RootNamespace string
+	// JWKS holds the key sets the control plane fetched for the jwksUri of
+	// RequestAuthentication rules, by JWKSKey; set by the authn stage
+	// (authn.JWKSResolver), which also reports the fetches that failed. A
+	// rule whose keys are not here has none: its tokens are rejected.
+	JWKS map[string]string
+
 	// Endpoints of each service, keyed by the service's Key().
 	Endpoints map[string][]*Endpoint
 
@@ -50,6 +62,9 @@ type Snapshot struct {
 	servicesByHost map[string]*Service
 	podsByKey      map[string]*Pod
 	secretsByKey   map[string]*Secret
+
+	authorizationPoliciesByNS  map[string][]*AuthorizationPolicy
+	requestAuthenticationsByNS map[string][]*RequestAuthentication
 }
 
 // Meta identifies a Kubernetes-style object.
@@ -192,6 +207,8 @@ func (s *Snapshot) Seal() *Snapshot {
 	SortByKey(s.DestinationRules)
 	SortByKey(s.Gateways)
 	SortByKey(s.Secrets)
+	SortByKey(s.AuthorizationPolicies)
+	SortByKey(s.RequestAuthentications)
 	sortProblems(s.Problems)
 	sortProblems(s.Notices)
 	s.servicesByHost = make(map[string]*Service, len(s.Services))
@@ -202,6 +219,8 @@ func (s *Snapshot) Seal() *Snapshot {
 	for _, p := range s.Pods {
 		s.podsByKey[p.Key()] = p
 	}
+	s.authorizationPoliciesByNS = byNamespace(s.AuthorizationPolicies, func(p *AuthorizationPolicy) string { return p.Namespace })
+	s.requestAuthenticationsByNS = byNamespace(s.RequestAuthentications, func(r *RequestAuthentication) string { return r.Namespace })
 	s.secretsByKey = make(map[string]*Secret, len(s.Secrets))
 	for _, sec := range s.Secrets {
 		s.secretsByKey[sec.Key()] = sec

@@ -36,6 +36,9 @@ func (ps *pass) validateRules(s *Snapshot) {
 	v := NewValidator(s.Services, s.DestinationRules)
 	s.VirtualServices = keepValid(ps, "VirtualService", s.VirtualServices, v.VirtualService)
 	ps.problems = append(ps.problems, CheckGatewaySecrets(s)...)
+	s.AuthorizationPolicies = keepSelfContained(ps, "AuthorizationPolicy", s.AuthorizationPolicies, ValidateAuthorizationPolicy)
+	s.RequestAuthentications = keepSelfContained(ps, "RequestAuthentication", s.RequestAuthentications, ValidateRequestAuthentication)
+	ps.problems = append(ps.problems, CheckAuthorizationPolicies(s)...)
 }
 
 // problemList collects the problems of one object.

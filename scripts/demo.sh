@@ -286,8 +286,10 @@ for line in "${POD_LINES[@]}"; do
   [[ "$role" == gateway ]] && gateway_flag=(--gateway)
   "$PILOTLIGHT" bootstrap "${gateway_flag[@]}" --pod "$name" --namespace "$ns" --pod-ip "$pod_ip" \
     --local-address "$local" --xds-addr "$XDS_ADDR" --admin-port 15000 >"$boot"
+  # As Istio's agent runs Envoy: after a listener change (a policy edit),
+  # old connections close at their next request, not over 10 minutes.
   start_bg "envoy $ns/$name ($role)" "$DEMO_DIR/envoy-$ns-$name.log" \
-    "$ENVOY" -c "$boot" --disable-hot-restart --log-level "$ENVOY_LOG_LEVEL"
+    "$ENVOY" -c "$boot" --disable-hot-restart --log-level "$ENVOY_LOG_LEVEL" --drain-strategy immediate --drain-time-s 45
 done
 for line in "${POD_LINES[@]}"; do
   IFS=$'\t' read -r ns name pod_ip local app version ports role <<<"$line"

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"testing"
 
+	security "istio.io/api/security/v1beta1"
+	istiotype "istio.io/api/type/v1beta1"
+
 	"github.com/pilotlight/pilotlight/discovery"
 	"github.com/pilotlight/pilotlight/discovery/discoverytest"
 	"github.com/pilotlight/pilotlight/discovery/folder"
@@ -42,4 +45,47 @@ func translateAll(snap *discovery.Snapshot) {
 	for _, pod := range snap.Pods {
 		m.ForProxy(Proxy{Type: Sidecar, IP: pod.IP, PodName: pod.Name, Namespace: pod.Namespace})
 	}
+}
+
+// BenchmarkTranslateSyntheticMeshWithPolicies: the synthetic mesh of 500
+// services with an ALLOW policy per service (selector, from namespaces,
+// to methods and paths), a namespace-wide DENY, a mesh-wide one in the
+// root namespace and a RequestAuthentication: the cost of the RBAC and JWT
+// filters of every proxy's inbound listener.
+func BenchmarkTranslateSyntheticMeshWithPolicies(b *testing.B) {
+	snap := withPolicies(discoverytest.Synthetic(500, 4))
+	b.Run(fmt.Sprintf("services=500,proxies=%d,policies=%d", len(snap.Pods), len(snap.AuthorizationPolicies)), func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			translateAll(snap)
+		}
+	})
+}
+
+func withPolicies(snap *discovery.Snapshot) *discovery.Snapshot {
+	s := *snap
+	s.AuthorizationPolicies = nil
+	for _, svc := range snap.Services {
+		s.AuthorizationPolicies = append(s.AuthorizationPolicies, &discovery.AuthorizationPolicy{
+			Meta: discovery.Meta{Kind: "AuthorizationPolicy", Name: svc.Name, Namespace: svc.Namespace},
+			Spec: &security.AuthorizationPolicy{
+				Selector: &istiotype.WorkloadSelector{MatchLabels: svc.Selector},
+				Rules: []*security.Rule{{
+					From: []*security.Rule_From{{Source: &security.Source{Namespaces: []string{svc.Namespace}}}},
+					To:   []*security.Rule_To{{Operation: &security.Operation{Methods: []string{"GET"}, Paths: []string{"/api/*"}}}},
+				}},
+			},
+		})
+	}
+	deny := &security.AuthorizationPolicy{Action: security.AuthorizationPolicy_DENY, Rules: []*security.Rule{{
+		To: []*security.Rule_To{{Operation: &security.Operation{Paths: []string{"/admin/*"}}}},
+	}}}
+	s.AuthorizationPolicies = append(s.AuthorizationPolicies,
+		&discovery.AuthorizationPolicy{Meta: discovery.Meta{Kind: "AuthorizationPolicy", Name: "deny-admin", Namespace: "load"}, Spec: deny},
+		&discovery.AuthorizationPolicy{Meta: discovery.Meta{Kind: "AuthorizationPolicy", Name: "deny-admin", Namespace: discovery.DefaultRootNamespace}, Spec: deny})
+	s.RequestAuthentications = []*discovery.RequestAuthentication{{
+		Meta: discovery.Meta{Kind: "RequestAuthentication", Name: "jwt", Namespace: "load"},
+		Spec: &security.RequestAuthentication{JwtRules: []*security.JWTRule{{Issuer: "https://issuer.example", JwksUri: "https://issuer.example/jwks.json"}}},
+	}}
+	return s.Seal()
 }

@@ -27,6 +27,7 @@ func gatewayHTTPManager(c filterContext, statPrefix, routeName string) *hcm.Http
 		// use_remote_address: the gateway is the mesh's edge; the client's
 		// address, not a header it sent, goes into x-forwarded-for.
 		UseRemoteAddress: wrapperspb.Bool(true),
+		NormalizePath:    wrapperspb.Bool(true), // see inboundFilterChains
 		HttpFilters:      httpFilters(c),
 	}
 }

@@ -1,6 +1,8 @@
 package translate
 
 import (
+	"sync"
+
 	router "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
@@ -27,6 +29,31 @@ type filterContext struct {
 	// sidecar's outbound HTTP proxy.
 	port    uint32
 	gateway bool
+	// policies are the security policies of pod, looked up once for all
+	// the filters of a listener (httpFilters fills it in).
+	policies *podPolicies
+}
+
+// podPolicies looks the security policies of a pod up on first use.
+type podPolicies struct {
+	authorization  func() []*discovery.AuthorizationPolicy
+	authentication func() []*discovery.RequestAuthentication
+}
+
+// noPolicies: a mesh without security policies looks nothing up.
+var noPolicies = &podPolicies{
+	authorization:  func() []*discovery.AuthorizationPolicy { return nil },
+	authentication: func() []*discovery.RequestAuthentication { return nil },
+}
+
+func policiesOf(snap *discovery.Snapshot, pod *discovery.Pod) *podPolicies {
+	if len(snap.AuthorizationPolicies)+len(snap.RequestAuthentications) == 0 {
+		return noPolicies
+	}
+	return &podPolicies{
+		authorization:  sync.OnceValue(func() []*discovery.AuthorizationPolicy { return snap.AuthorizationPoliciesFor(pod) }),
+		authentication: sync.OnceValue(func() []*discovery.RequestAuthentication { return snap.RequestAuthenticationsFor(pod) }),
+	}
 }
 
 // httpFilter is one entry of an HTTP connection manager's filter chain.
@@ -38,10 +65,18 @@ type httpFilter interface {
 }
 
 // httpFilterOrder: Envoy runs HTTP filters in list order; the router must be last.
-// fault then cors, as Istio orders them (fault.go, cors.go).
-var httpFilterOrder = []httpFilter{faultFilter{}, corsFilter{}, routerFilter{}}
+// As Istio orders them on inbound HTTP: CUSTOM authorization, jwt_authn,
+// then RBAC for AUDIT, DENY and ALLOW (rbac.go, jwt_authn.go); then fault
+// and cors (fault.go, cors.go).
+var httpFilterOrder = []httpFilter{
+	rbacFilter{rbacCustom}, jwtAuthnFilter{}, rbacFilter{rbacAudit}, rbacFilter{rbacDeny}, rbacFilter{rbacAllow},
+	faultFilter{}, corsFilter{}, routerFilter{},
+}
 
 func httpFilters(c filterContext) []*hcm.HttpFilter {
+	if c.pod != nil && c.policies == nil {
+		c.policies = policiesOf(c.snap, c.pod)
+	}
 	var out []*hcm.HttpFilter
 	for _, f := range httpFilterOrder {
 		if built := f.build(c); built != nil {

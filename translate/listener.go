@@ -79,7 +79,12 @@ func inboundFilterChains(c filterContext) []*listener.FilterChain {
 				Routes:  []*route.Route{forwardAll("default", cluster)},
 			}},
 		}},
-		HttpFilters: httpFilters(c),
+		// normalize_path: as Istio's default (meshConfig.pathNormalization
+		// BASE), RFC 3986 normalization before any filter, so that an
+		// AuthorizationPolicy on /admin/* also holds for /public/../admin/x
+		// and /%61dmin/x, and the app sees the path the policy judged.
+		NormalizePath: wrapperspb.Bool(true),
+		HttpFilters:   httpFilters(c),
 	}
 	return []*listener.FilterChain{{Name: "inbound_plaintext", Filters: []*listener.Filter{hcmFilter(manager)}}}
 }
@@ -91,23 +96,12 @@ func hcmFilter(manager *hcm.HttpConnectionManager) *listener.Filter {
 	}
 }
 
-// inboundPorts are the distinct target ports of every service port that
-// selects this pod: the ports where the mesh will send it traffic.
-func (m *Mesh) inboundPorts(pod *discovery.Pod) []uint32 {
-	seen := map[uint32]bool{}
-	var out []uint32
-	for _, svc := range m.snap.Services {
-		if svc.Namespace != pod.Namespace || len(svc.Selector) == 0 || !hasLabels(pod.Labels, svc.Selector) {
-			continue
-		}
-		for _, sp := range svc.Ports {
-			if port, ok := pod.ResolveTargetPort(sp); ok && !seen[port] {
-				seen[port] = true
-				out = append(out, port)
-			}
-		}
+// portNumbers are the numbers of a pod's inbound ports.
+func portNumbers(ports []discovery.InboundPort) []uint32 {
+	out := make([]uint32, len(ports))
+	for i, p := range ports {
+		out[i] = p.Port
 	}
-	sortByName(out, func(p uint32) string { return pad(p) })
 	return out
 }
 

@@ -67,14 +67,15 @@ func (m *Mesh) ForProxy(p Proxy) *Resources {
 		Routes:          []*route.RouteConfiguration{m.proxyRouteConfig(m.proxySource(p))},
 	}
 	if pod := m.snap.Pod(p.Namespace, p.PodName); pod != nil && p.Type == Sidecar {
-		inbound := m.inboundPorts(pod)
+		ports := discovery.InboundPorts(m.snap.Services, pod)
+		inbound := portNumbers(ports)
 		// "inbound|…" sorts before "outbound|…", and both parts are sorted
 		// already: no need to sort thousands of clusters per proxy.
 		res.Clusters = inboundClusters(pod, inbound)
 		res.Listeners = append(res.Listeners, outboundProxyListener(m.snap, pod))
-		httpPorts, tcpPorts := m.splitInboundPorts(pod, inbound)
+		httpPorts, tcpPorts := splitInboundPorts(ports)
 		res.Listeners = append(res.Listeners, inboundListeners(m.snap, pod, httpPorts)...)
-		res.Listeners = append(res.Listeners, inboundTCPListeners(pod, tcpPorts)...)
+		res.Listeners = append(res.Listeners, inboundTCPListeners(m.snap, pod, tcpPorts)...)
 		res.Listeners = append(res.Listeners, m.outboundTCPListeners(pod, inbound)...)
 	}
 	if pod := m.snap.Pod(p.Namespace, p.PodName); pod != nil && p.Type == Router {

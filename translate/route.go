@@ -1,8 +1,6 @@
 package translate
 
 import (
-	"strings"
-
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 
 	"github.com/pilotlight/pilotlight/discovery"
@@ -66,21 +64,5 @@ func serviceRoutes(snap *discovery.Snapshot, r *rules, svc *discovery.Service, p
 	return []*route.Route{defaultRoute(OutboundClusterName(port, "", svc.Hostname))}
 }
 
-// isHTTP follows Istio's protocol selection: appProtocol, else the port
-// name's prefix. Unnamed ports are treated as HTTP for now (Istio sniffs).
-// A UDP or SCTP port is never HTTP: a Service may have port 53 twice, for
-// UDP and TCP (kube-dns does), and only the TCP one can get a virtual host.
-func isHTTP(port discovery.ServicePort) bool {
-	if port.Protocol == "UDP" || port.Protocol == "SCTP" {
-		return false
-	}
-	proto := strings.ToLower(port.AppProtocol)
-	if proto == "" {
-		proto, _, _ = strings.Cut(strings.ToLower(port.Name), "-")
-	}
-	switch proto {
-	case "tcp", "tls", "https", "mongo", "mysql", "redis", "udp":
-		return false
-	}
-	return true
-}
+// isHTTP follows Istio's protocol selection (ServicePort.SpeaksHTTP).
+func isHTTP(port discovery.ServicePort) bool { return port.SpeaksHTTP() }

@@ -1,8 +1,6 @@
 package translate
 
 import (
-	"strings"
-
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 
@@ -34,23 +32,7 @@ type l4ServicePort struct {
 
 // isTLSPort: Istio's protocols for TLS the mesh does not terminate.
 func isTLSPort(port discovery.ServicePort) bool {
-	return protocolOf(port) == "tls" || protocolOf(port) == "https"
-}
-
-// isTCPStream: a port the sidecar forwards as a byte stream (everything
-// that is not HTTP, save UDP and SCTP, which tcp_proxy cannot carry).
-func isTCPStream(port discovery.ServicePort) bool {
-	return !isHTTP(port) && port.Protocol != "UDP" && port.Protocol != "SCTP"
-}
-
-// protocolOf is the protocol as isHTTP reads it: appProtocol, else the
-// port name's prefix.
-func protocolOf(port discovery.ServicePort) string {
-	proto := strings.ToLower(port.AppProtocol)
-	if proto == "" {
-		proto, _, _ = strings.Cut(strings.ToLower(port.Name), "-")
-	}
-	return proto
+	return port.ProtocolName() == "tls" || port.ProtocolName() == "https"
 }
 
 // l4ServicePorts groups the mesh's TCP and TLS service ports by number, in
@@ -60,7 +42,7 @@ func l4ServicePorts(snap *discovery.Snapshot) []*l4ServicePort {
 	var out []*l4ServicePort
 	for _, svc := range snap.Services {
 		for _, sp := range svc.Ports {
-			if !isTCPStream(sp) {
+			if !sp.ByteStream() {
 				continue
 			}
 			g := byPort[sp.Port]
@@ -254,42 +236,35 @@ func hasHost(vs *discovery.VirtualService, host string) bool {
 
 // splitInboundPorts sorts a pod's inbound ports into those the mesh sends
 // HTTP to and those it sends a byte stream (TCP, or TLS the app
-// terminates). A port that any service speaks HTTP to stays HTTP.
-func (m *Mesh) splitInboundPorts(pod *discovery.Pod, ports []uint32) (httpPorts, tcpPorts []uint32) {
-	if len(m.l4Ports()) == 0 {
-		return ports, nil // an all-HTTP mesh: nothing to sort
-	}
-	http := map[uint32]bool{}
-	for _, svc := range m.snap.Services {
-		if svc.Namespace != pod.Namespace || len(svc.Selector) == 0 || !hasLabels(pod.Labels, svc.Selector) {
-			continue
-		}
-		for _, sp := range svc.Ports {
-			if port, ok := pod.ResolveTargetPort(sp); ok && !isTCPStream(sp) {
-				http[port] = true
-			}
-		}
-	}
+// terminates).
+func splitInboundPorts(ports []discovery.InboundPort) (httpPorts, tcpPorts []uint32) {
 	for _, p := range ports {
-		if http[p] {
-			httpPorts = append(httpPorts, p)
+		if p.HTTP {
+			httpPorts = append(httpPorts, p.Port)
 		} else {
-			tcpPorts = append(tcpPorts, p)
+			tcpPorts = append(tcpPorts, p.Port)
 		}
 	}
 	return httpPorts, tcpPorts
 }
 
 // inboundTCPListeners accept mesh TCP traffic at podIP:targetPort and pass
-// the bytes to the app on its localhost (inbound|PORT||).
-func inboundTCPListeners(pod *discovery.Pod, ports []uint32) []*listener.Listener {
+// the bytes to the app on its localhost (inbound|PORT||), after the
+// network RBAC filters of the AuthorizationPolicies that apply to the pod
+// (rbac.go): a connection they deny is closed.
+func inboundTCPListeners(snap *discovery.Snapshot, pod *discovery.Pod, ports []uint32) []*listener.Listener {
+	if len(ports) == 0 {
+		return nil
+	}
 	out := make([]*listener.Listener, 0, len(ports))
+	rbac := tcpRBACFilters(snap.AuthorizationPoliciesFor(pod))
 	for _, port := range ports {
 		cluster := InboundClusterName(port)
+		filters := append(append([]*listener.Filter(nil), rbac...), tcpProxyTo(cluster, cluster))
 		out = append(out, &listener.Listener{
 			Name:             ListenerName(pod.IP, port),
 			Address:          socketAddress(pod.IP, port),
-			FilterChains:     []*listener.FilterChain{{Name: "inbound_tcp", Filters: []*listener.Filter{tcpProxyTo(cluster, cluster)}}},
+			FilterChains:     []*listener.FilterChain{{Name: "inbound_tcp", Filters: filters}},
 			TrafficDirection: core.TrafficDirection_INBOUND,
 		})
 	}

@@ -29,7 +29,7 @@ func newFolderMode(f serveFlags, log *slog.Logger, reg prometheus.Registerer) (*
 		Dir:         f.configDir,
 		Log:         log,
 		WriteSettle: f.writeSettle,
-		Options:     folder.Options{MaxFileSize: f.maxFileSize.Value()},
+		Options:     folder.Options{MaxFileSize: f.maxFileSize.Value(), RootNamespace: f.rootNamespace},
 	}}
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "pilotlight_config_folder_watched",

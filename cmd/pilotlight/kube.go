@@ -58,7 +58,7 @@ type kubeMode struct {
 	identity string
 }
 
-func newKubeMode(k kubeFlags, log *slog.Logger) (*kubeMode, error) {
+func newKubeMode(k kubeFlags, rootNamespace string, log *slog.Logger) (*kubeMode, error) {
 	// client-go logs through klog: send it to the same JSON log.
 	klog.SetSlogLogger(log)
 	cfg, err := restConfig(k.kubeconfig)
@@ -73,7 +73,7 @@ func newKubeMode(k kubeFlags, log *slog.Logger) (*kubeMode, error) {
 	if err != nil {
 		return nil, err
 	}
-	src, err := kube.New(kube.Options{Kube: kc, Istio: ic, Log: log})
+	src, err := kube.New(kube.Options{Kube: kc, Istio: ic, Log: log, RootNamespace: rootNamespace})
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/pilotlight/pilotlight/discovery"
 	"github.com/pilotlight/pilotlight/discovery/folder"
 	"github.com/pilotlight/pilotlight/xds"
 )
@@ -32,6 +33,9 @@ type serveFlags struct {
 	debounce    time.Duration
 	logLevel    string
 	kube        kubeFlags
+
+	rootNamespace string
+	jwks          jwksFlags
 }
 
 func serveCommand() *cobra.Command {
@@ -40,8 +44,13 @@ func serveCommand() *cobra.Command {
 		Use:   "serve",
 		Short: "Serve Envoy proxies their config over ADS",
 		Long: `Serve reads the mesh (Kubernetes Services, Pods, EndpointSlices and Istio
-VirtualServices, DestinationRules, Gateways) and serves every connected Envoy
-its own view over ADS (state of the world and Delta).
+VirtualServices, DestinationRules, Gateways, AuthorizationPolicies,
+RequestAuthentications) and serves every connected Envoy its own view over ADS
+(state of the world and Delta).
+
+The keys of RequestAuthentication jwksUri are fetched here, not by each Envoy,
+inlined into the config and refreshed; --jwks-redirect points those fetches
+elsewhere (a local folder or server) for offline clusters and tests.
 
 With --config-dir it reads multi-document YAML from a folder and watches it.
 Otherwise it watches a Kubernetes API server: the one of --kubeconfig, or, in
@@ -63,7 +72,9 @@ Istio objects.`,
 	cmd.Flags().StringVar(&f.httpAddr, "http-addr", "127.0.0.1:15014", "address of /metrics, /healthz, /readyz and /debug/")
 	cmd.Flags().DurationVar(&f.debounce, "debounce", 100*time.Millisecond, "quiet time after a change before pushing")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().StringVar(&f.rootNamespace, "root-namespace", discovery.DefaultRootNamespace, "Istio's meshConfig.rootNamespace: security policies there without a selector apply to the whole mesh")
 	f.kube.addTo(cmd)
+	f.jwks.addTo(cmd)
 	return cmd
 }
 
@@ -74,6 +85,10 @@ func serve(ctx context.Context, f serveFlags) error {
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	if err := f.checkSource(); err != nil {
+		return err
+	}
+	jwks, err := f.jwks.resolver(log)
+	if err != nil {
 		return err
 	}
 	reg := prometheus.NewRegistry()
@@ -105,16 +120,17 @@ func serve(ctx context.Context, f serveFlags) error {
 	)
 	server.Register(grpcServer)
 	var handler http.Handler = debugMux(server, reg)
+	// discovery → JWKS resolver (fetches and inlines jwksUri keys) → xDS.
 	var source func(context.Context) error
 	if fm != nil {
-		source = func(ctx context.Context) error { return fm.run(ctx, server.Update) }
+		source = func(ctx context.Context) error { return fm.run(ctx, jwks.Update) }
 		handler = fm.handler(handler, server)
 	} else {
-		k, err := newKubeMode(f.kube, log)
+		k, err := newKubeMode(f.kube, f.rootNamespace, log)
 		if err != nil {
 			return err
 		}
-		source = func(ctx context.Context) error { return k.run(ctx, server.Update) }
+		source = func(ctx context.Context) error { return k.run(ctx, jwks.Update) }
 		handler = k.handler(handler, server)
 	}
 	httpServer := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
@@ -124,6 +140,7 @@ func serve(ctx context.Context, f serveFlags) error {
 	errs := make(chan error, 3)
 	sourceDone := make(chan struct{})
 	go server.Run(ctx)
+	go jwks.Run(ctx, server.Update)
 	go func() { defer close(sourceDone); errs <- source(ctx) }()
 	go func() { errs <- grpcServer.Serve(xdsListener) }()
 	go func() { errs <- httpServer.Serve(httpListener) }()

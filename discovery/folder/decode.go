@@ -13,9 +13,12 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	networking "istio.io/api/networking/v1"
+	security "istio.io/api/security/v1beta1"
 	istiov1 "istio.io/client-go/pkg/apis/networking/v1"
 	istiov1alpha3 "istio.io/client-go/pkg/apis/networking/v1alpha3"
 	istiov1beta1 "istio.io/client-go/pkg/apis/networking/v1beta1"
+	securityv1 "istio.io/client-go/pkg/apis/security/v1"
+	securityv1beta1 "istio.io/client-go/pkg/apis/security/v1beta1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -55,6 +58,12 @@ var decoders = map[string]decoder{
 	"networking.istio.io/v1/Gateway":       decodeGateway[istiov1.Gateway],
 	"networking.istio.io/v1beta1/Gateway":  decodeGateway[istiov1beta1.Gateway],
 	"networking.istio.io/v1alpha3/Gateway": decodeGateway[istiov1alpha3.Gateway],
+
+	"security.istio.io/v1/AuthorizationPolicy":      decodeAuthorizationPolicy[securityv1.AuthorizationPolicy],
+	"security.istio.io/v1beta1/AuthorizationPolicy": decodeAuthorizationPolicy[securityv1beta1.AuthorizationPolicy],
+
+	"security.istio.io/v1/RequestAuthentication":      decodeRequestAuthentication[securityv1.RequestAuthentication],
+	"security.istio.io/v1beta1/RequestAuthentication": decodeRequestAuthentication[securityv1beta1.RequestAuthentication],
 }
 
 // clusterScoped kinds have no namespace.
@@ -89,6 +98,18 @@ func decodeGateway[T any, PT object[T]](doc []byte, namespace string) (any, []fi
 	spec := &networking.Gateway{}
 	meta, errs := decodeIstio[T, PT](doc, namespace, "Gateway", spec)
 	return &discovery.Gateway{Meta: meta, Spec: spec}, errs
+}
+
+func decodeAuthorizationPolicy[T any, PT object[T]](doc []byte, namespace string) (any, []fieldError) {
+	spec := &security.AuthorizationPolicy{}
+	meta, errs := decodeIstio[T, PT](doc, namespace, "AuthorizationPolicy", spec)
+	return &discovery.AuthorizationPolicy{Meta: meta, Spec: spec}, errs
+}
+
+func decodeRequestAuthentication[T any, PT object[T]](doc []byte, namespace string) (any, []fieldError) {
+	spec := &security.RequestAuthentication{}
+	meta, errs := decodeIstio[T, PT](doc, namespace, "RequestAuthentication", spec)
+	return &discovery.RequestAuthentication{Meta: meta, Spec: spec}, errs
 }
 
 // decodeIstio decodes an Istio object in two parts. The envelope (apiVersion,

@@ -146,6 +146,34 @@ endpoints: [{addresses: [10.2.0.1]}]
 			return ""
 		},
 	}, {
+		kind: "AuthorizationPolicy", name: "shop/deny",
+		yaml: func(v int) string {
+			return "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: deny, namespace: shop}\n" +
+				"spec: {action: DENY, rules: [{to: [{operation: {paths: [" + []string{`"/a"`, `"/b"`, `""`}[v] + "]}}]}]}\n"
+		},
+		served: func(s *discovery.Snapshot) string {
+			for _, ap := range s.AuthorizationPolicies {
+				if ap.Name == "deny" {
+					return map[string]string{"/a": "v0", "/b": "v1"}[ap.Spec.Rules[0].To[0].Operation.Paths[0]]
+				}
+			}
+			return ""
+		},
+	}, {
+		kind: "RequestAuthentication", name: "shop/jwt",
+		yaml: func(v int) string {
+			return fmt.Sprintf("apiVersion: security.istio.io/v1beta1\nkind: RequestAuthentication\nmetadata: {name: jwt, namespace: shop}\n"+
+				"spec: {jwtRules: [{issuer: %q, jwksUri: \"https://keys.example/jwks\"}]}\n", []string{"https://a.example", "https://b.example", ""}[v])
+		},
+		served: func(s *discovery.Snapshot) string {
+			for _, ra := range s.RequestAuthentications {
+				if ra.Name == "jwt" {
+					return map[string]string{"https://a.example": "v0", "https://b.example": "v1"}[ra.Spec.JwtRules[0].Issuer]
+				}
+			}
+			return ""
+		},
+	}, {
 		kind: "VirtualService", name: "shop/catalogue",
 		yaml: func(v int) string {
 			return fmt.Sprintf(`apiVersion: networking.istio.io/v1

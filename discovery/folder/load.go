@@ -1,7 +1,7 @@
 // Package folder serves the mesh from a folder of Kubernetes and Istio YAML,
 // the files one would `kubectl apply -R -f`: Services, Pods, EndpointSlices,
-// Secrets (the TLS ones, for gateways), VirtualServices, DestinationRules
-// and Gateways.
+// Secrets (the TLS ones, for gateways), VirtualServices, DestinationRules,
+// Gateways, AuthorizationPolicies and RequestAuthentications.
 //
 // A folder has no API server in front of it: nothing rejected a misspelt
 // field or a route to a missing subset when the file was written. So every
@@ -32,6 +32,9 @@ type Options struct {
 	// MaxFileSize is the size of the largest file read; a larger one is
 	// reported and skipped. Zero means DefaultMaxFileSize.
 	MaxFileSize int64
+	// RootNamespace is Istio's meshConfig.rootNamespace; "" means
+	// discovery.DefaultRootNamespace.
+	RootNamespace string
 }
 
 func (o Options) maxFileSize() int64 {
@@ -43,7 +46,8 @@ func (o Options) maxFileSize() int64 {
 
 // Load reads every *.yaml, *.yml and *.json file under dir (recursively,
 // skipping hidden files and directories) into a sealed snapshot with
-// Version 1. It fails only when dir itself cannot be read.
+// Version 1 and Istio's default root namespace. It fails only when dir
+// itself cannot be read.
 func Load(dir string) (*discovery.Snapshot, error) {
 	return newReader(dir, Options{}).read(1, nil)
 }
@@ -115,7 +119,7 @@ func (r *reader) parse(f listedFile, prev *parsedFile) *parsedFile {
 
 // snapshot assembles the parsed files into a sealed snapshot.
 func (r *reader) snapshot(version uint64, problems []discovery.Problem) *discovery.Snapshot {
-	var in discovery.Input
+	in := discovery.Input{RootNamespace: r.opts.RootNamespace}
 	origin := map[string]string{} // "Kind namespace/name" -> source of the object served
 	ignored := map[string]int{}   // "apiVersion Kind" -> documents
 	names := make([]string, 0, len(r.files))
@@ -209,6 +213,10 @@ func addObject(in *discovery.Input, obj any) {
 		in.DestinationRules = append(in.DestinationRules, o)
 	case *discovery.Gateway:
 		in.Gateways = append(in.Gateways, o)
+	case *discovery.AuthorizationPolicy:
+		in.AuthorizationPolicies = append(in.AuthorizationPolicies, o)
+	case *discovery.RequestAuthentication:
+		in.RequestAuthentications = append(in.RequestAuthentications, o)
 	default:
 		panic(fmt.Sprintf("folder: decoder returned %T", obj))
 	}
@@ -315,6 +323,9 @@ func parseDocument(source string, doc document, isJSON bool) parsedDoc {
 	}
 	if len(errs) == 0 {
 		d.key, d.object = discovery.ObjectKey(h.Kind, h.name()), obj
+		if ra, ok := obj.(*discovery.RequestAuthentication); ok {
+			ra.Origin = source // where its JWKS fetch problems point
+		}
 	}
 	return d
 }

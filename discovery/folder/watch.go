@@ -62,6 +62,9 @@ type Watcher struct {
 	// before it is read; zero means DefaultWriteSettle.
 	WriteSettle time.Duration
 	Options     Options
+	// RootNamespace is Istio's meshConfig.rootNamespace; "" means
+	// Options.RootNamespace, else discovery.DefaultRootNamespace.
+	RootNamespace string
 
 	version uint64 // of the last published snapshot
 	reader  *reader
@@ -122,7 +125,11 @@ func (w *Watcher) Run(ctx context.Context) error {
 		return err
 	}
 	defer fsw.Close()
-	w.fs, w.abs, w.reader = fsw, abs, newReader(w.Dir, w.Options)
+	opts := w.Options
+	if w.RootNamespace != "" {
+		opts.RootNamespace = w.RootNamespace
+	}
+	w.fs, w.abs, w.reader = fsw, abs, newReader(w.Dir, opts)
 	w.watched, w.written = map[string]bool{}, map[string]time.Time{}
 	// The parent sees the folder itself removed, moved or created.
 	if err := fsw.Add(filepath.Dir(abs)); err != nil {

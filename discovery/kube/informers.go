@@ -7,6 +7,7 @@ import (
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
 	istioinformers "istio.io/client-go/pkg/informers/externalversions"
 	networkinglisters "istio.io/client-go/pkg/listers/networking/v1"
+	securitylisters "istio.io/client-go/pkg/listers/security/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -33,6 +34,12 @@ type informers struct {
 	destinationRules networkinglisters.DestinationRuleLister
 	gateways         networkinglisters.GatewayLister
 
+	authorizationPolicies  securitylisters.AuthorizationPolicyLister
+	requestAuthentications securitylisters.RequestAuthenticationLister
+
+	// rootNamespace goes into every snapshot (discovery.Snapshot.RootNamespace).
+	rootNamespace string
+
 	// synced reports, per informer, whether its initial list has been
 	// handed to the event handler.
 	synced []cache.InformerSynced
@@ -54,14 +61,17 @@ func newInformers(kc kubernetes.Interface, ic istioclient.Interface, onChange fu
 		virtualServices:  isf.Networking().V1().VirtualServices().Lister(),
 		destinationRules: isf.Networking().V1().DestinationRules().Lister(),
 		gateways:         isf.Networking().V1().Gateways().Lister(),
+
+		authorizationPolicies:  isf.Security().V1().AuthorizationPolicies().Lister(),
+		requestAuthentications: isf.Security().V1().RequestAuthentications().Lister(),
 	}
 	// Namespaces go into no snapshot yet; they are watched so that the
 	// cache is warm and readiness covers them when namespace labels start
 	// to matter (sidecar injection, policy scoping).
 	inf.synced = append(inf.synced, kf.Core().V1().Namespaces().Informer().HasSynced)
-	// The security kinds are not in the snapshot yet either, but a change to
-	// one will matter once they are: they are watched like the rest, and a
-	// rebuild they cause publishes nothing while the snapshot is the same.
+	// PeerAuthentication is not in the snapshot yet, but a change to one
+	// will matter once it is: it is watched like the rest, and a rebuild it
+	// causes publishes nothing while the snapshot is the same.
 	err := inf.notify(onChange,
 		kf.Core().V1().Services().Informer(),
 		kf.Core().V1().Pods().Informer(),

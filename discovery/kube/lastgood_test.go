@@ -7,7 +7,9 @@ import (
 	"testing"
 
 	networking "istio.io/api/networking/v1"
+	security "istio.io/api/security/v1beta1"
 	istiov1 "istio.io/client-go/pkg/apis/networking/v1"
+	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -120,6 +122,22 @@ func kubeCases(t *testing.T) []kubeCase {
 			for _, gw := range s.Gateways {
 				if gw.Name == "edge" {
 					return fmt.Sprintf("v%d", gw.Spec.Servers[0].Port.Number-8080)
+				}
+			}
+			return ""
+		},
+	}, {
+		kind: "AuthorizationPolicy", resource: securityv1.SchemeGroupVersion.WithResource("authorizationpolicies"), istio: true,
+		object: func(v int) runtime.Object {
+			return &securityv1.AuthorizationPolicy{ObjectMeta: objectMeta("deny", nil), Spec: security.AuthorizationPolicy{
+				Action: security.AuthorizationPolicy_DENY,
+				Rules:  []*security.Rule{{To: []*security.Rule_To{{Operation: &security.Operation{Paths: []string{[]string{"/a", "/b", ""}[v]}}}}}},
+			}}
+		},
+		served: func(s *discovery.Snapshot) string {
+			for _, ap := range s.AuthorizationPolicies {
+				if ap.Name == "deny" {
+					return map[string]string{"/a": "v0", "/b": "v1"}[ap.Spec.Rules[0].To[0].Operation.Paths[0]]
 				}
 			}
 			return ""

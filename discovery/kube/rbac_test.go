@@ -25,13 +25,13 @@ func TestRBACGrantsWhatTheSourceUses(t *testing.T) {
 	clusterRole, leaseRole := readRBAC(t, "../../deploy/rbac.yaml")
 
 	kube, istio := meshObjects(routeToSubset("v3")) // invalid: status is written
-	istio = append(istio, invalidGateway(), invalidDestinationRule())
+	istio = append(istio, invalidGateway(), invalidDestinationRule(), invalidAuthorizationPolicy(), invalidRequestAuthentication())
 	h := startSource(t, kube, istio)
 	h.next()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); h.src.WriteStatus(ctx) }()
-	eventually(t, "status on the three invalid objects", func() bool { return statusWrites(h) >= 3 })
+	eventually(t, "status on the five invalid objects", func() bool { return statusWrites(h) >= 5 })
 	cancel()
 	<-done
 

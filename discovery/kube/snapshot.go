@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	istiov1 "istio.io/client-go/pkg/apis/networking/v1"
+	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -51,6 +52,13 @@ func (inf *informers) snapshot(b *discovery.Builder, version uint64) (*discovery
 		Gateways: convert(c.gateways, r, "Gateway", func(o *istiov1.Gateway, m discovery.Meta) *discovery.Gateway {
 			return &discovery.Gateway{Meta: m, Spec: &o.Spec}
 		}),
+		AuthorizationPolicies: convert(c.authorizationPolicies, r, "AuthorizationPolicy", func(o *securityv1.AuthorizationPolicy, m discovery.Meta) *discovery.AuthorizationPolicy {
+			return &discovery.AuthorizationPolicy{Meta: m, Spec: &o.Spec}
+		}),
+		RequestAuthentications: convert(c.requestAuthentications, r, "RequestAuthentication", func(o *securityv1.RequestAuthentication, m discovery.Meta) *discovery.RequestAuthentication {
+			return &discovery.RequestAuthentication{Meta: m, Spec: &o.Spec, Origin: m.Key()}
+		}),
+		RootNamespace: inf.rootNamespace,
 	})
 	s.Version = version
 	for i := range s.Problems {
@@ -71,11 +79,14 @@ type cached struct {
 	virtualServices  []*istiov1.VirtualService
 	destinationRules []*istiov1.DestinationRule
 	gateways         []*istiov1.Gateway
+
+	authorizationPolicies  []*securityv1.AuthorizationPolicy
+	requestAuthentications []*securityv1.RequestAuthentication
 }
 
 func (inf *informers) list() (c cached, err error) {
 	everything := labels.Everything()
-	var errs [7]error
+	var errs [9]error
 	c.services, errs[0] = inf.services.List(everything)
 	c.pods, errs[1] = inf.pods.List(everything)
 	c.slices, errs[2] = inf.slices.List(everything)
@@ -83,6 +94,8 @@ func (inf *informers) list() (c cached, err error) {
 	c.virtualServices, errs[4] = inf.virtualServices.List(everything)
 	c.destinationRules, errs[5] = inf.destinationRules.List(everything)
 	c.gateways, errs[6] = inf.gateways.List(everything)
+	c.authorizationPolicies, errs[7] = inf.authorizationPolicies.List(everything)
+	c.requestAuthentications, errs[8] = inf.requestAuthentications.List(everything)
 	// Caches list in map order. Sorting the inputs makes the build itself
 	// deterministic, such as which slice an address shared by two comes from.
 	sortObjects(c.services)
@@ -130,5 +143,6 @@ func withoutRules(s *discovery.Snapshot) discovery.Snapshot {
 	c := *s
 	c.Version = 0
 	c.VirtualServices, c.DestinationRules, c.Gateways = nil, nil, nil
+	c.AuthorizationPolicies, c.RequestAuthentications = nil, nil
 	return c
 }

@@ -37,6 +37,9 @@ type Options struct {
 	Log   *slog.Logger // nil means slog.Default()
 	// Settle is the quiet time before a rebuild; zero means DefaultSettle.
 	Settle time.Duration
+	// RootNamespace is Istio's meshConfig.rootNamespace; "" means
+	// discovery.DefaultRootNamespace.
+	RootNamespace string
 }
 
 // Source is the mesh as the API server has it.
@@ -77,6 +80,7 @@ func New(opts Options) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
+	inf.rootNamespace = opts.RootNamespace
 	s.inf = inf
 	s.status = newStatusWriter(opts.Istio, inf, s.log)
 	return s, nil

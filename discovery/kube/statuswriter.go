@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	istiometa "istio.io/api/meta/v1alpha1"
 	istiov1 "istio.io/client-go/pkg/apis/networking/v1"
+	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -72,7 +73,7 @@ type statusWriter struct {
 }
 
 func newStatusWriter(c istioclient.Interface, inf *informers, log *slog.Logger) *statusWriter {
-	n := c.NetworkingV1()
+	n, sec := c.NetworkingV1(), c.SecurityV1()
 	return &statusWriter{log: log, now: time.Now, kinds: []func(context.Context, *report, time.Time, *slog.Logger) error{
 		statusKind[*istiov1.VirtualService]{
 			kind:   "VirtualService",
@@ -91,6 +92,18 @@ func newStatusWriter(c istioclient.Interface, inf *informers, log *slog.Logger) 
 			list:   inf.gateways.List,
 			client: func(ns string) statusClient[*istiov1.Gateway] { return n.Gateways(ns) },
 			status: func(o *istiov1.Gateway) *istiometa.IstioStatus { return &o.Status },
+		}.writeAll,
+		statusKind[*securityv1.AuthorizationPolicy]{
+			kind:   "AuthorizationPolicy",
+			list:   inf.authorizationPolicies.List,
+			client: func(ns string) statusClient[*securityv1.AuthorizationPolicy] { return sec.AuthorizationPolicies(ns) },
+			status: func(o *securityv1.AuthorizationPolicy) *istiometa.IstioStatus { return &o.Status },
+		}.writeAll,
+		statusKind[*securityv1.RequestAuthentication]{
+			kind:   "RequestAuthentication",
+			list:   inf.requestAuthentications.List,
+			client: func(ns string) statusClient[*securityv1.RequestAuthentication] { return sec.RequestAuthentications(ns) },
+			status: func(o *securityv1.RequestAuthentication) *istiometa.IstioStatus { return &o.Status },
 		}.writeAll,
 	}}
 }
