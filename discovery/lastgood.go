@@ -127,16 +127,18 @@ func keep[T any](ps *pass, kind string, items []T, name func(T) string, check fu
 			problems = append(checkObjectName(kind, name(item)), check(item)...)
 			m.problems, m.checked = problems, selfContained
 		}
-		if len(problems) == 0 {
+		errs := errorsOf(problems)
+		if len(errs) == 0 { // none, or warnings only: served
 			ps.remember(m.key, item)
 			out = append(out, item)
+			ps.problems = append(ps.problems, problems...)
 			continue
 		}
 		if prev, ok := previous(ps, m.key, check); ok {
 			out = append(out, prev)
-			problems = stillServed(problems)
+			errs = stillServed(errs)
 		}
-		ps.problems = append(ps.problems, problems...)
+		ps.problems = append(ps.problems, errs...)
 	}
 	// Objects of this kind in the source whose current version could not
 	// be decoded: only their last good version can be served.
@@ -187,7 +189,7 @@ func previous[T any](ps *pass, key string, check func(T) []Problem) (T, bool) {
 	}
 	e.seen = ps.h.build
 	prev, ok := e.item.(T)
-	if !ok || len(check(prev)) > 0 {
+	if !ok || len(errorsOf(check(prev))) > 0 {
 		return zero, false
 	}
 	return prev, true

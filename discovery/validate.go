@@ -53,6 +53,11 @@ func newProblemList(kind string, m Meta) *problemList {
 	return &problemList{kind: kind, name: m.Key()}
 }
 
+// warn records a warning: the object is served, without what it says.
+func (p *problemList) warn(field, format string, args ...any) {
+	p.list = append(p.list, Problem{Kind: p.kind, Name: p.name, Field: field, Reason: fmt.Sprintf(format, args...), Level: LevelWarning})
+}
+
 func (p *problemList) add(field, format string, args ...any) {
 	p.list = append(p.list, Problem{Kind: p.kind, Name: p.name, Field: field, Reason: fmt.Sprintf(format, args...)})
 }

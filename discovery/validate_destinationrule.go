@@ -333,5 +333,6 @@ func ValidateDestinationRule(dr *DestinationRule) []Problem {
 	}
 	checkTrafficPolicies(p, spec) // validate_destinationrule.go
 	checkDurations(p, "spec", spec)
+	checkUnsupported(p, "DestinationRule", spec)
 	return p.list
 }

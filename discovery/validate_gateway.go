@@ -389,5 +389,6 @@ func ValidateGateway(gw *Gateway) []Problem {
 	}
 	checkServerPorts(p, gw.Spec.Servers)
 	checkDurations(p, "spec", gw.Spec)
+	checkUnsupported(p, "Gateway", gw.Spec)
 	return p.list
 }

@@ -172,6 +172,16 @@ func TestKubernetesObjectsEnvoyWouldRefuse(t *testing.T) {
 		{"service name with a space", func() []Problem { return checkObjectName("Service", "shop/cata logue") }, "metadata.name", "valid name"},
 		{"300-character name", func() []Problem { return checkObjectName("Service", "shop/"+strings.Repeat("a", 300)) }, "metadata.name", "253"},
 		{"bad namespace", func() []Problem { return checkObjectName("VirtualService", "Shop_1/vs") }, "metadata.namespace", "valid name"},
+		{"ExternalName", func() []Problem {
+			svc := service("a", http)
+			svc.Spec.Type, svc.Spec.ExternalName = corev1.ServiceTypeExternalName, "example.com"
+			return ValidateService(svc)
+		}, "spec.type", "ExternalName"},
+		{"ClientIP affinity", func() []Problem {
+			svc := service("a", http)
+			svc.Spec.SessionAffinity = corev1.ServiceAffinityClientIP
+			return ValidateService(svc)
+		}, "spec.sessionAffinity", "not implemented"},
 		{"pod IP abc", func() []Problem { return ValidatePod(pod("abc", nil)) }, "status.podIP", `"abc" is not an IP address`},
 		{"pod IP 999.1.1.1", func() []Problem { return ValidatePod(pod("999.1.1.1", nil)) }, "status.podIP", "not an IP"},
 		{"pod IP with a trailing space", func() []Problem { return ValidatePod(pod("10.0.0.1 ", nil)) }, "status.podIP", "not an IP"},

@@ -28,6 +28,12 @@ func ValidateService(svc *corev1.Service) []Problem {
 			p.add("metadata.name", "%q is not a valid Service name: %s", svc.Name, strings.Join(errs, "; "))
 		}
 	}
+	switch {
+	case svc.Spec.Type == corev1.ServiceTypeExternalName:
+		p.add("spec.type", "ExternalName Services are not supported by pilotlight: the mesh routes to the pods or EndpointSlices of a Service")
+	case svc.Spec.SessionAffinity == corev1.ServiceAffinityClientIP:
+		p.warn("spec.sessionAffinity", "ClientIP affinity is not implemented by pilotlight: ignored; a DestinationRule with loadBalancer.consistentHash.useSourceIp keeps a client on one pod")
+	}
 	seen := map[string]int{}  // "port/protocol" -> index
 	names := map[string]int{} // port name -> index
 	for i, port := range svc.Spec.Ports {

@@ -65,6 +65,7 @@ func (v *Validator) VirtualService(vs *VirtualService) []Problem {
 	checkL4Routes(p, vs)
 	checkExportTo(p, spec.ExportTo)
 	checkDurations(p, "spec", spec)
+	checkUnsupported(p, "VirtualService", spec)
 	return p.list
 }
 

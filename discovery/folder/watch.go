@@ -284,7 +284,11 @@ func (w *Watcher) reload() error {
 	}
 	w.version++
 	for _, p := range snap.Problems {
-		w.log().Warn("skipped invalid config", "source", p.Source, "kind", p.Kind, "name", p.Name, "field", p.Field, "reason", p.Reason)
+		msg := "skipped invalid config"
+		if p.Level == discovery.LevelWarning {
+			msg = "config served without a field pilotlight does not implement"
+		}
+		w.log().Warn(msg, "source", p.Source, "kind", p.Kind, "name", p.Name, "field", p.Field, "reason", p.Reason)
 	}
 	for _, n := range snap.Notices {
 		level := slog.LevelInfo
