@@ -66,6 +66,8 @@ func (b *Builder) Build(in Input) *Snapshot {
 	s.AuthorizationPolicies, s.RequestAuthentications = in.AuthorizationPolicies, in.RequestAuthentications
 	s.RootNamespace = in.RootNamespace
 	ps.validateRules(s)
+	ps.problems = append(ps.problems, CheckSharedTCPPorts(s)...)
+	ps.problems = append(ps.problems, CheckGatewayPorts(s)...)
 	s.Problems = ps.finish()
 	return s
 }

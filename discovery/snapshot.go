@@ -88,6 +88,16 @@ type Service struct {
 	Selector map[string]string
 }
 
+// HasPort reports whether the service has a port with this number.
+func (s *Service) HasPort(number uint32) bool {
+	for _, sp := range s.Ports {
+		if sp.Port == number {
+			return true
+		}
+	}
+	return false
+}
+
 // ServicePort is one port of a Service.
 type ServicePort struct {
 	Name     string

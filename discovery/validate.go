@@ -9,8 +9,10 @@ package discovery
 // would send traffic somewhere its author never intended.
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 )
 
 // Validate checks the Istio objects of a snapshot that is being built,
@@ -69,11 +71,8 @@ func fieldIndex(path string, i int) string { return fmt.Sprintf("%s[%d]", path, 
 // written like the paths that decoding errors report.
 func fieldKey(path, k string) string { return path + "." + k }
 
-func sortedNames[V any](m map[string]V) []string {
-	names := make([]string, 0, len(m))
-	for name := range m {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	return names
+// sortedNames are the keys of m in order: map order is random, problems
+// should not be.
+func sortedNames[K cmp.Ordered, V any](m map[K]V) []K {
+	return slices.Sorted(maps.Keys(m))
 }

@@ -15,6 +15,10 @@ import (
 type Validator struct {
 	services map[string]*Service // by Hostname
 	rules    []*DestinationRule
+	// routePorts are, while one VirtualService bound to the mesh is
+	// checked, the ports of the services its hosts name: the ports its
+	// routes are built for.
+	routePorts []uint32
 }
 
 // NewValidator builds a Validator. The rules should already be valid.
@@ -39,6 +43,7 @@ func (v *Validator) VirtualService(vs *VirtualService) []Problem {
 		p.add("spec", "spec is required")
 		return p.list
 	}
+	v = v.forHosts(vs)
 	if len(spec.Hosts) == 0 {
 		p.add("spec.hosts", "at least one host is required")
 	}
@@ -151,8 +156,32 @@ func (v *Validator) hasSubset(host, subset string) bool {
 	return false
 }
 
-// checkPort checks the destination port against the service, when the host is
-// a known service: with several ports, the route must say which one.
+// forHosts is v for one VirtualService: routePorts are the ports of the
+// services that its hosts name, when it is bound to the mesh (a gateway's
+// routes are for its servers' ports).
+func (v *Validator) forHosts(vs *VirtualService) *Validator {
+	c := *v
+	c.routePorts = nil
+	if !appliesToMesh(vs.Spec.GetGateways()) {
+		return &c
+	}
+	for _, h := range vs.Spec.GetHosts() {
+		if svc := v.services[ResolveHost(h, vs.Namespace)]; svc != nil {
+			for _, sp := range svc.Ports {
+				if !slices.Contains(c.routePorts, sp.Port) {
+					c.routePorts = append(c.routePorts, sp.Port)
+				}
+			}
+		}
+	}
+	return &c
+}
+
+// checkPort checks the destination port against the service, when the host
+// is a known service. Without a port, a service with several ports gets the
+// traffic on the port it came to, as in Istio: that port must be one of
+// the service's, or those requests would find no cluster (a warning: the
+// rule is served).
 func (v *Validator) checkPort(p *problemList, path, host string, port *networking.PortSelector) {
 	svc := v.services[host]
 	if svc == nil {
@@ -161,7 +190,11 @@ func (v *Validator) checkPort(p *problemList, path, host string, port *networkin
 	number := port.GetNumber()
 	if number == 0 {
 		if len(svc.Ports) > 1 {
-			p.add(path+".number", "service %s has %d ports, the destination must pick one", svc.Key(), len(svc.Ports))
+			for _, rp := range v.routePorts {
+				if !svc.HasPort(rp) {
+					p.warn(path, "no port given, so traffic to port %d goes to port %d of %s, which it does not have (those requests get 503): give destination.port", rp, rp, svc.Key())
+				}
+			}
 		}
 		return
 	}
