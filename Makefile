@@ -52,7 +52,9 @@ test:
 	  echo "fortio: $$FORTIO_BIN" && \
 	  echo "gofmt -l" && unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" && \
 	  { [ -z "$$unformatted" ] || { echo "not gofmt-formatted (run gofmt -w):"; echo "$$unformatted"; exit 1; }; } && \
+	  GO="$(GO)" scripts/go-cold.sh "make test" test $(PKGS) && \
 	  echo "go vet $(PKGS)" && $(GO) vet $(PKGS) && \
+	  echo "go test $(PKGS): unit and golden-file tests, then end-to-end tests on real Envoy and a real kube-apiserver (several minutes; packages report as they finish)" && \
 	  $(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) $(PKGS)
 
 bench:

@@ -10,8 +10,9 @@
 #
 # Idempotent: the binaries are cached in .cache/kube/<version>/ (git-ignored)
 # together with a stamp of the tools module; they are built only when missing
-# or when the tools module changed. A cold build takes about 5 minutes on
-# 2 cores (kube-apiserver alone about 3.5); with Go's build cache, seconds.
+# or when the tools module changed. A cold build takes 5-10 minutes on
+# 2 cores (kube-apiserver alone about 3.5 when the machine is idle); with
+# Go's build cache, seconds.
 # Concurrent runs wait for each other (flock).
 #
 # Environment: KUBE_CACHE_DIR overrides .cache/kube; GO the go command.
@@ -78,7 +79,7 @@ tmp="$(mktemp -d "$cache/.build-XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 
 start=$SECONDS
-log "building kube-apiserver, kube-controller-manager $version and etcd into $dir (cold: about 5 min)"
+log "building kube-apiserver, kube-controller-manager $version and etcd into $dir, once (cold: 5-10 minutes on 2 cores; cached afterwards)"
 (
   cd "$tools"
   # GOWORK=off: a go.work above must not pull the main module in.
