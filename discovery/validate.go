@@ -38,6 +38,10 @@ func (ps *pass) validateRules(s *Snapshot) {
 	v := NewValidator(s.Services, s.DestinationRules)
 	s.VirtualServices = keepValid(ps, "VirtualService", s.VirtualServices, v.VirtualService)
 	ps.problems = append(ps.problems, CheckGatewaySecrets(s)...)
+	s.EnvoyFilters = keepSelfContained(ps, "EnvoyFilter", s.EnvoyFilters, ValidateEnvoyFilter)
+	s.RateLimitPolicies = keepValid(ps, "RateLimitPolicy", s.RateLimitPolicies, func(p *RateLimitPolicy) []Problem {
+		return ValidateRateLimitPolicy(p, s.Services, s.Gateways)
+	})
 	s.AuthorizationPolicies = keepSelfContained(ps, "AuthorizationPolicy", s.AuthorizationPolicies, ValidateAuthorizationPolicy)
 	s.RequestAuthentications = keepSelfContained(ps, "RequestAuthentication", s.RequestAuthentications, ValidateRequestAuthentication)
 	ps.problems = append(ps.problems, CheckAuthorizationPolicies(s)...)

@@ -7,7 +7,14 @@
 #     bootstrapped by `pilotlight bootstrap`; a pod labelled
 #     istio: ingressgateway gets a standalone gateway Envoy instead
 #     (`pilotlight bootstrap --gateway`), listening on its pod IP at the
-#     ports of the Gateways that select it,
+#     ports of the Gateways that select it; a pod labelled app: ratelimit
+#     (annotated sidecar.istio.io/inject: "false") gets the real
+#     envoyproxy/ratelimit service on <pod IP>:8081 instead, with a Redis
+#     (Debian's redis-server) on <local address>:6379, configured by
+#     pilotlight over xDS (`serve --ratelimit-xds-addr`; both installed and
+#     built by scripts/ensure-ratelimit.sh),
+#   - pilotlight answers the mesh's names over DNS (`serve --dns-addr`) and
+#     every Envoy resolves with it, for STRICT_DNS clusters of EnvoyFilters,
 #   - waits until all is ready, prints curl commands to try, and runs until
 #     Ctrl-C. On exit it stops everything it started (and nothing else).
 #
@@ -16,6 +23,7 @@
 #             (a quick check that the demo works end to end)
 #
 # Environment: XDS_ADDR (127.0.0.1:15010), HTTP_ADDR (127.0.0.1:15014),
+# RATELIMIT_XDS_ADDR (127.0.0.1:18001), DNS_ADDR (127.0.0.1:15053),
 # DEMO_DIR (logs and bootstraps; default a new folder under /tmp),
 # ENVOY_LOG_LEVEL (warn), READY_TIMEOUT seconds (60).
 set -euo pipefail
@@ -28,6 +36,8 @@ if [[ "${1:-}" == "--smoke" ]]; then SMOKE=1; shift; fi
 CONFIG_DIR="${1:-examples/sockshop}"
 XDS_ADDR="${XDS_ADDR:-127.0.0.1:15010}"
 HTTP_ADDR="${HTTP_ADDR:-127.0.0.1:15014}"
+RATELIMIT_XDS_ADDR="${RATELIMIT_XDS_ADDR:-127.0.0.1:18001}"
+DNS_ADDR="${DNS_ADDR:-127.0.0.1:15053}"
 ENVOY_LOG_LEVEL="${ENVOY_LOG_LEVEL:-warn}"
 READY_TIMEOUT="${READY_TIMEOUT:-60}"
 FIREFOX_UA='Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0'
@@ -192,6 +202,13 @@ for path in files:
             labels = meta.get("labels") or {}
             ann = meta.get("annotations") or {}
             status = d.get("status") or {}
+            if labels.get("app") == "ratelimit":
+                # The rate-limit service itself, with no sidecar.
+                print("\t".join(["RATELIMIT", ns, name, status.get("podIP") or "-",
+                                 ann.get("sidecar.pilotlight.io/local-address") or "-"]))
+                continue
+            if ann.get("sidecar.istio.io/inject") == "false":
+                continue
             ports = []
             for c in (d.get("spec") or {}).get("containers") or []:
                 for p in c.get("ports") or []:
@@ -205,7 +222,8 @@ for path in files:
             pods.append((ns, name, status.get("podIP"), labels))
         elif kind == "Service":
             ports = (d.get("spec") or {}).get("ports") or []
-            if ports and ports[0].get("port"):
+            # gRPC ports (the rate-limit service) do not answer curl.
+            if ports and ports[0].get("port") and not str(ports[0].get("name", "")).startswith("grpc"):
                 print("\t".join(["SVC", ns, name, str(ports[0]["port"])]))
         elif kind == "Gateway":
             gateways.append(d.get("spec") or {})
@@ -229,18 +247,20 @@ PY
 POD_LINES=()
 SVC_LINES=()
 INGRESS_LINES=()
+RATELIMIT_LINES=()
 while IFS=$'\t' read -r kind rest; do
   case "$kind" in
     POD) POD_LINES+=("$rest") ;;
     SVC) SVC_LINES+=("$rest") ;;
     INGRESS) INGRESS_LINES+=("$rest") ;;
+    RATELIMIT) RATELIMIT_LINES+=("$rest") ;;
   esac
 done <<<"$MESH"
 ((${#POD_LINES[@]} > 0)) || die "no pods found in $CONFIG_DIR"
 
 # Fail early, with a clear message, on an address that is already taken
 # (a demo that is still running, say).
-for hp in "${XDS_ADDR%:*} ${XDS_ADDR##*:}" "${HTTP_ADDR%:*} ${HTTP_ADDR##*:}"; do
+for hp in "${XDS_ADDR%:*} ${XDS_ADDR##*:}" "${HTTP_ADDR%:*} ${HTTP_ADDR##*:}" "${RATELIMIT_XDS_ADDR%:*} ${RATELIMIT_XDS_ADDR##*:}"; do
   # shellcheck disable=SC2086
   in_use $hp && die "${hp/ /:} is already in use (another demo running?)"
 done
@@ -253,12 +273,38 @@ for line in "${POD_LINES[@]}"; do
   done
 done
 
+RATELIMIT=""
+if ((${#RATELIMIT_LINES[@]} > 0)); then
+  # Builds the service once (about a minute cold) and installs redis-server.
+  RATELIMIT="$(scripts/ensure-ratelimit.sh)"
+  say "ratelimit: $RATELIMIT"
+fi
+
 # ---------------------------------------------------------------------------
 # Start the control plane.
-say "starting pilotlight serve --config-dir $CONFIG_DIR (xDS $XDS_ADDR, HTTP $HTTP_ADDR)"
+say "starting pilotlight serve --config-dir $CONFIG_DIR (xDS $XDS_ADDR, HTTP $HTTP_ADDR, rate-limit xDS $RATELIMIT_XDS_ADDR, DNS $DNS_ADDR)"
 start_bg pilotlight "$DEMO_DIR/pilotlight.log" \
-  "$PILOTLIGHT" serve --config-dir "$CONFIG_DIR" --xds-addr "$XDS_ADDR" --http-addr "$HTTP_ADDR"
+  "$PILOTLIGHT" serve --config-dir "$CONFIG_DIR" --xds-addr "$XDS_ADDR" --http-addr "$HTTP_ADDR" \
+  --ratelimit-xds-addr "$RATELIMIT_XDS_ADDR" --dns-addr "$DNS_ADDR"
 wait_for "pilotlight /readyz" "$READY_TIMEOUT" curl -fsS --noproxy '*' "http://$HTTP_ADDR/readyz"
+
+# The rate-limit services: Redis on the pod's local address, the service's
+# gRPC on its pod IP (where the mesh's endpoints say it is), its limits
+# from pilotlight.
+for line in "${RATELIMIT_LINES[@]}"; do
+  IFS=$'\t' read -r ns name pod_ip local <<<"$line"
+  [[ "$pod_ip" == 127.* && "$local" == 127.* ]] || die "pod $ns/$name: the demo only binds loopback (127.x.y.z) addresses"
+  start_bg "redis $ns/$name" "$DEMO_DIR/redis-$ns-$name.log" \
+    redis-server --bind "$local" --port 6379 --save '' --appendonly no --protected-mode no --dir "$DEMO_DIR"
+  wait_for "redis of $ns/$name on $local:6379" "$READY_TIMEOUT" bash -c "exec 3<>/dev/tcp/$local/6379"
+  start_bg "ratelimit $ns/$name" "$DEMO_DIR/ratelimit-$ns-$name.log" env \
+    HOST="$local" PORT=8080 GRPC_HOST="$pod_ip" GRPC_PORT=8081 DEBUG_HOST="$local" DEBUG_PORT=6070 \
+    USE_STATSD=false DISABLE_STATS=true LOG_LEVEL=info \
+    REDIS_SOCKET_TYPE=tcp REDIS_URL="$local:6379" \
+    CONFIG_TYPE=GRPC_XDS_SOTW CONFIG_GRPC_XDS_SERVER_URL="$RATELIMIT_XDS_ADDR" CONFIG_GRPC_XDS_NODE_ID="$name" \
+    FORCE_START_WITHOUT_INITIAL_CONFIG=true "$RATELIMIT"
+  wait_for "rate-limit service $ns/$name (health $local:8080)" "$READY_TIMEOUT" curl -fsS --noproxy '*' "http://$local:8080/healthcheck"
+done
 
 # The apps.
 for line in "${POD_LINES[@]}"; do
@@ -286,7 +332,7 @@ for line in "${POD_LINES[@]}"; do
   gateway_flag=()
   [[ "$role" == gateway ]] && gateway_flag=(--gateway)
   "$PILOTLIGHT" bootstrap "${gateway_flag[@]}" --pod "$name" --namespace "$ns" --pod-ip "$pod_ip" \
-    --local-address "$local" --xds-addr "$XDS_ADDR" --admin-port 15000 >"$boot"
+    --local-address "$local" --xds-addr "$XDS_ADDR" --admin-port 15000 --dns-addr "$DNS_ADDR" >"$boot"
   # As Istio's agent runs Envoy: after a listener change (a policy edit),
   # old connections close at their next request, not over 10 minutes.
   start_bg "envoy $ns/$name ($role)" "$DEMO_DIR/envoy-$ns-$name.log" \
@@ -350,6 +396,12 @@ $(if ((${#INGRESS_URLS[@]} > 0)); then
   for u in "${INGRESS_URLS[@]}"; do echo "  curl $u"; echo "  curl ${u}catalogue/socks"; done
   echo
 fi)
+$(if ((${#RATELIMIT_LINES[@]} > 0)) && ((${#INGRESS_URLS[@]} > 0)); then
+  echo "Rate limits (60-ratelimit.yaml): a BASIC account gets 1 request a minute through the gateway, a PLUS account 2:"
+  echo "  curl -i -H 'x-plan: BASIC' -H 'x-account: alice' ${INGRESS_URLS[0]}   # twice: 200, then 429"
+  echo "  curl http://$HTTP_ADDR/debug/ratelimit   # the limits the rate-limit service took from pilotlight"
+fi)
+
 What the control plane sees and sent:
   curl http://$HTTP_ADDR/debug/proxies     # each sidecar: versions sent, ACKed, NACKed
   curl http://$HTTP_ADDR/debug/problems    # config it could not use, and why
@@ -374,6 +426,15 @@ if ((SMOKE)); then
     echo "--- smoke: through the ingress gateway: $u"
     curl -fsS --noproxy '*' "$u"
   done
+  if ((${#RATELIMIT_LINES[@]} > 0)) && ((${#INGRESS_URLS[@]} > 0)); then
+    account="smoke-$$-$RANDOM"
+    wait_for "the rate-limit service's limits (/debug/ratelimit)" "$READY_TIMEOUT" \
+      bash -c "curl -fsS --noproxy '*' http://$HTTP_ADDR/debug/ratelimit | grep -q '\"acked\"'"
+    echo "--- smoke: rate limit, BASIC plan, account $account: two requests"
+    for _ in 1 2; do
+      curl -sS -o /dev/null -w '%{http_code}\n' --noproxy '*' -H 'x-plan: BASIC' -H "x-account: $account" "${INGRESS_URLS[0]}"
+    done
+  fi
   echo "--- smoke: /debug/problems"
   curl -fsS --noproxy '*' "http://$HTTP_ADDR/debug/problems"
   exit 0

@@ -9,7 +9,6 @@ import (
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	upstreamhttp "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
-	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
@@ -26,6 +25,9 @@ type BootstrapOptions struct {
 	// in node.metadata.PILOTLIGHT_VERSION (as Istio sends ISTIO_VERSION),
 	// so that /config_dump and the control plane can tell.
 	Version string
+	// DNSAddr is host:port of the control plane's DNS server for the
+	// mesh's names (folder mode), "" for the host's resolvers.
+	DNSAddr string
 }
 
 // Bootstrap is the static config an Envoy starts with: who it is (node),
@@ -43,7 +45,7 @@ func Bootstrap(o BootstrapOptions) (*bootstrap.Bootstrap, error) {
 	if o.Delta {
 		apiType = core.ApiConfigSource_DELTA_GRPC
 	}
-	return &bootstrap.Bootstrap{
+	b := &bootstrap.Bootstrap{
 		Node:  &core.Node{Id: o.Proxy.NodeID(), Cluster: o.Proxy.PodName + "." + o.Proxy.Namespace, Metadata: nodeMetadata(o)},
 		Admin: &bootstrap.Admin{Address: socketAddress(adminHost, adminPort)},
 		DynamicResources: &bootstrap.Bootstrap_DynamicResources{
@@ -58,30 +60,28 @@ func Bootstrap(o BootstrapOptions) (*bootstrap.Bootstrap, error) {
 			LdsConfig: adsConfigSource(),
 		},
 		StaticResources: &bootstrap.Bootstrap_StaticResources{Clusters: []*cluster.Cluster{xdsCluster(xdsHost, xdsPort)}},
-	}, nil
+	}
+	if o.DNSAddr != "" {
+		dnsHost, dnsPort, err := splitHostPort(o.DNSAddr)
+		if err != nil {
+			return nil, fmt.Errorf("dns address: %w", err)
+		}
+		b.TypedDnsResolverConfig = dnsResolver(dnsHost, dnsPort)
+	}
+	return b, nil
 }
 
 // xdsCluster speaks HTTP/2 (gRPC) to the control plane.
 func xdsCluster(host string, port uint32) *cluster.Cluster {
-	h2 := &upstreamhttp.HttpProtocolOptions{
-		UpstreamProtocolOptions: &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig_{
-			ExplicitHttpConfig: &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig{
-				ProtocolConfig: &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{
-					Http2ProtocolOptions: &core.Http2ProtocolOptions{},
-				},
-			},
-		},
-	}
-	return &cluster.Cluster{
+	c := &cluster.Cluster{
 		Name:                 XDSClusterName,
 		ClusterDiscoveryType: &cluster.Cluster_Type{Type: cluster.Cluster_STATIC},
 		ConnectTimeout:       durationSeconds(1),
 		LoadAssignment:       loadAssignment(XDSClusterName, []hostPort{{host, port}}),
-		// typed_extension_protocol_options: HTTP/2 upstream, as gRPC needs.
-		TypedExtensionProtocolOptions: map[string]*anypb.Any{
-			"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": mustAny(h2),
-		},
 	}
+	// typed_extension_protocol_options: HTTP/2 upstream, as gRPC needs.
+	setHTTPProtocolOptions(c, &upstreamhttp.HttpProtocolOptions{}, true)
+	return c
 }
 
 func splitHostPort(addr string) (string, uint32, error) {

@@ -19,9 +19,9 @@ func (m *Mesh) buildOutboundClusters() []*cluster.Cluster {
 	var out []*cluster.Cluster
 	for _, svc := range m.snap.Services {
 		for _, port := range svc.Ports {
-			out = append(out, m.outboundCluster(svc.Hostname, "", port.Port))
+			out = append(out, m.outboundCluster(svc.Hostname, "", port))
 			for _, subset := range m.rules.subsets(svc.Hostname) {
-				out = append(out, m.outboundCluster(svc.Hostname, subset.Name, port.Port))
+				out = append(out, m.outboundCluster(svc.Hostname, subset.Name, port))
 			}
 		}
 	}
@@ -30,10 +30,11 @@ func (m *Mesh) buildOutboundClusters() []*cluster.Cluster {
 }
 
 // outboundCluster is the cluster outbound|port|subset|host, shaped by the
-// traffic policy its DestinationRule gives it (destinationrule.go).
-func (m *Mesh) outboundCluster(host, subset string, port uint32) *cluster.Cluster {
-	c := edsCluster(OutboundClusterName(port, subset, host))
-	applyTrafficPolicy(c, m.rules.clusterPolicy(host, subset, port))
+// traffic policy its DestinationRule gives it (destinationrule.go). A gRPC
+// or HTTP/2 port is spoken to in HTTP/2, as Istio does.
+func (m *Mesh) outboundCluster(host, subset string, port discovery.ServicePort) *cluster.Cluster {
+	c := edsCluster(OutboundClusterName(port.Port, subset, host))
+	applyTrafficPolicy(c, m.rules.clusterPolicy(host, subset, port.Port), isHTTP2(port))
 	return c
 }
 

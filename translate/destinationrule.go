@@ -105,12 +105,13 @@ func findSubset(dr *networking.DestinationRule, name string) *networking.Subset 
 
 // applyTrafficPolicy shapes an outbound cluster by its traffic policy, as
 // Istio's applyTrafficPolicy does. A nil policy still gets Istio's defaults:
-// circuit breakers wide open and least-request balancing.
-func applyTrafficPolicy(c *cluster.Cluster, p *networking.TrafficPolicy) {
+// circuit breakers wide open and least-request balancing. http2: the
+// upstream speaks HTTP/2 (a gRPC port).
+func applyTrafficPolicy(c *cluster.Cluster, p *networking.TrafficPolicy, http2 bool) {
 	httpOptions := &upstreamhttp.HttpProtocolOptions{}
 	applyConnectionPool(c, httpOptions, p.GetConnectionPool())
 	applyOutlierDetection(c, p.GetOutlierDetection())
 	applyLoadBalancer(c, p.GetLoadBalancer())
 	applyTLS(c, httpOptions, p.GetTls())
-	setHTTPProtocolOptions(c, httpOptions)
+	setHTTPProtocolOptions(c, httpOptions, http2)
 }

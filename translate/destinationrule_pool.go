@@ -111,17 +111,22 @@ func wholeSeconds(d *durationpb.Duration) *wrapperspb.UInt32Value {
 // setHTTPProtocolOptions puts the HTTP protocol options that the policy
 // filled in into typed_extension_protocol_options. Envoy requires the
 // upstream protocol to be named there; HTTP/1.1 is what the cluster spoke
-// without options, so naming it changes nothing else.
-func setHTTPProtocolOptions(c *cluster.Cluster, o *upstreamhttp.HttpProtocolOptions) {
-	if o.CommonHttpProtocolOptions == nil && o.UpstreamHttpProtocolOptions == nil {
+// without options, so naming it changes nothing else. An HTTP/2 upstream
+// (http2) always needs them.
+func setHTTPProtocolOptions(c *cluster.Cluster, o *upstreamhttp.HttpProtocolOptions, http2 bool) {
+	if !http2 && o.CommonHttpProtocolOptions == nil && o.UpstreamHttpProtocolOptions == nil {
 		return
 	}
-	o.UpstreamProtocolOptions = &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig_{
-		ExplicitHttpConfig: &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig{
-			ProtocolConfig: &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig_HttpProtocolOptions{
-				HttpProtocolOptions: &core.Http1ProtocolOptions{},
-			},
+	explicit := &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig{
+		ProtocolConfig: &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig_HttpProtocolOptions{
+			HttpProtocolOptions: &core.Http1ProtocolOptions{},
 		},
 	}
+	if http2 {
+		explicit.ProtocolConfig = &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{
+			Http2ProtocolOptions: &core.Http2ProtocolOptions{},
+		}
+	}
+	o.UpstreamProtocolOptions = &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig_{ExplicitHttpConfig: explicit}
 	c.TypedExtensionProtocolOptions = map[string]*anypb.Any{httpProtocolOptionsName: mustAny(o)}
 }

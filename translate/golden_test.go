@@ -44,7 +44,9 @@ func TestGoldenViews(t *testing.T) {
 			}
 			mesh := NewMesh(snap)
 			for _, pod := range snap.Pods {
-				got := renderView(t, mesh.ForProxy(goldenProxy(pod)), snap.Problems)
+				p := goldenProxy(pod)
+				res := mesh.ForProxy(p)
+				got := renderView(t, res, proxyProblems(snap, mesh, p, res))
 				compareGolden(t, filepath.Join("testdata", "golden", name, pod.Namespace+"."+pod.Name+".yaml"), got)
 			}
 		})
@@ -77,6 +79,15 @@ func goldenProxy(pod *discovery.Pod) Proxy {
 		p.Type = Router
 	}
 	return p
+}
+
+// proxyProblems are the snapshot's problems and, when there are any, the
+// mesh's and the proxy's EnvoyFilter patches' (as /debug/problems lists
+// them, but for this proxy only).
+func proxyProblems(snap *discovery.Snapshot, mesh *Mesh, p Proxy, res *Resources) []discovery.Problem {
+	problems := append([]discovery.Problem{}, snap.Problems...)
+	problems = append(problems, mesh.Problems()...)
+	return append(problems, PatchProblems(map[string][]PatchResult{p.NodeID(): res.Patches})...)
 }
 
 func renderView(t *testing.T, r *Resources, problems []discovery.Problem) []byte {

@@ -64,12 +64,24 @@ type httpFilter interface {
 	build(c filterContext) *hcm.HttpFilter
 }
 
+// httpFilterSet is an httpFilter that may add several filters of its kind,
+// one per policy (rate limits).
+type httpFilterSet interface {
+	httpFilter
+	// buildAll returns the filters for this context, none when none apply.
+	buildAll(c filterContext) []*hcm.HttpFilter
+}
+
 // httpFilterOrder: Envoy runs HTTP filters in list order; the router must be last.
 // As Istio orders them on inbound HTTP: CUSTOM authorization, jwt_authn,
-// then RBAC for AUDIT, DENY and ALLOW (rbac.go, jwt_authn.go); then fault
-// and cors (fault.go, cors.go).
+// then RBAC for AUDIT, DENY and ALLOW (rbac.go, jwt_authn.go); then rate
+// limits, local then global (a request the proxy refuses by itself costs
+// the rate-limit service nothing), before fault and cors as Envoy Gateway
+// and Istio's tutorials order them (local_ratelimit.go, ratelimit.go);
+// then fault and cors (fault.go, cors.go).
 var httpFilterOrder = []httpFilter{
 	rbacFilter{rbacCustom}, jwtAuthnFilter{}, rbacFilter{rbacAudit}, rbacFilter{rbacDeny}, rbacFilter{rbacAllow},
+	localRateLimitFilter{}, globalRateLimitFilter{},
 	faultFilter{}, corsFilter{}, routerFilter{},
 }
 
@@ -79,6 +91,10 @@ func httpFilters(c filterContext) []*hcm.HttpFilter {
 	}
 	var out []*hcm.HttpFilter
 	for _, f := range httpFilterOrder {
+		if set, ok := f.(httpFilterSet); ok {
+			out = append(out, set.buildAll(c)...)
+			continue
+		}
 		if built := f.build(c); built != nil {
 			out = append(out, built)
 		}

@@ -36,6 +36,8 @@ type Mesh struct {
 	visible sync.Map
 	// l4Ports: the mesh's TCP and TLS service ports, by number (tcp_sidecar.go).
 	l4Ports func() []*l4ServicePort
+	// envoyFilters: the snapshot's EnvoyFilters, decoded (envoyfilter.go).
+	envoyFilters func() *compiledEnvoyFilters
 }
 
 // Resources is one proxy's view, each list sorted by resource name.
@@ -45,6 +47,10 @@ type Resources struct {
 	Listeners       []*listener.Listener
 	Routes          []*route.RouteConfiguration
 	Secrets         []*tlsv3.Secret // SDS: a gateway's certificates
+
+	// Patches is what each EnvoyFilter patch that applies to the proxy did
+	// (PatchProblems turns them into problems).
+	Patches []PatchResult
 }
 
 // NewMesh prepares the translation of a snapshot. It does no work yet.
@@ -54,8 +60,14 @@ func NewMesh(snap *discovery.Snapshot) *Mesh {
 	m.loadAssignments = sync.OnceValue(m.buildLoadAssignments)
 	m.sourceSelectors = sync.OnceValue(func() []map[string]string { return sourceSelectors(snap.VirtualServices) })
 	m.l4Ports = sync.OnceValue(func() []*l4ServicePort { return l4ServicePorts(snap) })
+	m.envoyFilters = sync.OnceValue(func() *compiledEnvoyFilters { return compileEnvoyFilters(snap) })
 	return m
 }
+
+// Problems are what translation found wrong with the snapshot's config as
+// a whole, whatever the proxy: EnvoyFilters whose patch values are not
+// Envoy config, or that select no pod.
+func (m *Mesh) Problems() []discovery.Problem { return m.envoyFilters().problems }
 
 // Snapshot returns the snapshot this mesh translates.
 func (m *Mesh) Snapshot() *discovery.Snapshot { return m.snap }
@@ -84,6 +96,12 @@ func (m *Mesh) ForProxy(p Proxy) *Resources {
 	}
 	res.Clusters = append(res.Clusters, m.outboundClusters()...)
 	sortByName(res.Listeners, func(l *listener.Listener) string { return l.Name })
+	if pod := m.snap.Pod(p.Namespace, p.PodName); pod != nil {
+		if patches := m.envoyFilters().forPod(pod); len(patches) > 0 {
+			// Last: EnvoyFilters patch what translation built.
+			applyEnvoyFilters(res, proxyEnv{gateway: p.Type == Router, pod: pod, snap: m.snap}, patches)
+		}
+	}
 	return res
 }
 

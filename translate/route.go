@@ -64,5 +64,16 @@ func serviceRoutes(snap *discovery.Snapshot, r *rules, svc *discovery.Service, p
 	return []*route.Route{defaultRoute(OutboundClusterName(port, "", svc.Hostname))}
 }
 
+// isHTTP2 follows Istio's protocol selection for ports spoken to in
+// HTTP/2: grpc, grpc-web, http2 or kubernetes.io/h2c (appProtocol, or the
+// port name's prefix: "grpc-web-8080" reads as grpc, HTTP/2 too).
+func isHTTP2(port discovery.ServicePort) bool {
+	switch port.ProtocolName() {
+	case "grpc", "grpc-web", "http2", "kubernetes.io/h2c":
+		return true
+	}
+	return false
+}
+
 // isHTTP follows Istio's protocol selection (ServicePort.SpeaksHTTP).
 func isHTTP(port discovery.ServicePort) bool { return port.SpeaksHTTP() }

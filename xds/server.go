@@ -91,6 +91,26 @@ func (s *Server) Snapshot() *discovery.Snapshot {
 	return s.mesh.Snapshot()
 }
 
+// Problems are what translation found in the served config: EnvoyFilters
+// that are not Envoy config or select no pod, and patches that matched
+// nothing in any connected proxy they apply to, or whose result Envoy
+// would have rejected (not applied).
+func (s *Server) Problems() []discovery.Problem {
+	s.mu.Lock()
+	mesh := s.mesh
+	s.mu.Unlock()
+	if mesh == nil {
+		return nil
+	}
+	results := map[string][]translate.PatchResult{}
+	for id, v := range s.cache.Nodes() {
+		if v != nil && len(v.Patches) > 0 {
+			results[id] = v.Patches
+		}
+	}
+	return append(append([]discovery.Problem{}, mesh.Problems()...), translate.PatchProblems(results)...)
+}
+
 // Proxies is the sync state of every connected proxy.
 func (s *Server) Proxies() []ProxyStatus {
 	out := s.status.snapshot()

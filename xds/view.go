@@ -13,6 +13,9 @@ import (
 type View struct {
 	Proxy translate.Proxy
 	Types map[string]*TypeView
+	// Patches: what the EnvoyFilters that apply to the proxy did, for
+	// Server.Problems.
+	Patches []translate.PatchResult
 }
 
 // viewTypes are the types a view holds, in the order Envoy should get them
@@ -23,7 +26,7 @@ var viewTypes = []string{resourcev3.ClusterType, resourcev3.EndpointType, resour
 // buildView marshals a translated proxy view (through the memo, so shared
 // resources are marshaled once).
 func buildView(prefix string, memo *marshalMemo, p translate.Proxy, res *translate.Resources) (*View, error) {
-	v := &View{Proxy: p, Types: map[string]*TypeView{}}
+	v := &View{Proxy: p, Types: map[string]*TypeView{}, Patches: res.Patches}
 	groups := map[string][]proto.Message{}
 	for _, c := range res.Clusters {
 		groups[resourcev3.ClusterType] = append(groups[resourcev3.ClusterType], c)
@@ -73,7 +76,7 @@ func (v *View) withEndpoints(prefix string, memo *marshalMemo, res *translate.Re
 	if err != nil {
 		return nil, err
 	}
-	next := &View{Proxy: v.Proxy, Types: make(map[string]*TypeView, len(v.Types))}
+	next := &View{Proxy: v.Proxy, Types: make(map[string]*TypeView, len(v.Types)), Patches: v.Patches}
 	for t, old := range v.Types {
 		next.Types[t] = old
 	}

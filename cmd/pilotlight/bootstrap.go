@@ -23,6 +23,7 @@ func bootstrapCommand() *cobra.Command {
 		adminPort    int
 		gateway      bool
 		delta        bool
+		dnsAddr      string
 	)
 	cmd := &cobra.Command{
 		Use:   "bootstrap",
@@ -49,6 +50,7 @@ address, and the ADS server that sends it everything else.`,
 				AdminAddr: net.JoinHostPort(localAddress, strconv.Itoa(adminPort)),
 				Delta:     delta,
 				Version:   buildVersion(),
+				DNSAddr:   dnsAddr,
 			})
 			if err != nil {
 				return err
@@ -73,6 +75,7 @@ address, and the ADS server that sends it everything else.`,
 	cmd.Flags().IntVar(&adminPort, "admin-port", translate.AdminPort, "Envoy admin port")
 	cmd.Flags().BoolVar(&gateway, "gateway", false, "a gateway (router) proxy instead of a sidecar")
 	cmd.Flags().BoolVar(&delta, "delta", false, "use incremental (Delta) xDS instead of state of the world")
+	cmd.Flags().StringVar(&dnsAddr, "dns-addr", "", "resolve DNS (STRICT_DNS clusters) with pilotlight's server for the mesh's names (serve --dns-addr), instead of the host's")
 	_ = cmd.MarkFlagRequired("pod")
 	_ = cmd.MarkFlagRequired("pod-ip")
 	return cmd

@@ -50,7 +50,7 @@ func TestFolderModeReadiness(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- m.run(ctx, server.Update) }()
 	t.Cleanup(func() { cancel(); <-done })
-	h := m.handler(debugMux(server, reg), server)
+	h := m.handler(debugMux(server, &rateLimitXDS{}, reg), server)
 
 	readyz := func() int {
 		rec := httptest.NewRecorder()
@@ -130,7 +130,7 @@ func TestVersionIsEverywhere(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(buildInfo())
 	server := xds.NewServer(context.Background(), xds.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: prometheus.NewRegistry()})
-	h := debugMux(server, reg)
+	h := debugMux(server, &rateLimitXDS{}, reg)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/debug", nil))
 	var debug struct{ Version string }

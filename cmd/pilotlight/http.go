@@ -13,7 +13,7 @@ import (
 
 // debugMux serves the operator's endpoints: metrics, health, and the debug
 // views a learner reads to see what the control plane is doing.
-func debugMux(server *xds.Server, reg *prometheus.Registry) *http.ServeMux {
+func debugMux(server *xds.Server, limits *rateLimitXDS, reg *prometheus.Registry) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
@@ -25,13 +25,22 @@ func debugMux(server *xds.Server, reg *prometheus.Registry) *http.ServeMux {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /debug/proxies", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, server.Proxies()) })
+	mux.HandleFunc("GET /debug/ratelimit", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, limits.status()) })
 	// Problems first, then notices (level info or warning: kinds that were
 	// ignored, an empty folder).
 	mux.HandleFunc("GET /debug/problems", func(w http.ResponseWriter, _ *http.Request) {
 		problems := []any{}
 		if snap := server.Snapshot(); snap != nil {
-			for _, p := range append(snap.Problems, snap.Notices...) {
+			for _, p := range snap.Problems {
 				problems = append(problems, p)
+			}
+		}
+		for _, p := range server.Problems() {
+			problems = append(problems, p)
+		}
+		if snap := server.Snapshot(); snap != nil {
+			for _, n := range snap.Notices {
+				problems = append(problems, n)
 			}
 		}
 		writeJSON(w, problems)
@@ -41,7 +50,7 @@ func debugMux(server *xds.Server, reg *prometheus.Registry) *http.ServeMux {
 			Version   string   `json:"version"`
 			GoVersion string   `json:"goVersion"`
 			Endpoints []string `json:"endpoints"`
-		}{buildVersion(), runtime.Version(), []string{"/debug/proxies", "/debug/problems", "/metrics", "/healthz", "/readyz"}})
+		}{buildVersion(), runtime.Version(), []string{"/debug/proxies", "/debug/problems", "/debug/ratelimit", "/metrics", "/healthz", "/readyz"}})
 	})
 	return mux
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -73,7 +74,11 @@ func newKubeMode(k kubeFlags, rootNamespace string, log *slog.Logger) (*kubeMode
 	if err != nil {
 		return nil, err
 	}
-	src, err := kube.New(kube.Options{Kube: kc, Istio: ic, Log: log, RootNamespace: rootNamespace})
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	src, err := kube.New(kube.Options{Kube: kc, Istio: ic, Dynamic: dyn, Log: log, RootNamespace: rootNamespace})
 	if err != nil {
 		return nil, err
 	}

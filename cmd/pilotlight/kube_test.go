@@ -66,7 +66,7 @@ func TestKubeModeEndpoints(t *testing.T) {
 	}
 	m := &kubeMode{source: src, identity: "replica-a"} // no election: this replica leads
 	server := xds.NewServer(context.Background(), xds.Options{Log: log, Registry: prometheus.NewRegistry()})
-	h := m.handler(debugMux(server, prometheus.NewRegistry()), server)
+	h := m.handler(debugMux(server, &rateLimitXDS{}, prometheus.NewRegistry()), server)
 
 	get := func(path string) *httptest.ResponseRecorder {
 		rec := httptest.NewRecorder()

@@ -30,9 +30,14 @@ type serveFlags struct {
 	writeSettle time.Duration
 	xdsAddr     string
 	httpAddr    string
-	debounce    time.Duration
-	logLevel    string
-	kube        kubeFlags
+	// rateLimitAddr serves the envoyproxy/ratelimit service its limits
+	// (ratelimit.Server); "" serves none.
+	rateLimitAddr string
+	// dnsAddr answers the mesh's Service names over DNS (meshdns); "": no.
+	dnsAddr  string
+	debounce time.Duration
+	logLevel string
+	kube     kubeFlags
 
 	rootNamespace string
 	jwks          jwksFlags
@@ -70,6 +75,8 @@ Istio objects.`,
 		"with --config-dir: how long a file written in place must go unwritten before it is read (files renamed into the folder are read at once)")
 	cmd.Flags().StringVar(&f.xdsAddr, "xds-addr", "127.0.0.1:15010", "address of the ADS gRPC server")
 	cmd.Flags().StringVar(&f.httpAddr, "http-addr", "127.0.0.1:15014", "address of /metrics, /healthz, /readyz and /debug/")
+	cmd.Flags().StringVar(&f.dnsAddr, "dns-addr", "", "UDP address where the mesh's Service names resolve to their endpoints, for proxies bootstrapped with --dns-addr (folder mode has no kube-dns); empty: none")
+	cmd.Flags().StringVar(&f.rateLimitAddr, "ratelimit-xds-addr", "", "address of the xDS server that gives the envoyproxy/ratelimit service the limits of RateLimitPolicies (CONFIG_TYPE=GRPC_XDS_SOTW); empty: none")
 	cmd.Flags().DurationVar(&f.debounce, "debounce", 100*time.Millisecond, "quiet time after a change before pushing")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().StringVar(&f.rootNamespace, "root-namespace", discovery.DefaultRootNamespace, "Istio's meshConfig.rootNamespace: security policies there without a selector apply to the whole mesh")
@@ -119,8 +126,24 @@ func serve(ctx context.Context, f serveFlags) error {
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 	)
 	server.Register(grpcServer)
-	var handler http.Handler = debugMux(server, reg)
-	// discovery → JWKS resolver (fetches and inlines jwksUri keys) → xDS.
+	limits, err := newRateLimitXDS(ctx, f.rateLimitAddr, log)
+	if err != nil {
+		return err
+	}
+	names, err := newMeshDNS(f.dnsAddr, log)
+	if err != nil {
+		return err
+	}
+	// Every server gets every snapshot: the proxies' ratelimit filters and
+	// the rate-limit service's limits come from the same one.
+	publish := func(snap *discovery.Snapshot) {
+		server.Update(snap)
+		limits.update(snap)
+		names.update(snap)
+	}
+	var handler http.Handler = debugMux(server, limits, reg)
+	// discovery → JWKS resolver (fetches and inlines jwksUri keys) → xDS
+	// (and the rate-limit service's xDS, and the mesh's DNS).
 	var source func(context.Context) error
 	if fm != nil {
 		source = func(ctx context.Context) error { return fm.run(ctx, jwks.Update) }
@@ -137,14 +160,16 @@ func serve(ctx context.Context, f serveFlags) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errs := make(chan error, 3)
+	errs := make(chan error, 5)
 	sourceDone := make(chan struct{})
 	go server.Run(ctx)
-	go jwks.Run(ctx, server.Update)
+	go jwks.Run(ctx, publish)
 	go func() { defer close(sourceDone); errs <- source(ctx) }()
 	go func() { errs <- grpcServer.Serve(xdsListener) }()
 	go func() { errs <- httpServer.Serve(httpListener) }()
-	log.Info("pilotlight serving", "version", buildVersion(), "config-dir", f.configDir, "xds", xdsListener.Addr().String(), "http", httpListener.Addr().String())
+	limits.serve(errs)
+	names.serve(ctx, errs)
+	log.Info("pilotlight serving", "version", buildVersion(), "config-dir", f.configDir, "xds", xdsListener.Addr().String(), "http", httpListener.Addr().String(), "ratelimit-xds", limits.addr(), "dns", f.dnsAddr)
 
 	select {
 	case <-ctx.Done():
@@ -155,6 +180,7 @@ func serve(ctx context.Context, f serveFlags) error {
 	defer cancel()
 	_ = httpServer.Shutdown(shutdown)
 	grpcServer.Stop()
+	limits.stop()
 	// Let the source end: in Kubernetes mode the leader gives its lease up,
 	// so that another replica writes status without waiting for it to expire.
 	cancel()

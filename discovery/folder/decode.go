@@ -59,8 +59,10 @@ var decoders = map[string]decoder{
 	"networking.istio.io/v1beta1/Gateway":  decodeGateway[istiov1beta1.Gateway],
 	"networking.istio.io/v1alpha3/Gateway": decodeGateway[istiov1alpha3.Gateway],
 
-	"security.istio.io/v1/AuthorizationPolicy":      decodeAuthorizationPolicy[securityv1.AuthorizationPolicy],
-	"security.istio.io/v1beta1/AuthorizationPolicy": decodeAuthorizationPolicy[securityv1beta1.AuthorizationPolicy],
+	"networking.istio.io/v1alpha3/EnvoyFilter":         decodeEnvoyFilter,
+	"ratelimit.pilotlight.io/v1alpha1/RateLimitPolicy": decodeRateLimitPolicy,
+	"security.istio.io/v1/AuthorizationPolicy":         decodeAuthorizationPolicy[securityv1.AuthorizationPolicy],
+	"security.istio.io/v1beta1/AuthorizationPolicy":    decodeAuthorizationPolicy[securityv1beta1.AuthorizationPolicy],
 
 	"security.istio.io/v1/RequestAuthentication":      decodeRequestAuthentication[securityv1.RequestAuthentication],
 	"security.istio.io/v1beta1/RequestAuthentication": decodeRequestAuthentication[securityv1beta1.RequestAuthentication],

@@ -174,6 +174,38 @@ endpoints: [{addresses: [10.2.0.1]}]
 			return ""
 		},
 	}, {
+		kind: "EnvoyFilter", name: "shop/patch",
+		yaml: func(v int) string {
+			patches := "[]"
+			if v < 2 {
+				patches = "[{applyTo: HTTP_FILTER, match: {listener: {filterChain: {filter: {name: envoy.filters.network.http_connection_manager, subFilter: {name: " +
+					[]string{"envoy.filters.http.cors", "envoy.filters.http.fault"}[v] + "}}}}}, patch: {operation: REMOVE}}]"
+			}
+			return "apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata: {name: patch, namespace: shop}\nspec: {configPatches: " + patches + "}\n"
+		},
+		served: func(s *discovery.Snapshot) string {
+			for _, ef := range s.EnvoyFilters {
+				if ef.Name == "patch" {
+					return map[string]string{"envoy.filters.http.cors": "v0", "envoy.filters.http.fault": "v1"}[ef.Spec.ConfigPatches[0].GetMatch().GetListener().GetFilterChain().GetFilter().GetSubFilter().GetName()]
+				}
+			}
+			return ""
+		},
+	}, {
+		kind: "RateLimitPolicy", name: "shop/limit",
+		yaml: func(v int) string {
+			return fmt.Sprintf("apiVersion: ratelimit.pilotlight.io/v1alpha1\nkind: RateLimitPolicy\nmetadata: {name: limit, namespace: shop}\n"+
+				"spec: {selector: {matchLabels: {app: catalogue}}, local: {rules: [{limit: {requests: %d, unit: Minute}}]}}\n", []int{10, 20, 0}[v])
+		},
+		served: func(s *discovery.Snapshot) string {
+			for _, p := range s.RateLimitPolicies {
+				if p.Name == "limit" {
+					return map[uint32]string{10: "v0", 20: "v1"}[p.Spec.Local.Rules[0].Limit.Requests]
+				}
+			}
+			return ""
+		},
+	}, {
 		kind: "VirtualService", name: "shop/catalogue",
 		yaml: func(v int) string {
 			return fmt.Sprintf(`apiVersion: networking.istio.io/v1

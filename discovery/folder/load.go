@@ -1,7 +1,8 @@
 // Package folder serves the mesh from a folder of Kubernetes and Istio YAML,
 // the files one would `kubectl apply -R -f`: Services, Pods, EndpointSlices,
 // Secrets (the TLS ones, for gateways), VirtualServices, DestinationRules,
-// Gateways, AuthorizationPolicies and RequestAuthentications.
+// Gateways, AuthorizationPolicies, RequestAuthentications, EnvoyFilters and
+// pilotlight's RateLimitPolicies.
 //
 // A folder has no API server in front of it: nothing rejected a misspelt
 // field or a route to a missing subset when the file was written. So every
@@ -213,6 +214,10 @@ func addObject(in *discovery.Input, obj any) {
 		in.DestinationRules = append(in.DestinationRules, o)
 	case *discovery.Gateway:
 		in.Gateways = append(in.Gateways, o)
+	case *discovery.EnvoyFilter:
+		in.EnvoyFilters = append(in.EnvoyFilters, o)
+	case *discovery.RateLimitPolicy:
+		in.RateLimitPolicies = append(in.RateLimitPolicies, o)
 	case *discovery.AuthorizationPolicy:
 		in.AuthorizationPolicies = append(in.AuthorizationPolicies, o)
 	case *discovery.RequestAuthentication:

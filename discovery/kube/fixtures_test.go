@@ -13,12 +13,16 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/watch"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
 	kubefake "k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	ratelimitv1alpha1 "github.com/pilotlight/pilotlight/api/ratelimit/v1alpha1"
 	"github.com/pilotlight/pilotlight/discovery"
 )
 
@@ -153,24 +157,41 @@ func newIstioFake(objects ...runtime.Object) *istiofake.Clientset {
 	return c
 }
 
+// newPolicyFake is a dynamic client that serves RateLimitPolicies.
+func newPolicyFake(policies ...*unstructured.Unstructured) *dynamicfake.FakeDynamicClient {
+	objs := make([]runtime.Object, len(policies))
+	for i, p := range policies {
+		objs[i] = p
+	}
+	return dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
+		map[schema.GroupVersionResource]string{ratelimitv1alpha1.Resource: "RateLimitPolicyList"}, objs...)
+}
+
 // harness runs a Source over fake clientsets and collects what it publishes.
 type harness struct {
 	t         *testing.T
 	kube      *kubefake.Clientset
 	istio     *istiofake.Clientset
+	dynamic   *dynamicfake.FakeDynamicClient // RateLimitPolicies
 	src       *Source
 	published chan *discovery.Snapshot
 }
 
-func startSource(t *testing.T, kubeObjects, istioObjects []runtime.Object) *harness {
+func startSource(t *testing.T, kubeObjects, istioObjects []runtime.Object, policies ...*unstructured.Unstructured) *harness {
 	t.Helper()
 	h := &harness{
 		t:         t,
 		kube:      kubefake.NewClientset(kubeObjects...),
 		istio:     newIstioFake(istioObjects...),
+		dynamic:   newPolicyFake(policies...),
 		published: make(chan *discovery.Snapshot, 100),
 	}
-	src, err := New(Options{Kube: h.kube, Istio: h.istio, Log: quietLog(), Settle: time.Millisecond})
+	// The API server serves the RateLimitPolicy CRD.
+	h.kube.Resources = []*metav1.APIResourceList{{
+		GroupVersion: ratelimitv1alpha1.GroupVersion.String(),
+		APIResources: []metav1.APIResource{{Name: "ratelimitpolicies", Kind: ratelimitv1alpha1.Kind, Namespaced: true}},
+	}}
+	src, err := New(Options{Kube: h.kube, Istio: h.istio, Dynamic: h.dynamic, Log: quietLog(), Settle: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

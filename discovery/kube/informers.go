@@ -2,15 +2,18 @@ package kube
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
 	istioinformers "istio.io/client-go/pkg/informers/externalversions"
 	networkinglisters "istio.io/client-go/pkg/listers/networking/v1"
+	networkingv1alpha3listers "istio.io/client-go/pkg/listers/networking/v1alpha3"
 	securitylisters "istio.io/client-go/pkg/listers/security/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/client-go/dynamic"
 	kubeinformers "k8s.io/client-go/informers"
 	coreinformers "k8s.io/client-go/informers/core/v1"
 	"k8s.io/client-go/kubernetes"
@@ -33,6 +36,9 @@ type informers struct {
 	virtualServices  networkinglisters.VirtualServiceLister
 	destinationRules networkinglisters.DestinationRuleLister
 	gateways         networkinglisters.GatewayLister
+	envoyFilters     networkingv1alpha3listers.EnvoyFilterLister
+	// rateLimits: nil without a dynamic client or the CRD (ratelimitpolicy.go).
+	rateLimits *policyInformer
 
 	authorizationPolicies  securitylisters.AuthorizationPolicyLister
 	requestAuthentications securitylisters.RequestAuthenticationLister
@@ -47,7 +53,7 @@ type informers struct {
 
 // newInformers sets up the informers and calls onChange after any change to
 // what they watch.
-func newInformers(kc kubernetes.Interface, ic istioclient.Interface, onChange func()) (*informers, error) {
+func newInformers(kc kubernetes.Interface, ic istioclient.Interface, dyn dynamic.Interface, log *slog.Logger, onChange func()) (*informers, error) {
 	kf := kubeinformers.NewSharedInformerFactoryWithOptions(kc, 0, kubeinformers.WithTransform(dropManagedFields))
 	isf := istioinformers.NewSharedInformerFactoryWithOptions(ic, 0, istioinformers.WithTransform(dropManagedFields))
 	secrets := kf.InformerFor(&corev1.Secret{}, newSecretInformer)
@@ -61,6 +67,8 @@ func newInformers(kc kubernetes.Interface, ic istioclient.Interface, onChange fu
 		virtualServices:  isf.Networking().V1().VirtualServices().Lister(),
 		destinationRules: isf.Networking().V1().DestinationRules().Lister(),
 		gateways:         isf.Networking().V1().Gateways().Lister(),
+		envoyFilters:     isf.Networking().V1alpha3().EnvoyFilters().Lister(),
+		rateLimits:       newPolicyInformer(kc, dyn, log),
 
 		authorizationPolicies:  isf.Security().V1().AuthorizationPolicies().Lister(),
 		requestAuthentications: isf.Security().V1().RequestAuthentications().Lister(),
@@ -80,10 +88,14 @@ func newInformers(kc kubernetes.Interface, ic istioclient.Interface, onChange fu
 		isf.Networking().V1().VirtualServices().Informer(),
 		isf.Networking().V1().DestinationRules().Informer(),
 		isf.Networking().V1().Gateways().Informer(),
+		isf.Networking().V1alpha3().EnvoyFilters().Informer(),
 		isf.Security().V1().PeerAuthentications().Informer(),
 		isf.Security().V1().AuthorizationPolicies().Informer(),
 		isf.Security().V1().RequestAuthentications().Informer(),
 	)
+	if err == nil && inf.rateLimits != nil {
+		err = inf.notify(onChange, inf.rateLimits.informer)
+	}
 	return inf, err
 }
 
@@ -148,6 +160,7 @@ func dropManagedFields(obj any) (any, error) {
 func (inf *informers) start(ctx context.Context) {
 	inf.kube.Start(ctx.Done())
 	inf.istio.Start(ctx.Done())
+	inf.rateLimits.start(ctx.Done())
 }
 
 // shutdown waits for the informers' goroutines to end; call it once ctx is
@@ -155,4 +168,5 @@ func (inf *informers) start(ctx context.Context) {
 func (inf *informers) shutdown() {
 	inf.kube.Shutdown()
 	inf.istio.Shutdown()
+	inf.rateLimits.shutdown()
 }

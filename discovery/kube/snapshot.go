@@ -6,10 +6,12 @@ import (
 	"sort"
 
 	istiov1 "istio.io/client-go/pkg/apis/networking/v1"
+	istiov1alpha3 "istio.io/client-go/pkg/apis/networking/v1alpha3"
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/pilotlight/pilotlight/discovery"
@@ -38,6 +40,9 @@ func (inf *informers) snapshot(b *discovery.Builder, version uint64) (*discovery
 		return nil, nil, err
 	}
 	r := &report{problems: map[string][]discovery.Problem{}, generations: map[string]int64{}}
+	// A policy that does not decode is unreadable: its last good version
+	// is served, as for a misspelt field in a folder.
+	rateLimits, unreadable := ratelimitPolicies(c.rateLimits, r)
 	s := b.Build(discovery.Input{
 		Services:       c.services,
 		Pods:           c.pods,
@@ -52,6 +57,10 @@ func (inf *informers) snapshot(b *discovery.Builder, version uint64) (*discovery
 		Gateways: convert(c.gateways, r, "Gateway", func(o *istiov1.Gateway, m discovery.Meta) *discovery.Gateway {
 			return &discovery.Gateway{Meta: m, Spec: &o.Spec}
 		}),
+		EnvoyFilters: convert(c.envoyFilters, r, "EnvoyFilter", func(o *istiov1alpha3.EnvoyFilter, m discovery.Meta) *discovery.EnvoyFilter {
+			return &discovery.EnvoyFilter{Meta: m, Spec: &o.Spec}
+		}),
+		RateLimitPolicies: rateLimits,
 		AuthorizationPolicies: convert(c.authorizationPolicies, r, "AuthorizationPolicy", func(o *securityv1.AuthorizationPolicy, m discovery.Meta) *discovery.AuthorizationPolicy {
 			return &discovery.AuthorizationPolicy{Meta: m, Spec: &o.Spec}
 		}),
@@ -59,6 +68,7 @@ func (inf *informers) snapshot(b *discovery.Builder, version uint64) (*discovery
 			return &discovery.RequestAuthentication{Meta: m, Spec: &o.Spec, Origin: m.Key()}
 		}),
 		RootNamespace: inf.rootNamespace,
+		Unreadable:    unreadable,
 	})
 	s.Version = version
 	for i := range s.Problems {
@@ -79,6 +89,8 @@ type cached struct {
 	virtualServices  []*istiov1.VirtualService
 	destinationRules []*istiov1.DestinationRule
 	gateways         []*istiov1.Gateway
+	envoyFilters     []*istiov1alpha3.EnvoyFilter
+	rateLimits       []*unstructured.Unstructured
 
 	authorizationPolicies  []*securityv1.AuthorizationPolicy
 	requestAuthentications []*securityv1.RequestAuthentication
@@ -86,7 +98,7 @@ type cached struct {
 
 func (inf *informers) list() (c cached, err error) {
 	everything := labels.Everything()
-	var errs [9]error
+	var errs [11]error
 	c.services, errs[0] = inf.services.List(everything)
 	c.pods, errs[1] = inf.pods.List(everything)
 	c.slices, errs[2] = inf.slices.List(everything)
@@ -94,8 +106,10 @@ func (inf *informers) list() (c cached, err error) {
 	c.virtualServices, errs[4] = inf.virtualServices.List(everything)
 	c.destinationRules, errs[5] = inf.destinationRules.List(everything)
 	c.gateways, errs[6] = inf.gateways.List(everything)
-	c.authorizationPolicies, errs[7] = inf.authorizationPolicies.List(everything)
-	c.requestAuthentications, errs[8] = inf.requestAuthentications.List(everything)
+	c.envoyFilters, errs[7] = inf.envoyFilters.List(everything)
+	c.rateLimits, errs[8] = inf.rateLimits.list()
+	c.authorizationPolicies, errs[9] = inf.authorizationPolicies.List(everything)
+	c.requestAuthentications, errs[10] = inf.requestAuthentications.List(everything)
 	// Caches list in map order. Sorting the inputs makes the build itself
 	// deterministic, such as which slice an address shared by two comes from.
 	sortObjects(c.services)
@@ -143,6 +157,7 @@ func withoutRules(s *discovery.Snapshot) discovery.Snapshot {
 	c := *s
 	c.Version = 0
 	c.VirtualServices, c.DestinationRules, c.Gateways = nil, nil, nil
+	c.EnvoyFilters, c.RateLimitPolicies = nil, nil
 	c.AuthorizationPolicies, c.RequestAuthentications = nil, nil
 	return c
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
@@ -34,7 +35,9 @@ const DefaultSettle = 20 * time.Millisecond
 type Options struct {
 	Kube  kubernetes.Interface
 	Istio istioclient.Interface
-	Log   *slog.Logger // nil means slog.Default()
+	// Dynamic reads RateLimitPolicies (our own CRD); nil: none are read.
+	Dynamic dynamic.Interface
+	Log     *slog.Logger // nil means slog.Default()
 	// Settle is the quiet time before a rebuild; zero means DefaultSettle.
 	Settle time.Duration
 	// RootNamespace is Istio's meshConfig.rootNamespace; "" means
@@ -76,7 +79,7 @@ func New(opts Options) (*Source, error) {
 	if s.settle <= 0 {
 		s.settle = DefaultSettle
 	}
-	inf, err := newInformers(opts.Kube, opts.Istio, s.markDirty)
+	inf, err := newInformers(opts.Kube, opts.Istio, opts.Dynamic, s.log, s.markDirty)
 	if err != nil {
 		return nil, err
 	}

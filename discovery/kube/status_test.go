@@ -175,7 +175,7 @@ func conflictOnce(h *harness) {
 
 func statusWrites(h *harness) int {
 	n := 0
-	for _, a := range h.istio.Actions() {
+	for _, a := range append(h.istio.Actions(), h.dynamic.Actions()...) {
 		if a.GetVerb() == "update" && a.GetSubresource() == "status" {
 			n++
 		}

@@ -74,7 +74,7 @@ type statusWriter struct {
 
 func newStatusWriter(c istioclient.Interface, inf *informers, log *slog.Logger) *statusWriter {
 	n, sec := c.NetworkingV1(), c.SecurityV1()
-	return &statusWriter{log: log, now: time.Now, kinds: []func(context.Context, *report, time.Time, *slog.Logger) error{
+	w := &statusWriter{log: log, now: time.Now, kinds: []func(context.Context, *report, time.Time, *slog.Logger) error{
 		statusKind[*istiov1.VirtualService]{
 			kind:   "VirtualService",
 			list:   inf.virtualServices.List,
@@ -106,6 +106,10 @@ func newStatusWriter(c istioclient.Interface, inf *informers, log *slog.Logger) 
 			status: func(o *securityv1.RequestAuthentication) *istiometa.IstioStatus { return &o.Status },
 		}.writeAll,
 	}}
+	if inf.rateLimits != nil {
+		w.kinds = append(w.kinds, inf.rateLimits.writeAll)
+	}
+	return w
 }
 
 func (w *statusWriter) write(ctx context.Context, r *report) error {

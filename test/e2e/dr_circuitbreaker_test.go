@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"net/http"
-	"strconv"
 	"sync"
 	"testing"
 
@@ -86,15 +85,7 @@ func TestDestinationRuleCircuitBreaking(t *testing.T) {
 // and the listener routes by Host either way.
 func fortioThroughSidecar(t testing.TB, client *harness.Pod, service, path string, connections, calls int) *harness.FortioResult {
 	t.Helper()
-	r, err := harness.FortioLoad(t,
-		"-c", strconv.Itoa(connections), "-n", strconv.Itoa(calls), "-qps", "0",
-		"-allow-initial-errors", "-timeout", "10s",
-		"-H", "Host: "+service+"."+drNamespace,
-		"http://"+client.ProxyAddr()+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
+	return fortioThroughSidecarTo(t, client, service+"."+drNamespace, path, connections, calls, "-allow-initial-errors")
 }
 
 // checkOverloadedHeader sends bursts of concurrent requests until one is

@@ -125,3 +125,14 @@ func FreeAddrs(t testing.TB, host string, n int) []string {
 	}
 	return out
 }
+
+// freeUDPAddr is a UDP host:port that was free a moment ago.
+func freeUDPAddr(t testing.TB, host string) string {
+	t.Helper()
+	c, err := net.ListenPacket("udp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		t.Fatalf("harness: %v", err)
+	}
+	defer c.Close()
+	return c.LocalAddr().String()
+}

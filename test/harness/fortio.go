@@ -33,12 +33,16 @@ func FortioPath() (string, error) {
 	return fortioPath, fortioErr
 }
 
-func findFortio() (string, error) {
-	if p := os.Getenv("FORTIO_BIN"); p != "" {
+func findFortio() (string, error) { return findTool("FORTIO_BIN", "ensure-fortio.sh") }
+
+// findTool finds a tool the tests build: $env when set, else the path that
+// scripts/<script> prints (it builds the tool on first use).
+func findTool(env, script string) (string, error) {
+	if p := os.Getenv(env); p != "" {
 		if isExecutable(p) {
 			return p, nil
 		}
-		return "", fmt.Errorf("FORTIO_BIN=%q is not an executable file", p)
+		return "", fmt.Errorf("%s=%q is not an executable file", env, p)
 	}
 	root, err := RepoRoot()
 	if err != nil {
@@ -46,16 +50,16 @@ func findFortio() (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(root, "scripts", "ensure-fortio.sh"))
+	cmd := exec.CommandContext(ctx, filepath.Join(root, "scripts", script))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return "", fmt.Errorf("scripts/ensure-fortio.sh: %v\n%s", err, stderr.String())
+		return "", fmt.Errorf("scripts/%s: %v\n%s", script, err, stderr.String())
 	}
 	p := strings.TrimSpace(string(out))
 	if !isExecutable(p) {
-		return "", fmt.Errorf("scripts/ensure-fortio.sh printed %q, which is not an executable file", p)
+		return "", fmt.Errorf("scripts/%s printed %q, which is not an executable file", script, p)
 	}
 	return p, nil
 }

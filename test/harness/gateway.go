@@ -44,9 +44,21 @@ type Gateway struct {
 // Gateway server ports it will listen on, checked free on its pod IP.
 func AddGateway(m *Mesh, name string, labels map[string]string, ports ...int) *Gateway {
 	m.T.Helper()
+	return AddGatewayIn(m, m.Namespace, name, labels, ports...)
+}
+
+// AddGatewayIn is AddGateway for a gateway pod in namespace ns (Istio's
+// ingress gateway lives in istio-system).
+func AddGatewayIn(m *Mesh, ns, name string, labels map[string]string, ports ...int) *Gateway {
+	m.T.Helper()
 	a := AllocPod(m.T, ports...)
-	gw := &Gateway{Name: name, Namespace: m.Namespace, Labels: labels, PodIP: a.PodIP, Local: a.Local, Ports: ports, mesh: m}
-	m.WriteFile("gateway-"+sanitize(name)+".yaml", gw.pod().YAML())
+	gw := &Gateway{Name: name, Namespace: ns, Labels: labels, PodIP: a.PodIP, Local: a.Local, Ports: ports, mesh: m}
+	file := "gateway-" + sanitize(name) + ".yaml"
+	if ns != m.Namespace {
+		file = "gateway-" + sanitize(ns+"-"+name) + ".yaml"
+		m.AddNamespace(ns)
+	}
+	m.WriteFile(file, gw.pod().YAML())
 	return gw
 }
 
@@ -87,7 +99,7 @@ func (g *Gateway) Start() {
 	args := append([]string{"-c", g.BootstrapPath, "--disable-hot-restart", "--log-level", logLevel}, m.EnvoyArgs...)
 	g.Envoy = Start(t, Proc{Label: "envoy-gateway-" + g.Name, Path: m.EnvoyBin, Args: args})
 	// Registered after the Envoy's own cleanup, so it runs first.
-	t.Cleanup(g.checkNoNacks)
+	m.addCleanupCheck(g.checkNoNacks)
 	if err := WaitEnvoyAccepted(g.Envoy, g.Admin(), envoyStartTimeout); err != nil {
 		t.Fatalf("harness: gateway %s (node %s): %v", g.Key(), g.NodeID(), err)
 	}

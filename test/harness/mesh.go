@@ -85,6 +85,11 @@ type Mesh struct {
 	EnvoyArgs []string
 	// BootstrapArgs are added to every `pilotlight bootstrap` (e.g. --delta).
 	BootstrapArgs []string
+	// DNS: pilotlight answers the mesh's names over DNS (serve --dns-addr,
+	// on DNSAddr) and every Envoy resolves with it (bootstrap --dns-addr),
+	// for STRICT_DNS clusters naming Services.
+	DNS     bool
+	DNSAddr string
 
 	// Set by Start.
 	Bins       Binaries
@@ -93,10 +98,15 @@ type Mesh struct {
 	HTTPAddr   string
 	Pilotlight *Process
 
-	stage     string
-	started   bool
-	nackCheck bool
-	writeMu   sync.Mutex
+	stage    string
+	started  bool
+	restarts int
+	checks   []func() // cleanup checks, see addCleanupCheck
+	// namespaces of objects written by helpers (gateways, the rate-limit
+	// service), for namespaces.yaml.
+	namespaces []string
+	nackCheck  bool
+	writeMu    sync.Mutex
 }
 
 // NewMesh returns an empty mesh whose objects default to namespace ns.
@@ -204,6 +214,10 @@ func (m *Mesh) RemoveFile(name string) time.Time {
 	return time.Now()
 }
 
+// AddNamespace declares a namespace in namespaces.yaml (once), for objects
+// a test writes there itself. Call before Start.
+func (m *Mesh) AddNamespace(ns string) { m.namespaces = append(m.namespaces, ns) }
+
 // SkipNackCheck turns off the cleanup check that no Envoy NACKed, for a
 // test that provokes NACKs on purpose.
 func (m *Mesh) SkipNackCheck() { m.nackCheck = false }
@@ -219,6 +233,9 @@ func (m *Mesh) BaseConfig() (namespaces, services, pods string) {
 		}
 	}
 	addNS(m.Namespace)
+	for _, ns := range m.namespaces {
+		addNS(ns)
+	}
 	for _, s := range m.Services {
 		addNS(s.Namespace)
 		svcDocs = append(svcDocs, s.YAML())
@@ -259,17 +276,12 @@ func (m *Mesh) Start() {
 	// The control plane.
 	addrs := FreeAddrs(t, "127.0.0.1", 2)
 	m.XDSAddr, m.HTTPAddr = addrs[0], addrs[1]
-	args := []string{"serve", "--config-dir", m.Dir, "--xds-addr", m.XDSAddr, "--http-addr", m.HTTPAddr}
-	if m.Debounce != 0 {
-		args = append(args, "--debounce", m.Debounce.String())
+	if m.DNS {
+		m.DNSAddr = freeUDPAddr(t, "127.0.0.1")
+		m.ServeArgs = append(m.ServeArgs, "--dns-addr", m.DNSAddr)
+		m.BootstrapArgs = append(m.BootstrapArgs, "--dns-addr", m.DNSAddr)
 	}
-	args = append(args, m.ServeArgs...)
-	m.Pilotlight = Start(t, Proc{Label: "pilotlight", Path: m.Bins.Pilotlight, Args: args})
-	for _, path := range []string{"/healthz", "/readyz"} {
-		if err := m.waitHTTP(m.Pilotlight, m.HTTPURL(path), controlPlaneStartTimeout); err != nil {
-			t.Fatalf("harness: pilotlight %s: %v", path, err)
-		}
-	}
+	m.startPilotlight("pilotlight")
 
 	// The apps.
 	type wait struct {
@@ -311,13 +323,60 @@ func (m *Mesh) Start() {
 	if m.nackCheck {
 		// Registered after the sidecars' own cleanups, so it runs first,
 		// while they still answer.
-		t.Cleanup(m.checkNoNacks)
+		m.addCleanupCheck(m.checkNoNacks)
 	}
 	for _, p := range m.Pods {
 		if err := WaitEnvoyAccepted(p.Envoy, p.Admin(), envoyStartTimeout); err != nil {
 			t.Fatalf("harness: sidecar of %s (node %s): %v", p.Key(), p.NodeID(), err)
 		}
 	}
+}
+
+// startPilotlight starts `pilotlight serve` on the mesh's folder and
+// addresses and waits until it is ready.
+func (m *Mesh) startPilotlight(label string) {
+	t := m.T
+	t.Helper()
+	args := []string{"serve", "--config-dir", m.Dir, "--xds-addr", m.XDSAddr, "--http-addr", m.HTTPAddr}
+	if m.Debounce != 0 {
+		args = append(args, "--debounce", m.Debounce.String())
+	}
+	args = append(args, m.ServeArgs...)
+	m.Pilotlight = Start(t, Proc{Label: label, Path: m.Bins.Pilotlight, Args: args})
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if err := m.waitHTTP(m.Pilotlight, m.HTTPURL(path), controlPlaneStartTimeout); err != nil {
+			t.Fatalf("harness: pilotlight %s: %v", path, err)
+		}
+	}
+}
+
+// StopPilotlight stops the control plane; the proxies keep their config.
+func (m *Mesh) StopPilotlight() {
+	m.T.Helper()
+	if err := m.Pilotlight.Stop(); err != nil {
+		m.T.Logf("harness: stopping pilotlight: %v", err)
+	}
+}
+
+// StartPilotlightAgain starts a new `pilotlight serve` on the same folder
+// and addresses, after StopPilotlight; the proxies reconnect by themselves.
+// The cleanup checks run again before the new process is stopped.
+func (m *Mesh) StartPilotlightAgain() {
+	m.T.Helper()
+	m.restarts++
+	m.startPilotlight(fmt.Sprintf("pilotlight-%d", m.restarts+1))
+	for _, check := range m.checks {
+		m.T.Cleanup(check)
+	}
+}
+
+// addCleanupCheck registers a check to run at cleanup while pilotlight
+// and the proxies still run (a NACK check); it runs once, at the first of
+// its registrations to come (StartPilotlightAgain registers it again).
+func (m *Mesh) addCleanupCheck(check func()) {
+	once := sync.OnceFunc(check)
+	m.checks = append(m.checks, once)
+	m.T.Cleanup(once)
 }
 
 // waitHTTP is WaitHTTP that gives up at once when proc has exited.

@@ -157,7 +157,10 @@ func Start(t testing.TB) *Cluster {
 	mark = phase("kube-controller-manager", mark)
 
 	c.installIstioCRDs()
-	phase("istio-crds", mark)
+	mark = phase("istio-crds", mark)
+
+	c.installProjectCRDs()
+	phase("pilotlight-crds", mark)
 
 	t.Logf("kube: cluster %s up in %v (%s)", c.Server, time.Since(start).Round(time.Millisecond), c.startupSummary())
 	return c
@@ -464,6 +467,14 @@ func (c *Cluster) installIstioCRDs() {
 	if err != nil {
 		t.Fatalf("%v", err)
 	}
+	c.installCRDs(path)
+}
+
+// installCRDs creates every CRD of a YAML file and waits until all are
+// Established.
+func (c *Cluster) installCRDs(path string) {
+	t := c.T
+	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatalf("kube: %v", err)
