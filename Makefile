@@ -8,7 +8,10 @@
 #                envoyproxy/ratelimit service (built once into .tools) and
 #                Debian's redis-server (apt-get, when missing;
 #                scripts/ensure-ratelimit.sh), gofmt, go vet, go test
-#   make kube    only build (or find) kube-apiserver, kube-controller-manager, etcd
+#   make kube    only build (or find) kube-apiserver, kube-controller-manager, kubectl, etcd
+#   make image   the container image (Dockerfile): a static bin/linux-$(ARCH)/pilotlight,
+#                then $(DOCKER) build -t $(IMAGE)
+#   make crds    copy Istio's CRDs from the istio.io/api module into deploy/crds
 #   make bench   the benchmarks (BENCH=regexp to pick some)
 #   make fuzz    the fuzz targets, FUZZTIME each (default 2m): the folder
 #                decoder, and decode -> translate with Envoy as the oracle.
@@ -26,8 +29,11 @@ TEST_FLAGS   ?=
 BENCH        ?= .
 BENCH_FLAGS  ?= -benchmem
 FUZZTIME     ?= 2m
+ARCH         ?= $(shell $(GO) env GOARCH)
+IMAGE        ?= pilotlight:dev
+DOCKER       ?= docker
 
-.PHONY: build demo test bench fuzz envoy kube clean
+.PHONY: build demo test bench fuzz envoy kube clean image image-binary crds
 
 build:
 	@mkdir -p bin
@@ -39,6 +45,17 @@ build:
 
 demo:
 	scripts/demo.sh
+
+# A static binary (no cgo): it runs on distroless/static, or FROM scratch.
+image-binary:
+	@mkdir -p bin/linux-$(ARCH)
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(ARCH) $(GO) build -trimpath -ldflags "-s -w" -o bin/linux-$(ARCH)/pilotlight ./cmd/pilotlight
+
+image: image-binary
+	$(DOCKER) build --build-arg TARGETARCH=$(ARCH) -t $(IMAGE) .
+
+crds:
+	scripts/vendor-istio-crds.sh
 
 envoy:
 	@scripts/ensure-envoy.sh

@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"net"
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
@@ -123,6 +124,8 @@ func model[K comparable, M any](ps *pass, obj K, to func(K) M) M {
 	return to(obj)
 }
 
+// toService is the snapshot form of a valid Service. A spec.clusterIP that
+// is not an IPv4 address is left out (ValidateService warns of it).
 func toService(svc *corev1.Service) *Service {
 	out := &Service{
 		Meta:     MetaOf("Service", svc),
@@ -132,7 +135,18 @@ func toService(svc *corev1.Service) *Service {
 	for _, p := range svc.Spec.Ports {
 		out.Ports = append(out.Ports, toServicePort(p))
 	}
+	if ip, ok := clusterIPv4(svc.Spec.ClusterIP); ok {
+		out.ClusterIP = ip
+	}
 	return out
+}
+
+// clusterIPv4 is a Service's cluster IP when it is an IPv4 address.
+func clusterIPv4(clusterIP string) (string, bool) {
+	if ip := net.ParseIP(clusterIP); ip != nil && ip.To4() != nil {
+		return ip.To4().String(), true
+	}
+	return "", false
 }
 
 func toServicePort(p corev1.ServicePort) ServicePort {

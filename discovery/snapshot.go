@@ -90,6 +90,10 @@ type Service struct {
 	Hostname string
 	Ports    []ServicePort
 	Selector map[string]string
+	// ClusterIP is spec.clusterIP when it is an IPv4 address: where a
+	// captured (iptables-mode) sidecar recognises a TCP service's traffic.
+	// Empty for a headless service ("None") and when a folder gives none.
+	ClusterIP string
 }
 
 // HasPort reports whether the service has a port with this number.

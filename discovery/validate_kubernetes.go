@@ -34,6 +34,11 @@ func ValidateService(svc *corev1.Service) []Problem {
 	case svc.Spec.SessionAffinity == corev1.ServiceAffinityClientIP:
 		p.warn("spec.sessionAffinity", "ClientIP affinity is not implemented by pilotlight: ignored; a DestinationRule with loadBalancer.consistentHash.useSourceIp keeps a client on one pod")
 	}
+	if ip := svc.Spec.ClusterIP; ip != "" && ip != corev1.ClusterIPNone {
+		if _, ok := clusterIPv4(ip); !ok {
+			p.warn("spec.clusterIP", "%q is not an IPv4 address (or None); ignored", ip)
+		}
+	}
 	seen := map[string]int{}  // "port/protocol" -> index
 	names := map[string]int{} // port name -> index
 	for i, port := range svc.Spec.Ports {

@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # Finds or builds the real Kubernetes control plane that the Kubernetes-mode
-# tests run on loopback: kube-apiserver and kube-controller-manager
+# tests run on loopback: kube-apiserver, kube-controller-manager and kubectl
 # (k8s.io/kubernetes v1.34.4) and etcd (go.etcd.io/etcd/server/v3, the version
 # Kubernetes 1.34 requires), all from the Go module proxy via the tools module
-# in test/kube/tools. Prints the directory holding the three binaries on
+# in test/kube/tools. Prints the directory holding the four binaries on
 # stdout; everything else goes to stderr.
 #
 #   KUBE_BIN_DIR=$(scripts/ensure-kube.sh)
 #
-# Idempotent: the binaries are cached in .cache/kube/<version>/ (git-ignored)
-# together with a stamp of the tools module; they are built only when missing
-# or when the tools module changed. A cold build takes 5-10 minutes on
-# 2 cores (kube-apiserver alone about 3.5 when the machine is idle); with
-# Go's build cache, seconds.
-# Concurrent runs wait for each other (flock).
+# Idempotent: the binaries are cached in .cache/kube/<version>-<stamp>/
+# (git-ignored), the stamp being a hash of the tools module; they are built
+# only when that folder is missing, so branches with different tools modules
+# sharing one cache never rebuild over each other. A cold build takes 5-10
+# minutes on 2 cores (kube-apiserver alone about 3.5, kubectl about half a
+# minute more); with Go's build cache, seconds. Concurrent runs wait for
+# each other (flock).
 #
 # Environment: KUBE_CACHE_DIR overrides .cache/kube; GO the go command.
 set -euo pipefail
@@ -23,8 +24,7 @@ tools="$root/test/kube/tools"
 version="v1.34.4" # must match k8s.io/kubernetes in $tools/go.mod
 go="${GO:-go}"
 cache="${KUBE_CACHE_DIR:-$root/.cache/kube}"
-dir="$cache/$version"
-bins=(kube-apiserver kube-controller-manager etcd)
+bins=(kube-apiserver kube-controller-manager kubectl etcd)
 
 log() { echo "ensure-kube: $*" >&2; }
 
@@ -38,7 +38,7 @@ stamp() {
   {
     echo "$version"
     "$go" version
-    cat "$tools/go.mod" "$tools/go.sum" "$tools/cmd/etcd/main.go"
+    cat "$tools/go.mod" "$tools/go.sum" "$tools/tools.go" "$tools/cmd/etcd/main.go"
   } | sha256sum | cut -d' ' -f1
 }
 
@@ -51,6 +51,7 @@ up_to_date() {
 }
 
 want="$(stamp)"
+dir="$cache/$version-${want:0:12}"
 if up_to_date; then
   echo "$dir"
   exit 0
@@ -79,7 +80,7 @@ tmp="$(mktemp -d "$cache/.build-XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 
 start=$SECONDS
-log "building kube-apiserver, kube-controller-manager $version and etcd into $dir, once (cold: 5-10 minutes on 2 cores; cached afterwards)"
+log "building kube-apiserver, kube-controller-manager, kubectl $version and etcd into $dir, once (cold: 5-10 minutes on 2 cores; cached afterwards)"
 (
   cd "$tools"
   # GOWORK=off: a go.work above must not pull the main module in.
@@ -87,6 +88,7 @@ log "building kube-apiserver, kube-controller-manager $version and etcd into $di
   GOWORK=off GOFLAGS="${GOFLAGS:-} -mod=readonly" "$go" build -trimpath -ldflags "$ldflags" -o "$tmp/" \
     k8s.io/kubernetes/cmd/kube-apiserver \
     k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kubectl \
     ./cmd/etcd
 ) >&2
 

@@ -2,7 +2,9 @@ package translate
 
 import (
 	"bytes"
+	"errors"
 	"flag"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +12,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	meshconfig "istio.io/api/mesh/v1alpha1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/pilotlight/pilotlight/discovery"
@@ -19,7 +22,9 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files from the current output")
 
 // goldenCases: each names a folder of mesh config; every pod in it gets a
-// golden file of its whole view under testdata/golden/<case>/.
+// golden file of its whole view under testdata/golden/<case>/. In cases
+// named capture-* every sidecar is captured (iptables mode). A file named
+// meshconfig in a case holds Istio's MeshConfig YAML for it.
 var goldenCases = map[string]string{
 	"sockshop": "../examples/sockshop",
 }
@@ -42,15 +47,36 @@ func TestGoldenViews(t *testing.T) {
 			if len(snap.Pods) == 0 {
 				t.Fatalf("%s: no pods, nothing to translate", dir)
 			}
-			mesh := NewMesh(snap)
+			mesh := NewMesh(snap, WithMeshConfig(goldenMeshConfig(t, dir)))
 			for _, pod := range snap.Pods {
 				p := goldenProxy(pod)
+				if strings.HasPrefix(name, "capture-") && p.Type == Sidecar {
+					p.Interception = InterceptRedirect
+				}
 				res := mesh.ForProxy(p)
 				got := renderView(t, res, proxyProblems(snap, mesh, p, res))
 				compareGolden(t, filepath.Join("testdata", "golden", name, pod.Namespace+"."+pod.Name+".yaml"), got)
 			}
 		})
 	}
+}
+
+// goldenMeshConfig reads a case's meshconfig file, if it has one.
+func goldenMeshConfig(t *testing.T, dir string) *meshconfig.MeshConfig {
+	t.Helper()
+	path := filepath.Join(dir, "meshconfig")
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc, problems, err := discovery.ParseMeshConfig(path, data)
+	if err != nil || len(problems) > 0 {
+		t.Fatalf("%s: %v %v", path, err, problems)
+	}
+	return mc
 }
 
 // TestTranslationIsDeterministic: two translations of one snapshot give

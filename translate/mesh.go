@@ -38,6 +38,11 @@ type Mesh struct {
 	l4Ports func() []*l4ServicePort
 	// envoyFilters: the snapshot's EnvoyFilters, decoded (envoyfilter.go).
 	envoyFilters func() *compiledEnvoyFilters
+
+	// registryOnly: outboundTrafficPolicy REGISTRY_ONLY (meshconfig.go).
+	registryOnly bool
+	// capture: what every captured sidecar shares (listener_capture.go).
+	capture func() *captureShared
 }
 
 // Resources is one proxy's view, each list sorted by resource name.
@@ -54,8 +59,12 @@ type Resources struct {
 }
 
 // NewMesh prepares the translation of a snapshot. It does no work yet.
-func NewMesh(snap *discovery.Snapshot) *Mesh {
+func NewMesh(snap *discovery.Snapshot, opts ...Option) *Mesh {
 	m := &Mesh{snap: snap, rules: indexRules(snap), proxyRoutes: map[string]*route.RouteConfiguration{}}
+	for _, o := range opts {
+		o(m)
+	}
+	m.capture = sync.OnceValue(m.buildCaptureShared)
 	m.outboundClusters = sync.OnceValue(m.buildOutboundClusters)
 	m.loadAssignments = sync.OnceValue(m.buildLoadAssignments)
 	m.sourceSelectors = sync.OnceValue(func() []map[string]string { return sourceSelectors(snap.VirtualServices) })
@@ -84,11 +93,15 @@ func (m *Mesh) ForProxy(p Proxy) *Resources {
 		// "inbound|…" sorts before "outbound|…", and both parts are sorted
 		// already: no need to sort thousands of clusters per proxy.
 		res.Clusters = inboundClusters(pod, inbound)
-		res.Listeners = append(res.Listeners, outboundProxyListener(m.snap, pod))
-		httpPorts, tcpPorts := splitInboundPorts(ports)
-		res.Listeners = append(res.Listeners, inboundListeners(m.snap, pod, httpPorts)...)
-		res.Listeners = append(res.Listeners, inboundTCPListeners(m.snap, pod, tcpPorts)...)
-		res.Listeners = append(res.Listeners, m.outboundTCPListeners(pod, inbound)...)
+		if p.Captured() {
+			m.addCaptureView(res, pod, ports)
+		} else {
+			res.Listeners = append(res.Listeners, outboundProxyListener(m.snap, pod))
+			httpPorts, tcpPorts := splitInboundPorts(ports)
+			res.Listeners = append(res.Listeners, inboundListeners(m.snap, pod, httpPorts)...)
+			res.Listeners = append(res.Listeners, inboundTCPListeners(m.snap, pod, tcpPorts)...)
+			res.Listeners = append(res.Listeners, m.outboundTCPListeners(pod, inbound)...)
+		}
 	}
 	if pod := m.snap.Pod(p.Namespace, p.PodName); pod != nil && p.Type == Router {
 		gw := buildGatewayView(m.snap, pod, m.visibleFrom(pod.Namespace))

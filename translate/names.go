@@ -29,3 +29,9 @@ const (
 	AdminPort         = 15000
 	OutboundProxyPort = 15001
 )
+
+// ParseOutboundClusterName reads outbound|PORT|SUBSET|HOST back, for
+// messages that name the service a cluster came from.
+func ParseOutboundClusterName(name string) (port uint32, subset, host string, ok bool) {
+	return parseOutboundClusterName(name)
+}

@@ -6,6 +6,8 @@ package translate
 import (
 	"fmt"
 	"strings"
+
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 )
 
 // ProxyType is the role of a connected Envoy, as in Istio's node ids.
@@ -18,12 +20,62 @@ const (
 	Router ProxyType = "router"
 )
 
+// InterceptionMode is how an app's traffic reaches its sidecar. A sidecar
+// says which in its node metadata, as Istio's do (INTERCEPTION_MODE).
+type InterceptionMode string
+
+const (
+	// InterceptNone is local mode: no capture. The app uses the sidecar as
+	// an HTTP proxy and the sidecar binds the pod's own addresses.
+	InterceptNone InterceptionMode = "NONE"
+	// InterceptRedirect is capture by nat REDIRECT (`pilotlight
+	// init-capture`): outbound TCP to 15001, inbound TCP to 15006.
+	InterceptRedirect InterceptionMode = "REDIRECT"
+)
+
+// Node metadata keys a sidecar's bootstrap sets (Istio's names).
+const (
+	MetadataInterceptionMode = "INTERCEPTION_MODE"
+	MetadataServiceAccount   = "SERVICE_ACCOUNT"
+	// MetadataVersion is pilotlight's version, as Istio sends ISTIO_VERSION.
+	MetadataVersion = "PILOTLIGHT_VERSION"
+)
+
 // Proxy identifies the Envoy a view is built for.
 type Proxy struct {
 	Type      ProxyType
 	IP        string
 	PodName   string
 	Namespace string
+	// Interception is "" (same as InterceptNone) or InterceptRedirect.
+	Interception InterceptionMode
+}
+
+// Captured reports whether the proxy's traffic is captured (iptables mode),
+// so that it gets the virtual outbound and inbound listeners.
+func (p Proxy) Captured() bool { return p.Interception == InterceptRedirect }
+
+// ProxyFromNode reads the Envoy node of an xDS request: its id, and the
+// interception mode from its metadata. Istio's TPROXY mode is refused
+// rather than served the wrong listeners.
+func ProxyFromNode(node *core.Node) (Proxy, error) {
+	p, err := ParseNodeID(node.GetId())
+	if err != nil {
+		return Proxy{}, err
+	}
+	mode := InterceptionMode(node.GetMetadata().GetFields()[MetadataInterceptionMode].GetStringValue())
+	switch mode {
+	case "", InterceptNone:
+	case InterceptRedirect:
+		if p.Type != Sidecar {
+			return Proxy{}, fmt.Errorf("node %q: %s %s is for sidecars only", node.GetId(), MetadataInterceptionMode, mode)
+		}
+		p.Interception = mode
+	default:
+		return Proxy{}, fmt.Errorf("node %q: metadata %s %q is not supported (want %s or %s)",
+			node.GetId(), MetadataInterceptionMode, mode, InterceptRedirect, InterceptNone)
+	}
+	return p, nil
 }
 
 // NodeID renders the Istio-style node id: type~ip~pod.namespace~namespace.svc.cluster.local.

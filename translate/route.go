@@ -11,14 +11,24 @@ import (
 // one virtual host per HTTP service port.
 func httpProxyRouteConfig(snap *discovery.Snapshot, r *rules, src routeSource) *route.RouteConfiguration {
 	rc := &route.RouteConfiguration{Name: HTTPProxyRouteName}
+	// Envoy rejects a table where two virtual hosts share a domain; only a
+	// ClusterIP given twice (in a folder) could repeat one: the first keeps it.
+	taken := map[string]bool{}
 	for _, svc := range snap.Services {
 		for _, port := range svc.Ports {
 			if !isHTTP(port) {
 				continue
 			}
+			var domains []string
+			for _, d := range proxyDomains(svc, port.Port, src.namespace) {
+				if !taken[d] {
+					taken[d] = true
+					domains = append(domains, d)
+				}
+			}
 			rc.VirtualHosts = append(rc.VirtualHosts, &route.VirtualHost{
 				Name:    svc.Hostname + ":" + uitoa(port.Port),
-				Domains: proxyDomains(svc, port.Port, src.namespace),
+				Domains: domains,
 				Routes:  serviceRoutes(snap, r, svc, port.Port, src),
 			})
 		}
@@ -32,14 +42,18 @@ func httpProxyRouteConfig(snap *discovery.Snapshot, r *rules, src routeSource) *
 
 // proxyDomains are the Host values that reach a service port through the
 // HTTP proxy: the FQDN, name.namespace.svc, name.namespace and, from the
-// service's own namespace, the short name; each with ":port". A client
-// omits the port only for 80, so only port 80 also answers to bare names.
+// service's own namespace, the short name; then its ClusterIP (a captured
+// client may dial it by address); each with ":port". A client omits the
+// port only for 80, so only port 80 also answers to bare names.
 // (Envoy rejects a route table where two virtual hosts share a domain; the
 // short name of another namespace's service would collide, so it is left out.)
 func proxyDomains(svc *discovery.Service, port uint32, namespace string) []string {
 	names := []string{svc.Hostname, svc.Name + "." + svc.Namespace + ".svc", svc.Name + "." + svc.Namespace}
 	if svc.Namespace == namespace {
 		names = append(names, svc.Name)
+	}
+	if svc.ClusterIP != "" {
+		names = append(names, svc.ClusterIP)
 	}
 	var domains []string
 	for _, n := range names {

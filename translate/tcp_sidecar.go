@@ -258,14 +258,20 @@ func inboundTCPListeners(snap *discovery.Snapshot, pod *discovery.Pod, ports []u
 	out := make([]*listener.Listener, 0, len(ports))
 	rbac := tcpRBACFilters(snap.AuthorizationPoliciesFor(pod))
 	for _, port := range ports {
-		cluster := InboundClusterName(port)
-		filters := append(append([]*listener.Filter(nil), rbac...), tcpProxyTo(cluster, cluster))
 		out = append(out, &listener.Listener{
 			Name:             ListenerName(pod.IP, port),
 			Address:          socketAddress(pod.IP, port),
-			FilterChains:     []*listener.FilterChain{{Name: "inbound_tcp", Filters: filters}},
+			FilterChains:     []*listener.FilterChain{inboundTCPChain(rbac, port)},
 			TrafficDirection: core.TrafficDirection_INBOUND,
 		})
 	}
 	return out
+}
+
+// inboundTCPChain passes a port's bytes to the app (inbound|PORT||), after
+// the pod's network RBAC filters (tcpRBACFilters).
+func inboundTCPChain(rbac []*listener.Filter, port uint32) *listener.FilterChain {
+	cluster := InboundClusterName(port)
+	filters := append(append([]*listener.Filter(nil), rbac...), tcpProxyTo(cluster, cluster))
+	return &listener.FilterChain{Name: "inbound_tcp", Filters: filters}
 }

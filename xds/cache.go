@@ -4,131 +4,215 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"maps"
-	"slices"
 	"sync"
+	"time"
 
-	discoverypb "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
-	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/pilotlight/pilotlight/translate"
 )
 
 // viewCache answers go-control-plane's watches from per-proxy views. It
-// plays the part of go-control-plane's SnapshotCache, with two differences
+// plays the part of go-control-plane's SnapshotCache, with differences
 // that matter at scale and under bad config:
 //   - responses carry pre-marshaled resources shared by all views, so a
 //     change reaching a thousand proxies marshals each resource once;
-//   - a version a proxy NACKed is not sent again to it (state of the world
-//     would otherwise resend it on every request, in a loop).
+//   - it tracks, per stream, what the proxy actually holds (what it
+//     ACKed, and what a NACK leaves uncertain), so a version a proxy
+//     NACKed is not sent to it again, and the next good one always is;
+//   - it orders changes make-before-break (order.go).
 type viewCache struct {
-	log    *slog.Logger
-	status *statusTracker
+	log     *slog.Logger
+	metrics *metrics
+	limits  Limits
+	prefix  string // the server's version prefix, for the type views it merges
 	// viewFor builds the view of a proxy seen for the first time.
 	viewFor func(nodeID string) (*View, error)
+	// grace bounds how long make before break waits for a silent proxy;
+	// afterFunc is time.AfterFunc (tests replace it).
+	grace     time.Duration
+	afterFunc func(time.Duration, func()) (stop func() bool)
+	now       func() time.Time
 
-	mu     sync.Mutex
-	nodes  map[string]*nodeState
-	nextID int64
+	mu        sync.Mutex
+	nodes     map[string]*nodeEntry // by node id: the view, and the streams that serve it
+	streams   map[int64]*stream     // by go-control-plane's stream id
+	byNode    map[*core.Node]*stream
+	perConn   map[string]int
+	nextWatch int64
 }
 
-type nodeState struct {
-	view  *View
-	sotw  map[int64]*sotwWatch
-	delta map[int64]*deltaWatch
-	// requested holds, per type, the resource names the proxy asked for in
-	// the request we last answered (state of the world).
-	requested map[string]map[string]struct{}
-}
-
-type sotwWatch struct {
-	req *cachev3.Request
-	out chan cachev3.Response
-}
-
-type deltaWatch struct {
-	req *cachev3.DeltaRequest
-	sub cachev3.Subscription
-	out chan cachev3.DeltaResponse
+// nodeEntry is one proxy's view and the streams it is served on (Envoy
+// opens one; a restarting Envoy briefly has two).
+type nodeEntry struct {
+	view    *View
+	streams map[*stream]struct{}
 }
 
 var _ cachev3.Cache = (*viewCache)(nil)
 
-func newViewCache(log *slog.Logger, status *statusTracker, viewFor func(string) (*View, error)) *viewCache {
-	return &viewCache{log: log, status: status, viewFor: viewFor, nodes: map[string]*nodeState{}}
+func newViewCache(log *slog.Logger, m *metrics, limits Limits, prefix string, viewFor func(string) (*View, error)) *viewCache {
+	return &viewCache{
+		log: log, metrics: m, limits: limits, prefix: prefix, viewFor: viewFor,
+		grace: limits.RemovalGrace, now: time.Now,
+		afterFunc: func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop },
+		nodes:     map[string]*nodeEntry{}, streams: map[int64]*stream{}, byNode: map[*core.Node]*stream{}, perConn: map[string]int{},
+	}
 }
 
-// SetView replaces a proxy's view and answers its open watches.
+// openStream admits a new stream, within the stream limits.
+func (c *viewCache) openStream(id int64, conn string, delta bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.streams) >= c.limits.MaxStreams {
+		return c.limitHit(limitStreams, codes.ResourceExhausted, "too many xDS streams (limit %d); try another replica or later", c.limits.MaxStreams)
+	}
+	if conn != "" && c.perConn[conn] >= c.limits.MaxStreamsPerConnection {
+		return c.limitHit(limitStreamsPerConnection, codes.ResourceExhausted, "too many xDS streams on this connection (limit %d)", c.limits.MaxStreamsPerConnection)
+	}
+	if conn != "" {
+		c.perConn[conn]++
+	}
+	c.streams[id] = &stream{id: id, delta: delta, conn: conn, types: map[string]*typeSync{}}
+	return nil
+}
+
+// bind ties a request to its stream's node. The first request names the
+// node (within the size limits, and a node id pilotlight can read); a
+// later one may repeat it but not change it. It returns the stream's node,
+// which the request is to carry on.
+func (c *viewCache) bind(id int64, node *core.Node) (*core.Node, error) {
+	c.mu.Lock()
+	st := c.streams[id]
+	if st == nil {
+		c.mu.Unlock()
+		return nil, status.Error(codes.Internal, "request on a stream that was not opened")
+	}
+	if st.node != nil {
+		defer c.mu.Unlock()
+		if node != nil && node.GetId() != st.nodeID {
+			return nil, c.limitHit(limitNodeIDChanged, codes.InvalidArgument,
+				"node id changed from %q on this stream; open a new stream for another node", st.nodeID)
+		}
+		return st.node, nil
+	}
+	fixed, err := c.firstNode(node)
+	if err != nil {
+		c.mu.Unlock()
+		return nil, err
+	}
+	st.node, st.nodeID = fixed, fixed.GetId()
+	c.byNode[fixed] = st
+	e := c.nodes[st.nodeID]
+	if e == nil {
+		e = &nodeEntry{streams: map[*stream]struct{}{}}
+		c.nodes[st.nodeID] = e
+	}
+	e.streams[st] = struct{}{}
+	st.entry = e
+	needView := e.view == nil
+	c.metrics.connected.Inc()
+	c.mu.Unlock()
+	c.log.Info("proxy connected", "node", st.nodeID, "stream", id, "delta", st.delta)
+	if needView {
+		c.ensureView(st.nodeID)
+	}
+	return fixed, nil
+}
+
+// Node is the Envoy node a proxy's stream was bound to, whose metadata
+// says how the proxy is wired (translate.ProxyFromNode), or a node with
+// only the id when no stream of it is bound.
+func (c *viewCache) Node(nodeID string) *core.Node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.nodes[nodeID]; e != nil {
+		for st := range e.streams {
+			if st.node != nil {
+				return st.node
+			}
+		}
+	}
+	return &core.Node{Id: nodeID}
+}
+
+// firstNode checks the node of a stream's first request and keeps what
+// pilotlight reads of it: a proxy's node also lists every extension it was
+// built with, which nothing here uses.
+func (c *viewCache) firstNode(node *core.Node) (*core.Node, error) {
+	if node.GetId() == "" {
+		return nil, status.Error(codes.InvalidArgument, "the first request of a stream must name its node")
+	}
+	if n := len(node.GetId()); n > c.limits.MaxNodeIDBytes {
+		return nil, c.limitHit(limitNodeID, codes.InvalidArgument, "node id of %d bytes (limit %d)", n, c.limits.MaxNodeIDBytes)
+	}
+	if n := proto.Size(node.GetMetadata()); n > c.limits.MaxNodeMetadataBytes {
+		return nil, c.limitHit(limitNodeMetadata, codes.InvalidArgument, "node metadata of %d bytes (limit %d)", n, c.limits.MaxNodeMetadataBytes)
+	}
+	// The node's metadata says how the proxy is wired (its interception
+	// mode): a proxy we cannot serve correctly is refused here, once.
+	if _, err := translate.ProxyFromNode(node); err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	return &core.Node{Id: node.GetId(), Cluster: node.GetCluster(), Metadata: node.GetMetadata(), Locality: node.GetLocality()}, nil
+}
+
+// closeStream forgets a stream, and its proxy's view with its last stream.
+func (c *viewCache) closeStream(id int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := c.streams[id]
+	if st == nil {
+		return
+	}
+	delete(c.streams, id)
+	if st.conn != "" {
+		if c.perConn[st.conn]--; c.perConn[st.conn] <= 0 {
+			delete(c.perConn, st.conn)
+		}
+	}
+	if st.stopGrace != nil {
+		st.stopGrace()
+	}
+	if st.node == nil {
+		return
+	}
+	delete(c.byNode, st.node)
+	delete(st.entry.streams, st)
+	if len(st.entry.streams) == 0 && c.nodes[st.nodeID] == st.entry {
+		delete(c.nodes, st.nodeID)
+	}
+	c.metrics.connected.Dec()
+	c.log.Info("proxy disconnected", "node", st.nodeID, "stream", id)
+}
+
+// SetView replaces a proxy's view and moves each of its streams on.
 func (c *viewCache) SetView(nodeID string, v *View) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n := c.node(nodeID)
-	n.view = v
-	for id, w := range n.sotw {
-		if resp := c.sotwResponse(nodeID, n, w.req); resp != nil {
-			delete(n.sotw, id)
-			c.send(w.out, resp)
-		}
+	e := c.nodes[nodeID]
+	if e == nil {
+		return // its last stream ended meanwhile
 	}
-	for id, w := range n.delta {
-		if resp := deltaResponse(n, w.req, w.sub); resp != nil {
-			delete(n.delta, id)
-			c.sendDelta(w.out, resp)
-		}
+	e.view = v
+	for st := range e.streams {
+		c.advance(st)
 	}
 }
 
-// Nodes lists the proxies that have asked for config and their views.
+// Nodes lists the proxies that have a stream open, and their views.
 func (c *viewCache) Nodes() map[string]*View {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := make(map[string]*View, len(c.nodes))
-	for id, n := range c.nodes {
-		out[id] = n.view
+	for id, e := range c.nodes {
+		out[id] = e.view
 	}
 	return out
-}
-
-// Forget drops a proxy that has no stream left.
-func (c *viewCache) Forget(nodeID string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.nodes, nodeID)
-}
-
-// CreateWatch answers a state-of-the-world request now if the proxy lacks
-// something, or parks it until its view changes.
-func (c *viewCache) CreateWatch(req *cachev3.Request, _ cachev3.Subscription, out chan cachev3.Response) (func(), error) {
-	nodeID := req.GetNode().GetId()
-	c.ensureView(nodeID)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := c.node(nodeID)
-	if resp := c.sotwResponse(nodeID, n, req); resp != nil {
-		c.send(out, resp)
-		return func() {}, nil
-	}
-	c.nextID++
-	id := c.nextID
-	n.sotw[id] = &sotwWatch{req: req, out: out}
-	return c.cancel(nodeID, func(n *nodeState) { delete(n.sotw, id) }), nil
-}
-
-// CreateDeltaWatch answers an incremental request with the resources whose
-// version the proxy does not have, and the names it should forget.
-func (c *viewCache) CreateDeltaWatch(req *cachev3.DeltaRequest, sub cachev3.Subscription, out chan cachev3.DeltaResponse) (func(), error) {
-	nodeID := req.GetNode().GetId()
-	c.ensureView(nodeID)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := c.node(nodeID)
-	if resp := deltaResponse(n, req, sub); resp != nil {
-		c.sendDelta(out, resp)
-		return func() {}, nil
-	}
-	c.nextID++
-	id := c.nextID
-	n.delta[id] = &deltaWatch{req: req, sub: sub, out: out}
-	return c.cancel(nodeID, func(n *nodeState) { delete(n.delta, id) }), nil
 }
 
 // Fetch is REST polling, which pilotlight does not serve.
@@ -142,134 +226,64 @@ func (c *viewCache) Fetch(context.Context, *cachev3.Request) (cachev3.Response, 
 // newer mesh, and ours (from the older one) is dropped. Registering after
 // translating would let that apply miss the node and leave it stale.
 func (c *viewCache) ensureView(nodeID string) {
-	c.mu.Lock()
-	known := c.node(nodeID).view != nil
-	c.mu.Unlock()
-	if known {
-		return
-	}
 	v, err := c.viewFor(nodeID)
 	if err != nil {
 		c.log.Warn("no view for proxy yet", "node", nodeID, "error", err)
 		return
 	}
 	c.mu.Lock()
-	if n := c.nodes[nodeID]; n != nil && n.view == nil {
-		n.view = v
+	defer c.mu.Unlock()
+	if e := c.nodes[nodeID]; e != nil && e.view == nil {
+		e.view = v
+		for st := range e.streams {
+			c.advance(st)
+		}
 	}
-	c.mu.Unlock()
 }
 
-func (c *viewCache) node(nodeID string) *nodeState {
-	n := c.nodes[nodeID]
-	if n == nil {
-		n = &nodeState{sotw: map[int64]*sotwWatch{}, delta: map[int64]*deltaWatch{}, requested: map[string]map[string]struct{}{}}
-		c.nodes[nodeID] = n
+// streamOf finds the stream of a request by its node (see stream.node).
+func (c *viewCache) streamOf(node *core.Node) (*stream, error) {
+	if st := c.byNode[node]; st != nil {
+		return st, nil
 	}
-	return n
+	return nil, status.Error(codes.FailedPrecondition, "request on a stream whose node is not known")
 }
 
-func (c *viewCache) cancel(nodeID string, drop func(*nodeState)) func() {
+// responded records that go-control-plane put an offered response on the
+// wire, with this nonce.
+func (c *viewCache) responded(id int64, typeURL string, resp any, nonce string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := c.streams[id]
+	if st == nil {
+		return
+	}
+	ts := st.types[typeURL]
+	if ts == nil || ts.offered == nil || ts.offered.resp != resp {
+		return
+	}
+	o := ts.offered
+	// The response itself is not kept: its bytes are the shared resources',
+	// and what follows needs only what it brought the proxy to.
+	o.nonce, o.resp = nonce, nil
+	ts.offered, ts.sent = nil, o
+	ts.lastSent, ts.lastChange = o.version, c.now()
+}
+
+// cancel is the function go-control-plane calls to drop a parked watch.
+func (c *viewCache) cancel(ts *typeSync, id int64) func() {
 	return func() {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		if n := c.nodes[nodeID]; n != nil {
-			drop(n)
+		if ts.watch != nil && ts.watch.id == id {
+			ts.watch = nil
 		}
 	}
 }
 
-// send never blocks: the server's response channel has room for one
-// response per type, and a type has at most one open watch.
-func (c *viewCache) send(out chan cachev3.Response, resp cachev3.Response) {
-	select {
-	case out <- resp:
-	default:
-		c.log.Error("xds response channel full; response dropped", "type", resp.GetRequest().GetTypeUrl())
-	}
-}
-
-func (c *viewCache) sendDelta(out chan cachev3.DeltaResponse, resp cachev3.DeltaResponse) {
-	select {
-	case out <- resp:
-	default:
-		c.log.Error("delta xds response channel full; response dropped", "type", resp.GetDeltaRequest().GetTypeUrl())
-	}
-}
-
-// sotwResponse is nil when the proxy already has its view of the type: same
-// version and the same names asked for, or the current version is one the
-// proxy rejected (it keeps its last good config; we wait for a change).
-func (c *viewCache) sotwResponse(nodeID string, n *nodeState, req *cachev3.Request) cachev3.Response {
-	if n.view == nil {
-		return nil
-	}
-	typeURL := req.GetTypeUrl()
-	tv := n.view.Types[typeURL]
-	if tv == nil {
-		return nil
-	}
-	names := nameSet(req.GetResourceNames())
-	sameNames := sameSet(names, n.requested[typeURL])
-	if sameNames && (req.GetVersionInfo() == tv.Version || c.status.rejected(nodeID, typeURL, tv.Version)) {
-		return nil
-	}
-	n.requested[typeURL] = names
-	resp := &discoverypb.DiscoveryResponse{VersionInfo: tv.Version, TypeUrl: typeURL}
-	returned := map[string]string{}
-	for _, name := range tv.sortedNames() {
-		if !wildcardType(typeURL) && len(names) > 0 {
-			if _, asked := names[name]; !asked {
-				continue
-			}
-		}
-		resp.Resources = append(resp.Resources, tv.Resources[name].Any)
-		returned[name] = tv.Version
-	}
-	return &cachev3.PassthroughResponse{Request: req, DiscoveryResponse: resp, ReturnedResources: returned}
-}
-
-// wildcardType: Envoy always wants every listener and cluster.
-func wildcardType(typeURL string) bool {
-	return typeURL == resourcev3.ListenerType || typeURL == resourcev3.ClusterType
-}
-
-// deltaResponse lists what changed since what the proxy reported knowing.
-func deltaResponse(n *nodeState, req *cachev3.DeltaRequest, sub cachev3.Subscription) cachev3.DeltaResponse {
-	if n.view == nil {
-		return nil
-	}
-	tv := n.view.Types[req.GetTypeUrl()]
-	if tv == nil {
-		return nil
-	}
-	known := sub.ReturnedResources()
-	subscribed := sub.SubscribedResources()
-	wants := func(name string) bool {
-		_, ok := subscribed[name]
-		return sub.IsWildcard() || ok
-	}
-	resp := &discoverypb.DeltaDiscoveryResponse{TypeUrl: req.GetTypeUrl(), SystemVersionInfo: tv.Version}
-	next := make(map[string]string, len(tv.Resources))
-	for name, version := range known {
-		next[name] = version
-	}
-	for _, name := range tv.sortedNames() {
-		r := tv.Resources[name]
-		if !wants(name) || known[name] == r.Version {
-			continue
-		}
-		resp.Resources = append(resp.Resources, &discoverypb.Resource{Name: name, Version: r.Version, Resource: r.Any})
-		next[name] = r.Version
-	}
-	for _, name := range slices.Sorted(maps.Keys(known)) {
-		if _, still := tv.Resources[name]; !still {
-			resp.RemovedResources = append(resp.RemovedResources, name)
-			delete(next, name)
-		}
-	}
-	if len(resp.Resources) == 0 && len(resp.RemovedResources) == 0 {
-		return nil
-	}
-	return &cachev3.DeltaPassthroughResponse{DeltaRequest: req, DeltaDiscoveryResponse: resp, NextVersionMap: next}
+func (c *viewCache) newWatch(ts *typeSync, w *watch) func() {
+	c.nextWatch++
+	w.id = c.nextWatch
+	ts.watch = w
+	return c.cancel(ts, w.id)
 }

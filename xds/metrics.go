@@ -14,6 +14,8 @@ type metrics struct {
 	pushDuration   *prometheus.HistogramVec
 	translateTime  prometheus.Histogram
 	configProblems prometheus.Gauge
+	limitHits      *prometheus.CounterVec
+	notServed      prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -38,8 +40,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		configProblems: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "pilotlight_config_problems", Help: "Config objects or fields skipped as invalid in the current snapshot.",
 		}),
+		limitHits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pilotlight_xds_limit_hits_total", Help: "xDS streams refused or closed because the client went over a limit (Limits), by limit.",
+		}, []string{"limit"}),
+		notServed: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pilotlight_xds_resources_not_served", Help: "Generated resources that failed their checks in the current snapshot; proxies keep their previous versions.",
+		}),
 	}
-	reg.MustRegister(m.connected, m.pushes, m.nacks, m.pushDuration, m.translateTime, m.configProblems)
+	for _, l := range limitNames {
+		m.limitHits.WithLabelValues(l) // every limit shows, at 0, before it is hit
+	}
+	reg.MustRegister(m.connected, m.pushes, m.nacks, m.pushDuration, m.translateTime, m.configProblems, m.limitHits, m.notServed)
 	return m
 }
 

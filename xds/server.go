@@ -8,10 +8,11 @@ import (
 	"sync"
 	"time"
 
-	discoverygrpc "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/server/sotw/v3"
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
+	meshconfig "istio.io/api/mesh/v1alpha1"
 
 	"github.com/pilotlight/pilotlight/discovery"
 	"github.com/pilotlight/pilotlight/translate"
@@ -28,6 +29,11 @@ type Options struct {
 	// VersionPrefix starts every version this process hands out, so that a
 	// restarted control plane never reuses an old version by accident.
 	VersionPrefix string
+	// MeshConfig is Istio's mesh-wide config (nil: Istio's defaults).
+	MeshConfig *meshconfig.MeshConfig
+	// Limits bound what a client can make the server hold (zero fields:
+	// DefaultLimits). Give the gRPC server Limits.ServerOptions too.
+	Limits Limits
 }
 
 // Server turns mesh snapshots into per-proxy views and serves them over ADS.
@@ -35,14 +41,14 @@ type Server struct {
 	opts    Options
 	log     *slog.Logger
 	metrics *metrics
-	status  *statusTracker
 	cache   *viewCache
 	box     *mailbox
-	xds     serverv3.Server
+	ads     *adsService
 
-	mu   sync.Mutex
-	mesh *translate.Mesh
-	memo *marshalMemo
+	mu       sync.Mutex
+	mesh     *translate.Mesh
+	memo     *marshalMemo
+	problems *problemLog
 }
 
 // NewServer builds a Server; Run must be called for it to apply snapshots.
@@ -53,18 +59,19 @@ func NewServer(ctx context.Context, opts Options) *Server {
 	if opts.MaxDebounce == 0 {
 		opts.MaxDebounce = 10 * opts.Debounce
 	}
-	s := &Server{opts: opts, log: opts.Log, metrics: newMetrics(opts.Registry), status: newStatusTracker(), box: newMailbox()}
-	s.cache = newViewCache(opts.Log, s.status, s.firstView)
-	cb := &callbacks{log: opts.Log, status: s.status, metrics: s.metrics, cache: s.cache, now: time.Now,
-		streams: map[int64]string{}, open: map[string]int{}}
-	s.xds = serverv3.NewServer(ctx, s.cache, cb)
+	opts.Limits = opts.Limits.withDefaults()
+	s := &Server{opts: opts, log: opts.Log, metrics: newMetrics(opts.Registry), box: newMailbox()}
+	s.cache = newViewCache(opts.Log, s.metrics, opts.Limits, opts.VersionPrefix, s.firstView)
+	cb := &callbacks{cache: s.cache, metrics: s.metrics}
+	// Ordered ADS: one channel per stream, so responses go out in the order
+	// the cache hands them (clusters first; see order.go).
+	s.ads = &adsService{xds: serverv3.NewServer(ctx, s.cache, cb, sotw.WithOrderedADS()), cache: s.cache}
 	return s
 }
 
-// Register adds the ADS service to a gRPC server.
-func (s *Server) Register(g *grpc.Server) {
-	discoverygrpc.RegisterAggregatedDiscoveryServiceServer(g, s.xds)
-}
+// Register adds the ADS service to a gRPC server (made with
+// Limits.ServerOptions).
+func (s *Server) Register(g *grpc.Server) { s.ads.register(g) }
 
 // Update hands the server a new snapshot. It never blocks.
 func (s *Server) Update(snap *discovery.Snapshot) { s.box.put(snap) }
@@ -94,7 +101,8 @@ func (s *Server) Snapshot() *discovery.Snapshot {
 // Problems are what translation found in the served config: EnvoyFilters
 // that are not Envoy config or select no pod, and patches that matched
 // nothing in any connected proxy they apply to, or whose result Envoy
-// would have rejected (not applied).
+// would have rejected (not applied); and the generated resources that were
+// not sent because they failed their checks (validate.go).
 func (s *Server) Problems() []discovery.Problem {
 	s.mu.Lock()
 	mesh := s.mesh
@@ -108,12 +116,13 @@ func (s *Server) Problems() []discovery.Problem {
 			results[id] = v.Patches
 		}
 	}
-	return append(append([]discovery.Problem{}, mesh.Problems()...), translate.PatchProblems(results)...)
+	out := append(append([]discovery.Problem{}, mesh.Problems()...), translate.PatchProblems(results)...)
+	return append(out, s.problemLog().list()...)
 }
 
-// Proxies is the sync state of every connected proxy.
+// Proxies is the sync state of every stream of a connected proxy.
 func (s *Server) Proxies() []ProxyStatus {
-	out := s.status.snapshot()
+	out := s.cache.statuses()
 	for i := range out {
 		if p, err := translate.ParseNodeID(out[i].ID); err == nil {
 			out[i].Pod = p.Namespace + "/" + p.PodName
@@ -128,9 +137,10 @@ func (s *Server) apply(snap *discovery.Snapshot) {
 	start := time.Now()
 	s.mu.Lock()
 	prev := s.mesh
-	mesh := translate.NewMesh(snap)
-	s.mesh, s.memo = mesh, newMarshalMemo()
-	memo := s.memo
+	mesh := translate.NewMesh(snap, translate.WithMeshConfig(s.opts.MeshConfig))
+	s.problems = newProblemLog(snap, s.problems, s.logProblem)
+	s.mesh, s.memo = mesh, newMarshalMemo(s.problems)
+	memo, problems := s.memo, s.problems
 	s.mu.Unlock()
 
 	s.metrics.configProblems.Set(float64(len(snap.Problems)))
@@ -142,10 +152,10 @@ func (s *Server) apply(snap *discovery.Snapshot) {
 	for nodeID, old := range s.cache.Nodes() {
 		var next *View
 		var err error
-		if endpointsOnly && old != nil && sameOwnPod(prev.Snapshot(), snap, old.Proxy) {
+		if endpointsOnly && old != nil && sameOwnPod(prev.Snapshot(), snap, old.Proxy) && !mesh.ListenersFollowEndpoints(old.Proxy) {
 			next, err = old.withEndpoints(s.opts.VersionPrefix, memo, &translate.Resources{LoadAssignments: mesh.LoadAssignments()})
 		} else {
-			next, err = s.translate(mesh, memo, nodeID)
+			next, err = s.translate(mesh, memo, nodeID, old)
 		}
 		if err != nil {
 			s.log.Error("cannot build view; proxy keeps its current config", "node", nodeID, "error", err)
@@ -153,6 +163,7 @@ func (s *Server) apply(snap *discovery.Snapshot) {
 		}
 		s.cache.SetView(nodeID, next)
 	}
+	s.metrics.notServed.Set(float64(len(problems.list())))
 	s.metrics.pushDuration.WithLabelValues(kind).Observe(time.Since(start).Seconds())
 	s.log.Debug("applied mesh snapshot", "version", snap.Version, "kind", kind, "took", time.Since(start))
 }
@@ -165,18 +176,31 @@ func (s *Server) firstView(nodeID string) (*View, error) {
 	if mesh == nil {
 		return nil, fmt.Errorf("no mesh snapshot yet")
 	}
-	return s.translate(mesh, memo, nodeID)
+	return s.translate(mesh, memo, nodeID, nil)
 }
 
-func (s *Server) translate(mesh *translate.Mesh, memo *marshalMemo, nodeID string) (*View, error) {
+// translate builds a proxy's view; prev, its current one, supplies the
+// previous version of any resource that fails its checks.
+func (s *Server) translate(mesh *translate.Mesh, memo *marshalMemo, nodeID string, prev *View) (*View, error) {
 	start := time.Now()
-	p, err := translate.ParseNodeID(nodeID)
+	p, err := translate.ProxyFromNode(s.cache.Node(nodeID))
 	if err != nil {
 		return nil, err
 	}
-	v, err := buildView(s.opts.VersionPrefix, memo, p, mesh.ForProxy(p))
+	v, err := buildView(s.opts.VersionPrefix, memo, p, mesh.ForProxy(p), prev)
 	s.metrics.translateTime.Observe(time.Since(start).Seconds())
 	return v, err
+}
+
+// problemLog is the current snapshot's list of resources not served.
+func (s *Server) problemLog() *problemLog {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.problems
+}
+
+func (s *Server) logProblem(p discovery.Problem) {
+	s.log.Warn("generated config not served", "kind", p.Kind, "name", p.Name, "reason", p.Reason)
 }
 
 // sameOwnPod: the proxy's own pod (its inbound listeners) did not change.

@@ -5,12 +5,14 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"testing"
 	"time"
 
 	discoverypb "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/test/bufconn"
@@ -26,26 +28,43 @@ import (
 type testServer struct {
 	*Server
 	conn *grpc.ClientConn
+	lis  *bufconn.Listener
 }
 
 func newTestServer(t testing.TB, snap *discovery.Snapshot) *testServer {
 	t.Helper()
+	return newTestServerWith(t, snap, Limits{})
+}
+
+// newTestServerWith is newTestServer with these limits (zero: defaults).
+func newTestServerWith(t testing.TB, snap *discovery.Snapshot, limits Limits) *testServer {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s := NewServer(ctx, Options{Log: log, Registry: prometheus.NewRegistry(), VersionPrefix: "test"})
+	s := NewServer(ctx, Options{Log: log, Registry: prometheus.NewRegistry(), VersionPrefix: "test", Limits: limits})
 	s.apply(snap)
 	lis := bufconn.Listen(1 << 20)
-	g := grpc.NewServer()
+	g := grpc.NewServer(s.opts.Limits.ServerOptions()...)
 	s.Register(g)
 	go func() { _ = g.Serve(lis) }()
-	conn, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(context.Context, string) (net.Conn, error) { return lis.Dial() }),
+	t.Cleanup(func() { g.Stop(); cancel() })
+	ts := &testServer{Server: s, lis: lis}
+	ts.conn = ts.dial(t)
+	return ts
+}
+
+// dial opens another connection to the server.
+func (ts *testServer) dial(t testing.TB, opts ...grpc.DialOption) *grpc.ClientConn {
+	t.Helper()
+	opts = append(opts,
+		grpc.WithContextDialer(func(context.Context, string) (net.Conn, error) { return ts.lis.Dial() }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient("passthrough:///bufnet", opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { conn.Close(); g.Stop(); cancel() })
-	return &testServer{Server: s, conn: conn}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }
 
 func proxyOf(pod *discovery.Pod) translate.Proxy {
@@ -60,6 +79,56 @@ func (ts *testServer) client(t testing.TB, pod *discovery.Pod) *xdstest.Client {
 	}
 	return c
 }
+
+// clientFor opens a state-of-the-world stream for any node id.
+func (ts *testServer) clientFor(t testing.TB, nodeID string) *xdstest.Client {
+	t.Helper()
+	c, err := xdstest.Open(context.Background(), ts.conn, nodeID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// accept ACKs a response, asking for names (the names of EDS and RDS).
+func accept(t testing.TB, c *xdstest.Client, resp *discoverypb.DiscoveryResponse, names ...string) {
+	t.Helper()
+	if err := c.Ack(resp, names...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func resourceNames(resp *discoverypb.DiscoveryResponse) []string {
+	var out []string
+	for _, a := range resp.GetResources() {
+		m, err := a.UnmarshalNew()
+		if err != nil {
+			continue
+		}
+		out = append(out, resourceName(m))
+	}
+	return out
+}
+
+func hasResource(resp *discoverypb.DiscoveryResponse, name string) bool {
+	return slices.Contains(resourceNames(resp), name)
+}
+
+// metricValue reads a counter or gauge.
+func metricValue(t testing.TB, m prometheus.Metric) float64 {
+	t.Helper()
+	var d dto.Metric
+	if err := m.Write(&d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Counter != nil {
+		return d.Counter.GetValue()
+	}
+	return d.Gauge.GetValue()
+}
+
+func timeout() <-chan time.Time { return time.After(5 * time.Second) }
 
 func recv(t testing.TB, c *xdstest.Client) *discoverypb.DiscoveryResponse {
 	t.Helper()
@@ -86,11 +155,36 @@ func recv(t testing.TB, c *xdstest.Client) *discoverypb.DiscoveryResponse {
 func (ts *testServer) parked(nodeID string) int {
 	ts.cache.mu.Lock()
 	defer ts.cache.mu.Unlock()
-	n := ts.cache.nodes[nodeID]
-	if n == nil {
+	e := ts.cache.nodes[nodeID]
+	if e == nil {
 		return 0
 	}
-	return len(n.sotw) + len(n.delta)
+	n := 0
+	for st := range e.streams {
+		for _, t := range st.types {
+			if t.watch != nil {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// register makes the cache know a proxy as if it had opened a stream, and
+// builds its first view.
+func (ts *testServer) register(t testing.TB, nodeID string) *View {
+	t.Helper()
+	ts.cache.mu.Lock()
+	if ts.cache.nodes[nodeID] == nil {
+		ts.cache.nodes[nodeID] = &nodeEntry{streams: map[*stream]struct{}{}}
+	}
+	ts.cache.mu.Unlock()
+	ts.cache.ensureView(nodeID)
+	v := ts.cache.Nodes()[nodeID]
+	if v == nil {
+		t.Fatalf("no view for %s", nodeID)
+	}
+	return v
 }
 
 func waitFor(t testing.TB, what string, cond func() bool) {
@@ -176,8 +270,7 @@ func TestEndpointOnlyChangeKeepsOtherTypes(t *testing.T) {
 	snap := discoverytest.Synthetic(2, 2)
 	ts := newTestServer(t, snap)
 	node := proxyOf(snap.Pods[0]).NodeID()
-	ts.cache.ensureView(node)
-	before := ts.cache.Nodes()[node]
+	before := ts.register(t, node)
 
 	moved := discoverytest.Synthetic(2, 2)
 	moved.Version = 2
@@ -200,8 +293,8 @@ func TestSharedResourcesAreMarshaledOnce(t *testing.T) {
 	snap := discoverytest.Synthetic(2, 2)
 	ts := newTestServer(t, snap)
 	a, b := proxyOf(snap.Pods[0]).NodeID(), proxyOf(snap.Pods[1]).NodeID()
-	ts.cache.ensureView(a)
-	ts.cache.ensureView(b)
+	ts.register(t, a)
+	ts.register(t, b)
 	views := ts.cache.Nodes()
 	name := translate.OutboundClusterName(80, "v1", snap.Services[1].Hostname)
 	ra := views[a].Types[resourcev3.ClusterType].Resources[name]
@@ -225,8 +318,7 @@ func TestSnapshotAppliedDuringFirstViewReachesTheProxy(t *testing.T) {
 		return v, err
 	}
 	node := proxyOf(snap.Pods[0]).NodeID()
-	ts.cache.ensureView(node)
-	got := len(ts.cache.Nodes()[node].Types[resourcev3.ClusterType].Resources)
+	got := len(ts.register(t, node).Types[resourcev3.ClusterType].Resources)
 	if want := 3*3 + 1; got != want {
 		t.Fatalf("proxy holds %d clusters, want %d from the snapshot applied meanwhile", got, want)
 	}

@@ -2,102 +2,59 @@ package xds
 
 import (
 	"sort"
-	"sync"
 	"time"
 )
 
-// statusTracker records, per proxy and type, what was sent and what the
-// proxy said about it: the ACK/NACK state shown at /debug/proxies.
-type statusTracker struct {
-	mu      sync.Mutex
-	proxies map[string]map[string]*TypeStatus // node id → type URL → status
+// ProxyStatus is one stream's entry in /debug/proxies: which proxy it
+// serves, and per type what was sent on it and what the proxy said.
+type ProxyStatus struct {
+	ID     string                `json:"id"` // node id
+	Pod    string                `json:"pod"`
+	Stream int64                 `json:"stream"`
+	Delta  bool                  `json:"delta"`
+	Types  map[string]TypeStatus `json:"types"`
 }
 
-// TypeStatus is the sync state of one resource type on one proxy.
+// TypeStatus is the sync state of one resource type on one stream.
 type TypeStatus struct {
-	Sent       string    `json:"sent"`
-	SentNonce  string    `json:"-"`
-	Acked      string    `json:"acked"`
-	Nacked     string    `json:"nacked,omitempty"`
-	Error      string    `json:"error,omitempty"`
+	Sent   string `json:"sent"`
+	Acked  string `json:"acked"`
+	Nacked string `json:"nacked,omitempty"`
+	Error  string `json:"error,omitempty"`
+	// Waiting: the proxy has not confirmed its current view of the type
+	// yet (a response in flight, or make before break holding it back).
+	Waiting    bool      `json:"waiting,omitempty"`
 	LastChange time.Time `json:"lastChange"`
 }
 
-func newStatusTracker() *statusTracker {
-	return &statusTracker{proxies: map[string]map[string]*TypeStatus{}}
-}
-
-func (t *statusTracker) entry(node, typeURL string) *TypeStatus {
-	types := t.proxies[node]
-	if types == nil {
-		types = map[string]*TypeStatus{}
-		t.proxies[node] = types
-	}
-	s := types[typeURL]
-	if s == nil {
-		s = &TypeStatus{}
-		types[typeURL] = s
-	}
-	return s
-}
-
-func (t *statusTracker) sent(node, typeURL, version, nonce string, now time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	s := t.entry(node, typeURL)
-	s.Sent, s.SentNonce, s.LastChange = version, nonce, now
-}
-
-// answered records the proxy's reply to the response with this nonce. It
-// returns true for a NACK. A reply to an older response is ignored.
-func (t *statusTracker) answered(node, typeURL, nonce, errorMessage string, now time.Time) (nack bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	s := t.entry(node, typeURL)
-	if nonce == "" || nonce != s.SentNonce {
-		return false
-	}
-	s.LastChange = now
-	if errorMessage != "" {
-		s.Nacked, s.Error = s.Sent, errorMessage
-		return true
-	}
-	s.Acked, s.Nacked, s.Error = s.Sent, "", ""
-	return false
-}
-
-// rejected tells whether the proxy NACKed exactly this version of the type.
-func (t *statusTracker) rejected(node, typeURL, version string) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	s := t.proxies[node][typeURL]
-	return s != nil && s.Nacked == version
-}
-
-func (t *statusTracker) forget(node string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.proxies, node)
-}
-
-// ProxyStatus is one proxy's entry in /debug/proxies.
-type ProxyStatus struct {
-	ID    string                `json:"id"`
-	Pod   string                `json:"pod"`
-	Types map[string]TypeStatus `json:"types"`
-}
-
-func (t *statusTracker) snapshot() []ProxyStatus {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	out := make([]ProxyStatus, 0, len(t.proxies))
-	for node, types := range t.proxies {
-		ps := ProxyStatus{ID: node, Types: map[string]TypeStatus{}}
-		for typeURL, s := range types {
-			ps.Types[typeURL] = *s
+// statuses lists every stream that has named its node, by node id.
+func (c *viewCache) statuses() []ProxyStatus {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]ProxyStatus, 0, len(c.streams))
+	for _, st := range c.streams {
+		if st.node == nil {
+			continue
+		}
+		ps := ProxyStatus{ID: st.nodeID, Stream: st.id, Delta: st.delta, Types: make(map[string]TypeStatus, len(st.types))}
+		for typeURL, ts := range st.types {
+			s := TypeStatus{Sent: ts.lastSent, Error: ts.nackErr, LastChange: ts.lastChange,
+				Waiting: !ts.exactly(st.entry.view.typeView(typeURL))}
+			if ts.acked != nil {
+				s.Acked = ts.acked.version
+			}
+			if ts.nacked != nil {
+				s.Nacked = ts.nacked.version
+			}
+			ps.Types[typeURL] = s
 		}
 		out = append(out, ps)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].ID != out[j].ID {
+			return out[i].ID < out[j].ID
+		}
+		return out[i].Stream < out[j].Stream
+	})
 	return out
 }

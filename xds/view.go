@@ -1,6 +1,8 @@
 package xds
 
 import (
+	"fmt"
+
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/protobuf/proto"
@@ -9,7 +11,9 @@ import (
 )
 
 // View is everything one proxy is served, by type URL. Views are
-// immutable: a change builds a new one.
+// immutable: a change builds a new one. Resources made for one proxy only
+// (its own certificates, say) go into its view like any other: build a new
+// View with them added to the type's resources.
 type View struct {
 	Proxy translate.Proxy
 	Types map[string]*TypeView
@@ -19,14 +23,38 @@ type View struct {
 }
 
 // viewTypes are the types a view holds, in the order Envoy should get them
-// (clusters before their endpoints, listeners before their routes and
-// secrets: a gateway's TLS chains name their certificates over SDS).
+// (xDS's "eventual consistency considerations"): clusters, then their
+// endpoints, then listeners, then the routes they name, then secrets (named
+// by listeners; Envoy asks for them once it has the listener).
 var viewTypes = []string{resourcev3.ClusterType, resourcev3.EndpointType, resourcev3.ListenerType, resourcev3.RouteType, resourcev3.SecretType}
 
-// buildView marshals a translated proxy view (through the memo, so shared
-// resources are marshaled once).
-func buildView(prefix string, memo *marshalMemo, p translate.Proxy, res *translate.Resources) (*View, error) {
-	v := &View{Proxy: p, Types: map[string]*TypeView{}, Patches: res.Patches}
+// served: the type URLs pilotlight answers; a request for another ends
+// the stream (its state would otherwise be kept per type URL, without
+// bound).
+func served(typeURL string) bool {
+	for _, t := range viewTypes {
+		if t == typeURL {
+			return true
+		}
+	}
+	return false
+}
+
+// typeView is a view's resources of one type, never nil.
+func (v *View) typeView(typeURL string) *TypeView {
+	if v != nil {
+		if tv := v.Types[typeURL]; tv != nil {
+			return tv
+		}
+	}
+	return emptyTypeView
+}
+
+// buildView marshals and checks a translated proxy view (through the memo,
+// so shared resources are marshaled and checked once). prev, the view the
+// proxy had (nil for a new proxy), supplies the previous version of every
+// resource that fails its checks.
+func buildView(prefix string, memo *marshalMemo, p translate.Proxy, res *translate.Resources, prev *View) (*View, error) {
 	groups := map[string][]proto.Message{}
 	for _, c := range res.Clusters {
 		groups[resourcev3.ClusterType] = append(groups[resourcev3.ClusterType], c)
@@ -43,8 +71,14 @@ func buildView(prefix string, memo *marshalMemo, p translate.Proxy, res *transla
 	for _, s := range res.Secrets {
 		groups[resourcev3.SecretType] = append(groups[resourcev3.SecretType], s)
 	}
+	v := &View{Proxy: p, Types: map[string]*TypeView{}, Patches: res.Patches}
 	for _, typeURL := range viewTypes {
-		tv, err := marshalTypeView(prefix, memo, groups[typeURL])
+		var refs func(*Resource) error
+		if typeURL == resourcev3.ListenerType || typeURL == resourcev3.RouteType {
+			// Clusters come first in viewTypes: they are final here.
+			refs = clustersExist(memo, v.Types[resourcev3.ClusterType])
+		}
+		tv, err := checkedTypeView(prefix, memo, p, typeURL, groups[typeURL], prev.typeView(typeURL), refs)
 		if err != nil {
 			return nil, err
 		}
@@ -53,16 +87,52 @@ func buildView(prefix string, memo *marshalMemo, p translate.Proxy, res *transla
 	return v, nil
 }
 
-func marshalTypeView(prefix string, memo *marshalMemo, msgs []proto.Message) (*TypeView, error) {
-	resources := make([]*Resource, 0, len(msgs))
+// checkedTypeView marshals msgs into a type view. A resource that fails
+// its checks (or extra, when not nil) is reported, and prev's version of it
+// is served instead, if there is one. And while any resource of the type
+// fails, none of prev's resources is dropped: a resource that failed
+// under a new name (a listener whose address went bad) has no previous
+// version of its own, so the one it would replace stays.
+func checkedTypeView(prefix string, memo *marshalMemo, p translate.Proxy, typeURL string, msgs []proto.Message, prev *TypeView, extra func(*Resource) error) (*TypeView, error) {
+	out := make([]*Resource, 0, len(msgs))
+	failed := false
 	for _, m := range msgs {
 		r, err := memo.resource(resourceName(m), m)
 		if err != nil {
 			return nil, err
 		}
-		resources = append(resources, r)
+		why := r.invalid
+		if why == nil && extra != nil {
+			why = extra(r)
+		}
+		if why != nil {
+			failed = true
+			memo.problems.add(p, typeURL, r.Name, why)
+			if r = prev.Resources[r.Name]; r == nil {
+				continue
+			}
+		}
+		out = append(out, r)
 	}
-	return newTypeView(prefix, resources), nil
+	if failed {
+		// newTypeView serves the first of a name: these come after.
+		for _, name := range prev.sortedNames() {
+			out = append(out, prev.Resources[name])
+		}
+	}
+	return newTypeView(prefix, out), nil
+}
+
+// clustersExist checks that a route configuration or listener sends
+// traffic only to clusters of the view: Envoy would accept it and answer
+// 503 (no_cluster) on those routes.
+func clustersExist(memo *marshalMemo, clusters *TypeView) func(*Resource) error {
+	return func(r *Resource) error {
+		if missing := memo.missingClusters(r, clusters); len(missing) > 0 {
+			return fmt.Errorf("sends traffic to clusters this proxy does not have: %q", missing)
+		}
+		return nil
+	}
 }
 
 // withEndpoints is the fast path for an endpoint-only change: the view keeps
@@ -72,7 +142,7 @@ func (v *View) withEndpoints(prefix string, memo *marshalMemo, res *translate.Re
 	for _, la := range res.LoadAssignments {
 		msgs = append(msgs, la)
 	}
-	tv, err := marshalTypeView(prefix, memo, msgs)
+	tv, err := checkedTypeView(prefix, memo, v.Proxy, resourcev3.EndpointType, msgs, v.typeView(resourcev3.EndpointType), nil)
 	if err != nil {
 		return nil, err
 	}

@@ -23,7 +23,8 @@ func bootstrapCommand() *cobra.Command {
 		adminPort    int
 		gateway      bool
 		delta        bool
-		dnsAddr      string
+		interception string
+		opts         translate.BootstrapOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "bootstrap",
@@ -41,17 +42,19 @@ address, and the ADS server that sends it everything else.`,
 			if localAddress == "" {
 				localAddress = "127.0.0.1"
 			}
+			switch mode := translate.InterceptionMode(interception); mode {
+			case translate.InterceptNone:
+			case translate.InterceptRedirect:
+				p.Interception = mode
+			default:
+				return fmt.Errorf("--interception-mode %q: want NONE or REDIRECT", interception)
+			}
 			if err := checkBootstrapFlags(p, localAddress, xdsAddr, adminPort); err != nil {
 				return err
 			}
-			b, err := translate.Bootstrap(translate.BootstrapOptions{
-				Proxy:     p,
-				XDSAddr:   xdsAddr,
-				AdminAddr: net.JoinHostPort(localAddress, strconv.Itoa(adminPort)),
-				Delta:     delta,
-				Version:   buildVersion(),
-				DNSAddr:   dnsAddr,
-			})
+			opts.Proxy, opts.XDSAddr, opts.Delta, opts.Version = p, xdsAddr, delta, buildVersion()
+			opts.AdminAddr = net.JoinHostPort(localAddress, strconv.Itoa(adminPort))
+			b, err := translate.Bootstrap(opts)
 			if err != nil {
 				return err
 			}
@@ -75,7 +78,11 @@ address, and the ADS server that sends it everything else.`,
 	cmd.Flags().IntVar(&adminPort, "admin-port", translate.AdminPort, "Envoy admin port")
 	cmd.Flags().BoolVar(&gateway, "gateway", false, "a gateway (router) proxy instead of a sidecar")
 	cmd.Flags().BoolVar(&delta, "delta", false, "use incremental (Delta) xDS instead of state of the world")
-	cmd.Flags().StringVar(&dnsAddr, "dns-addr", "", "resolve DNS (STRICT_DNS clusters) with pilotlight's server for the mesh's names (serve --dns-addr), instead of the host's")
+	cmd.Flags().StringVar(&opts.DNSAddr, "dns-addr", "", "resolve DNS (STRICT_DNS clusters) with pilotlight's server for the mesh's names (serve --dns-addr), instead of the host's")
+	cmd.Flags().StringVar(&interception, "interception-mode", string(translate.InterceptNone),
+		"NONE (local mode: the app uses the sidecar as its HTTP proxy) or REDIRECT (traffic captured by `pilotlight init-capture`)")
+	cmd.Flags().StringVar(&opts.ServiceAccount, "service-account", "", "the pod's service account, sent as node metadata")
+	cmd.Flags().Uint32Var(&opts.HealthPort, "health-port", 0, "serve GET /healthz/ready (Envoy's readiness) on 0.0.0.0 at this port; 0: none")
 	_ = cmd.MarkFlagRequired("pod")
 	_ = cmd.MarkFlagRequired("pod-ip")
 	return cmd

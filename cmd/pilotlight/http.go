@@ -35,6 +35,8 @@ func debugMux(server *xds.Server, limits *rateLimitXDS, reg *prometheus.Registry
 				problems = append(problems, p)
 			}
 		}
+		// What translation found, and generated resources that were not
+		// sent because they failed their checks.
 		for _, p := range server.Problems() {
 			problems = append(problems, p)
 		}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
 	"k8s.io/client-go/dynamic"
@@ -57,9 +58,11 @@ type kubeMode struct {
 	source   *kube.Source
 	elector  *kube.Elector // nil without --leader-elect: then this replica writes status
 	identity string
+	webhook  *webhookMode // nil without --webhook-addr
+	crds     *crdCheck
 }
 
-func newKubeMode(k kubeFlags, rootNamespace string, log *slog.Logger) (*kubeMode, error) {
+func newKubeMode(k kubeFlags, wf webhookFlags, rootNamespace string, log *slog.Logger, reg prometheus.Registerer) (*kubeMode, error) {
 	// client-go logs through klog: send it to the same JSON log.
 	klog.SetSlogLogger(log)
 	cfg, err := restConfig(k.kubeconfig)
@@ -82,7 +85,10 @@ func newKubeMode(k kubeFlags, rootNamespace string, log *slog.Logger) (*kubeMode
 	if err != nil {
 		return nil, err
 	}
-	m := &kubeMode{source: src, identity: k.identityOrDefault()}
+	m := &kubeMode{source: src, identity: k.identityOrDefault(), crds: &crdCheck{client: kc.Discovery(), log: log}}
+	if wf.addr != "" {
+		m.webhook = newWebhookMode(wf, kc, k.leaseNamespace(), log, reg)
+	}
 	if k.leaderElect {
 		m.elector, err = kube.NewElector(kube.LeaderOptions{
 			Client: kc, Namespace: k.leaseNamespace(), Name: k.leaseName, Identity: m.identity,
@@ -146,15 +152,43 @@ func (m *kubeMode) run(ctx context.Context, publish func(*discovery.Snapshot)) e
 	go func() {
 		defer wg.Done()
 		if m.elector == nil {
-			m.source.WriteStatus(ctx)
+			m.lead(ctx)
 			return
 		}
-		m.elector.Run(ctx, m.source.WriteStatus)
+		m.elector.Run(ctx, m.lead)
 	}()
+	go m.crds.run(ctx, 5*time.Second)
+	webhookErr := make(chan error, 1)
+	if m.webhook != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := m.webhook.run(ctx); err != nil {
+				webhookErr <- err
+				cancel()
+			}
+		}()
+	}
 	err := m.source.Run(ctx, publish)
 	cancel() // no status without a source
 	wg.Wait()
+	select {
+	case werr := <-webhookErr:
+		return werr
+	default:
+	}
 	return err
+}
+
+// lead is what the elected replica does: write status and, with the
+// webhook on, keep its caBundle current.
+func (m *kubeMode) lead(ctx context.Context) {
+	if m.webhook != nil {
+		done := make(chan struct{})
+		go func() { defer close(done); m.webhook.lead(ctx) }()
+		defer func() { <-done }()
+	}
+	m.source.WriteStatus(ctx)
 }
 
 // leading reports whether this replica writes status.
@@ -166,11 +200,15 @@ func (m *kubeMode) handler(debug http.Handler, server *xds.Server) http.Handler 
 	mux := http.NewServeMux()
 	mux.Handle("/", debug)
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		switch {
+		switch why := m.crds.notReady(); {
+		case why != "":
+			http.Error(w, why, http.StatusServiceUnavailable)
 		case !m.source.Synced():
 			http.Error(w, "kubernetes informers not synced yet", http.StatusServiceUnavailable)
 		case !server.Ready():
 			http.Error(w, "no mesh snapshot yet", http.StatusServiceUnavailable)
+		case m.webhook != nil && !m.webhook.serving.Load():
+			http.Error(w, "sidecar injection webhook not serving yet", http.StatusServiceUnavailable)
 		default:
 			_, _ = w.Write([]byte("ok\n"))
 		}

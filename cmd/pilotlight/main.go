@@ -18,7 +18,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.SetVersionTemplate("pilotlight {{.Version}}\n")
-	root.AddCommand(serveCommand(), bootstrapCommand())
+	root.AddCommand(serveCommand(), bootstrapCommand(), initCaptureCommand())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "pilotlight:", err)
 		os.Exit(1)

@@ -17,15 +17,18 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
+	meshconfig "istio.io/api/mesh/v1alpha1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/pilotlight/pilotlight/discovery"
 	"github.com/pilotlight/pilotlight/discovery/folder"
+	"github.com/pilotlight/pilotlight/translate"
 	"github.com/pilotlight/pilotlight/xds"
 )
 
 type serveFlags struct {
 	configDir   string
+	meshConfig  string
 	maxFileSize quantityFlag
 	writeSettle time.Duration
 	xdsAddr     string
@@ -38,6 +41,9 @@ type serveFlags struct {
 	debounce time.Duration
 	logLevel string
 	kube     kubeFlags
+	webhook  webhookFlags
+	// xdsLimits bound what one xDS client can make the server hold.
+	xdsLimits xds.Limits
 
 	rootNamespace string
 	jwks          jwksFlags
@@ -60,7 +66,9 @@ elsewhere (a local folder or server) for offline clusters and tests.
 With --config-dir it reads multi-document YAML from a folder and watches it.
 Otherwise it watches a Kubernetes API server: the one of --kubeconfig, or, in
 a pod, its own cluster. Then the elected leader writes status on invalid
-Istio objects.`,
+Istio objects. With --webhook-addr it also injects sidecars into the pods of
+namespaces labelled istio-injection=enabled (see deploy/webhook.yaml); the
+elected leader keeps the webhook's caBundle current.`,
 		Example: "  pilotlight serve --config-dir examples/sockshop\n  pilotlight serve --kubeconfig ~/.kube/config",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -73,6 +81,7 @@ Istio objects.`,
 	cmd.Flags().Var(&f.maxFileSize, "max-config-file-size", "with --config-dir: larger files are reported and not read")
 	cmd.Flags().DurationVar(&f.writeSettle, "config-write-settle", folder.DefaultWriteSettle,
 		"with --config-dir: how long a file written in place must go unwritten before it is read (files renamed into the folder are read at once)")
+	cmd.Flags().StringVar(&f.meshConfig, "mesh-config", "", "Istio MeshConfig YAML (as in istiod's istio ConfigMap, key mesh); read: outboundTrafficPolicy")
 	cmd.Flags().StringVar(&f.xdsAddr, "xds-addr", "127.0.0.1:15010", "address of the ADS gRPC server")
 	cmd.Flags().StringVar(&f.httpAddr, "http-addr", "127.0.0.1:15014", "address of /metrics, /healthz, /readyz and /debug/")
 	cmd.Flags().StringVar(&f.dnsAddr, "dns-addr", "", "UDP address where the mesh's Service names resolve to their endpoints, for proxies bootstrapped with --dns-addr (folder mode has no kube-dns); empty: none")
@@ -80,9 +89,47 @@ Istio objects.`,
 	cmd.Flags().DurationVar(&f.debounce, "debounce", 100*time.Millisecond, "quiet time after a change before pushing")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().StringVar(&f.rootNamespace, "root-namespace", discovery.DefaultRootNamespace, "Istio's meshConfig.rootNamespace: security policies there without a selector apply to the whole mesh")
+	addLimitFlags(cmd, &f.xdsLimits)
 	f.kube.addTo(cmd)
+	f.webhook.addTo(cmd)
 	f.jwks.addTo(cmd)
 	return cmd
+}
+
+// readMeshConfig reads --mesh-config; without one, Istio's defaults. Fields
+// pilotlight does not act on are logged as warnings.
+func readMeshConfig(path string, log *slog.Logger) (*meshconfig.MeshConfig, error) {
+	if path == "" {
+		return translate.DefaultMeshConfig(), nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--mesh-config: %w", err)
+	}
+	mc, problems, err := discovery.ParseMeshConfig(path, data)
+	if err != nil {
+		return nil, fmt.Errorf("--mesh-config: %w", err)
+	}
+	for _, p := range problems {
+		log.Warn("mesh config field ignored", "file", path, "field", p.Field, "reason", p.Reason)
+	}
+	log.Info("mesh config", "file", path, "outboundTrafficPolicy", mc.GetOutboundTrafficPolicy().GetMode().String())
+	return mc, nil
+}
+
+// addLimitFlags: what one xDS client can make the server hold. Each limit
+// a client hits is counted in pilotlight_xds_limit_hits_total{limit}.
+func addLimitFlags(cmd *cobra.Command, l *xds.Limits) {
+	d := xds.DefaultLimits()
+	fs := cmd.Flags()
+	fs.IntVar(&l.MaxStreams, "xds-max-streams", d.MaxStreams, "ADS streams served at once; more are refused (RESOURCE_EXHAUSTED), so a proxy retries, perhaps on another replica")
+	fs.IntVar(&l.MaxStreamsPerConnection, "xds-max-streams-per-connection", d.MaxStreamsPerConnection, "ADS streams on one gRPC connection (Envoy opens one)")
+	fs.IntVar(&l.MaxNodeIDBytes, "xds-max-node-id-bytes", d.MaxNodeIDBytes, "longest node id accepted")
+	fs.IntVar(&l.MaxNodeMetadataBytes, "xds-max-node-metadata-bytes", d.MaxNodeMetadataBytes, "largest node metadata accepted")
+	fs.IntVar(&l.MaxRequestBytes, "xds-max-request-bytes", d.MaxRequestBytes, "largest xDS request message accepted")
+	fs.DurationVar(&l.SendTimeout, "xds-send-timeout", d.SendTimeout, "a proxy that does not read a response for this long loses its stream")
+	fs.DurationVar(&l.RemovalGrace, "xds-removal-grace", d.RemovalGrace,
+		"make before break: how long config a proxy no longer needs is kept while it has not confirmed the change")
 }
 
 func serve(ctx context.Context, f serveFlags) error {
@@ -93,6 +140,9 @@ func serve(ctx context.Context, f serveFlags) error {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	if err := f.checkSource(); err != nil {
 		return err
+	}
+	if f.webhook.addr != "" && f.configDir != "" {
+		return errors.New("--webhook-addr: sidecar injection needs Kubernetes mode, not --config-dir")
 	}
 	jwks, err := f.jwks.resolver(log)
 	if err != nil {
@@ -110,7 +160,11 @@ func serve(ctx context.Context, f serveFlags) error {
 		}
 	}
 
-	server := xds.NewServer(ctx, xds.Options{Log: log, Registry: reg, Debounce: f.debounce})
+	mc, err := readMeshConfig(f.meshConfig, log)
+	if err != nil {
+		return err
+	}
+	server := xds.NewServer(ctx, xds.Options{Log: log, Registry: reg, Debounce: f.debounce, MeshConfig: mc, Limits: f.xdsLimits})
 	xdsListener, err := net.Listen("tcp", f.xdsAddr)
 	if err != nil {
 		return fmt.Errorf("--xds-addr: %w", err)
@@ -119,12 +173,11 @@ func serve(ctx context.Context, f serveFlags) error {
 	if err != nil {
 		return fmt.Errorf("--http-addr: %w", err)
 	}
-	grpcServer := grpc.NewServer(
-		grpc.MaxConcurrentStreams(1<<20),
+	grpcServer := grpc.NewServer(append(f.xdsLimits.ServerOptions(),
 		// Envoy keeps one long-lived stream; let it ping, and notice dead peers.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
-	)
+	)...)
 	server.Register(grpcServer)
 	limits, err := newRateLimitXDS(ctx, f.rateLimitAddr, log)
 	if err != nil {
@@ -149,7 +202,7 @@ func serve(ctx context.Context, f serveFlags) error {
 		source = func(ctx context.Context) error { return fm.run(ctx, jwks.Update) }
 		handler = fm.handler(handler, server)
 	} else {
-		k, err := newKubeMode(f.kube, f.rootNamespace, log)
+		k, err := newKubeMode(f.kube, f.webhook, f.rootNamespace, log, reg)
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pilotlight/pilotlight/inject"
 	"github.com/pilotlight/pilotlight/test/harness"
 )
 
@@ -16,7 +17,8 @@ var forbidden = regexp.MustCompile(`(?i)forbidden|cannot (list|watch|get|update|
 // TestKubeRBAC: pilotlight runs with only the permissions of
 // deploy/rbac.yaml (the pilotlight ServiceAccount's token, not an admin):
 // it syncs and serves the mesh, takes the leader-election Lease, writes
-// status on an invalid VirtualService, and no request of it is refused.
+// status on an invalid VirtualService, creates the webhook CA Secret and
+// writes deploy/webhook.yaml's caBundle, and no request of it is refused.
 func TestKubeRBAC(t *testing.T) {
 	e := newSockShop(t)
 	root, err := harness.RepoRoot()
@@ -25,9 +27,10 @@ func TestKubeRBAC(t *testing.T) {
 	}
 	e.c.ApplyManifestFile(filepath.Join(root, "deploy", "namespace.yaml"))
 	e.c.ApplyManifestFile(filepath.Join(root, "deploy", "rbac.yaml"))
+	e.c.ApplyManifestFile(filepath.Join(root, "deploy", "webhook.yaml"))
 	kubeconfig := e.c.ServiceAccountKubeconfig(leaseNamespace, "pilotlight")
 
-	p := e.startPilotAs(kubeconfig, "pilotlight-rbac")
+	p := e.startPilotAs(kubeconfig, "pilotlight-rbac", "--webhook-addr", harness.FreeAddr(t, "127.0.0.1"), "--capture-image", "pilotlight:test")
 	s := e.startSidecar(p, "sleep")
 	e.waitDemo(s)
 
@@ -43,6 +46,11 @@ func TestKubeRBAC(t *testing.T) {
 	if err := harness.Eventually(converge, 20*time.Millisecond,
 		s.hostsAre(catalogueCluster, e.endpoints(map[string]string{"app": "catalogue"}))); err != nil {
 		t.Fatal(err)
+	}
+
+	// The webhook: its CA Secret, and the caBundle the leader writes.
+	if err := harness.Eventually(converge, 50*time.Millisecond, e.caBundleWritten(inject.WebhookConfigName)); err != nil {
+		t.Error(err)
 	}
 
 	if m := forbidden.FindString(p.Proc.Logs()); m != "" {

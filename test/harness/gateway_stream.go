@@ -50,6 +50,12 @@ func DialStream(addr string, tlsConfig *tls.Config) (*StreamHello, error) {
 	if err != nil {
 		return nil, err
 	}
+	return CheckStream(raw, addr, tlsConfig)
+}
+
+// CheckStream is DialStream on a connection the caller dialed (from a
+// network namespace, say); it closes conn.
+func CheckStream(raw net.Conn, addr string, tlsConfig *tls.Config) (*StreamHello, error) {
 	conn := raw
 	if tlsConfig != nil {
 		conn = tls.Client(raw, tlsConfig)

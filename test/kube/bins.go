@@ -25,6 +25,9 @@ type Bins struct {
 	APIServer         string
 	ControllerManager string
 	Etcd              string
+	// Kubectl is built beside the API server, of the same version, so that
+	// tests (and the README's walk-through) never depend on the machine's.
+	Kubectl string
 }
 
 var (
@@ -35,7 +38,7 @@ var (
 
 // FindBins returns the control-plane binaries: from $KUBE_BIN_DIR when set
 // (make test sets it), else from scripts/ensure-kube.sh, which builds them
-// into .cache/kube/<version>/ the first time (about 5 minutes on 2 cores)
+// into .cache/kube/<version>-<stamp>/ the first time (about 6 minutes on 2 cores)
 // and only prints the folder afterwards. It never skips: a missing binary
 // fails the test with what to do.
 func FindBins(t testing.TB) Bins {
@@ -72,12 +75,13 @@ func findBins() (Bins, error) {
 		APIServer:         filepath.Join(dir, "kube-apiserver"),
 		ControllerManager: filepath.Join(dir, "kube-controller-manager"),
 		Etcd:              filepath.Join(dir, "etcd"),
+		Kubectl:           filepath.Join(dir, "kubectl"),
 	}
-	for _, p := range []string{b.APIServer, b.ControllerManager, b.Etcd} {
+	for _, p := range []string{b.APIServer, b.ControllerManager, b.Etcd, b.Kubectl} {
 		st, err := os.Stat(p)
 		if err != nil || !st.Mode().IsRegular() || st.Mode()&0o111 == 0 {
 			return Bins{}, fmt.Errorf("kube: %s is missing or not executable; run scripts/ensure-kube.sh "+
-				"(it builds kube-apiserver, kube-controller-manager %s and etcd) or set KUBE_BIN_DIR", p, Version)
+				"(it builds kube-apiserver, kube-controller-manager, kubectl %s and etcd) or set KUBE_BIN_DIR", p, Version)
 		}
 	}
 	return b, nil

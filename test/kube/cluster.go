@@ -124,6 +124,18 @@ type Phase struct {
 // any error. Everything is stopped when the test ends.
 func Start(t testing.TB) *Cluster {
 	t.Helper()
+	return start(t, true)
+}
+
+// StartBare is Start without Istio's CRDs: for tests that install them
+// the way a user does (kubectl apply -k deploy/).
+func StartBare(t testing.TB) *Cluster {
+	t.Helper()
+	return start(t, false)
+}
+
+func start(t testing.TB, istioCRDs bool) *Cluster {
+	t.Helper()
 	start := time.Now()
 	c := &Cluster{T: t, Bins: FindBins(t), Dir: t.TempDir(), kubelets: map[string]*Kubelet{}}
 	phase := func(name string, since time.Time) time.Time {
@@ -156,11 +168,13 @@ func Start(t testing.TB) *Cluster {
 	c.startControllerManager()
 	mark = phase("kube-controller-manager", mark)
 
-	c.installIstioCRDs()
-	mark = phase("istio-crds", mark)
+	if istioCRDs {
+		c.installIstioCRDs()
+		mark = phase("istio-crds", mark)
 
-	c.installProjectCRDs()
-	phase("pilotlight-crds", mark)
+		c.installProjectCRDs()
+		phase("pilotlight-crds", mark)
+	}
 
 	t.Logf("kube: cluster %s up in %v (%s)", c.Server, time.Since(start).Round(time.Millisecond), c.startupSummary())
 	return c

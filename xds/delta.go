@@ -1,0 +1,147 @@
+package xds
+
+import (
+	"slices"
+
+	discoverypb "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
+)
+
+// Delta (incremental) xDS: a response carries the resources that are new
+// or changed for the proxy, by name and version, and the names it should
+// forget.
+
+// CreateDeltaWatch takes an incremental request: what the proxy says it
+// holds (on its first request of a type), what it stops wanting, the
+// answer to the response in flight, and a watch to answer.
+func (c *viewCache) CreateDeltaWatch(req *cachev3.DeltaRequest, sub cachev3.Subscription, out chan cachev3.DeltaResponse) (func(), error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st, err := c.streamOf(req.GetNode())
+	if err != nil {
+		return nil, err
+	}
+	first := st.types[req.GetTypeUrl()] == nil
+	ts := st.typeState(req.GetTypeUrl())
+	if first {
+		// A reconnecting Envoy says what it still holds: resources at
+		// those versions are not sent again.
+		for name, version := range req.GetInitialResourceVersions() {
+			ts.held[name] = version
+		}
+	}
+	for _, name := range req.GetResourceNamesUnsubscribe() {
+		delete(ts.held, name)
+		delete(ts.rejected, name)
+	}
+	if ts.sent != nil && req.GetResponseNonce() == ts.sent.nonce {
+		c.answeredDelta(st, ts, req.GetErrorDetail(), sub)
+	}
+	cancel := c.newWatch(ts, &watch{sub: sub, deltaReq: req, deltaOut: out})
+	c.advance(st)
+	return cancel, nil
+}
+
+// answeredDelta applies the proxy's answer to the response in flight. After
+// a NACK, every resource of that response is uncertain: the proxy may have
+// taken some and not others. They are marked unknown, so that the next
+// version of each is sent whatever it is, and the rejected versions are
+// kept, so that none of them is sent again. A resource the proxy stopped
+// wanting after the response left (sub is its subscription now) is not
+// held: it dropped it.
+func (c *viewCache) answeredDelta(st *stream, ts *typeSync, nack *rpcstatus.Status, sub cachev3.Subscription) {
+	o := ts.sent
+	ts.sent, ts.lastChange = nil, c.now()
+	for name := range o.resources {
+		if !wanted(sub, name) {
+			delete(o.resources, name)
+		}
+	}
+	if nack != nil {
+		for name, version := range o.resources {
+			ts.held[name], ts.rejected[name] = unknownVersion, version
+		}
+		for _, name := range o.removed {
+			ts.held[name] = unknownVersion
+		}
+		ts.nacked, ts.nackErr, ts.nackedTarget = o, nack.GetMessage(), o.target.Version
+		o.resources, o.removed = nil, nil // applied to held and rejected
+		c.rejected(st, ts)
+		return
+	}
+	for name, version := range o.resources {
+		ts.held[name] = version
+		delete(ts.rejected, name)
+	}
+	for _, name := range o.removed {
+		delete(ts.held, name)
+		delete(ts.rejected, name)
+	}
+	ts.acked, ts.nacked, ts.nackErr, ts.nackedTarget = o, nil, "", ""
+	ts.upTo, ts.exact = o.target.Version, exactVersion(o)
+	o.resources, o.removed = nil, nil // applied to held
+}
+
+// stepDelta serves one type of a Delta stream: what the target adds or
+// changes for the proxy, and the names it should forget once make before
+// break lets them go. It reports whether the type's confirmed state moved.
+func (c *viewCache) stepDelta(st *stream, ts *typeSync, v *View) bool {
+	w := ts.watch
+	if !ts.idle() || w == nil {
+		return false
+	}
+	target := v.typeView(ts.typeURL)
+	resp := &discoverypb.DeltaDiscoveryResponse{TypeUrl: ts.typeURL, SystemVersionInfo: target.Version}
+	changed := map[string]string{}
+	for _, name := range target.sortedNames() {
+		r := target.Resources[name]
+		if !wanted(w.sub, name) || ts.held[name] == r.Version || ts.rejected[name] == r.Version {
+			continue
+		}
+		resp.Resources = append(resp.Resources, &discoverypb.Resource{Name: name, Version: r.Version, Resource: r.Any})
+		changed[name] = r.Version
+	}
+	kept, mayRemove, asked := 0, false, false
+	for name := range ts.held {
+		if target.Resources[name] != nil {
+			continue
+		}
+		if !asked { // only when there is something to remove
+			mayRemove, asked = c.mayRemove(st, ts.typeURL, v), true
+		}
+		if mayRemove {
+			resp.RemovedResources = append(resp.RemovedResources, name)
+		} else {
+			kept++
+		}
+	}
+	slices.Sort(resp.RemovedResources) // deterministic responses
+	if len(resp.Resources) == 0 && len(resp.RemovedResources) == 0 {
+		return ts.confirm(target, kept == 0)
+	}
+	if isRouteType(ts.typeURL) && len(resp.Resources) > 0 && !c.routesMayChange(st, v) {
+		return false
+	}
+	ts.offered = &offer{resp: resp, target: target, exact: kept == 0, version: target.Version,
+		resources: changed, removed: resp.RemovedResources}
+	ts.watch = nil
+	// go-control-plane keeps its own copy of what it returned; pilotlight
+	// tracks that itself (held), so it is given none to keep.
+	select {
+	case w.deltaOut <- &cachev3.DeltaPassthroughResponse{DeltaRequest: w.deltaReq, DeltaDiscoveryResponse: resp, NextVersionMap: map[string]string{}}:
+	default:
+		c.log.Error("delta xds response channel full; response dropped", "type", ts.typeURL, "node", st.nodeID)
+		ts.offered = nil
+	}
+	return false
+}
+
+// wanted: the subscription asks for the resource.
+func wanted(sub cachev3.Subscription, name string) bool {
+	if sub.IsWildcard() {
+		return true
+	}
+	_, ok := sub.SubscribedResources()[name]
+	return ok
+}
