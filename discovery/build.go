@@ -24,6 +24,7 @@ type Input struct {
 	DestinationRules []*DestinationRule
 	Gateways         []*Gateway
 
+	PeerAuthentications    []*PeerAuthentication
 	EnvoyFilters           []*EnvoyFilter
 	RateLimitPolicies      []*RateLimitPolicy
 	AuthorizationPolicies  []*AuthorizationPolicy
@@ -66,6 +67,7 @@ func (b *Builder) Build(in Input) *Snapshot {
 	s := build(ps, services, pods, slices)
 	s.Secrets = tlsSecrets(ps, in.Secrets)
 	s.VirtualServices, s.DestinationRules, s.Gateways = in.VirtualServices, in.DestinationRules, in.Gateways
+	s.PeerAuthentications = in.PeerAuthentications
 	s.EnvoyFilters, s.RateLimitPolicies = in.EnvoyFilters, in.RateLimitPolicies
 	s.AuthorizationPolicies, s.RequestAuthentications = in.AuthorizationPolicies, in.RequestAuthentications
 	s.RootNamespace = in.RootNamespace
@@ -174,6 +176,7 @@ func toServicePort(p corev1.ServicePort) ServicePort {
 func toPod(p *corev1.Pod) *Pod {
 	pod := &Pod{
 		Meta:           MetaOf("Pod", p),
+		UID:            string(p.UID),
 		IP:             p.Status.PodIP,
 		Ready:          podReady(p),
 		ServiceAccount: p.Spec.ServiceAccountName,

@@ -15,6 +15,7 @@ func SameConfig(a, b *Snapshot) bool {
 		sameRules(a.VirtualServices, b.VirtualServices, func(v *VirtualService) (Meta, proto.Message) { return v.Meta, v.Spec }) &&
 		sameRules(a.DestinationRules, b.DestinationRules, func(d *DestinationRule) (Meta, proto.Message) { return d.Meta, d.Spec }) &&
 		sameRules(a.Gateways, b.Gateways, func(g *Gateway) (Meta, proto.Message) { return g.Meta, g.Spec }) &&
+		sameRules(a.PeerAuthentications, b.PeerAuthentications, func(p *PeerAuthentication) (Meta, proto.Message) { return p.Meta, p.Spec }) &&
 		sameRules(a.EnvoyFilters, b.EnvoyFilters, func(f *EnvoyFilter) (Meta, proto.Message) { return f.Meta, f.Spec }) &&
 		reflect.DeepEqual(a.RateLimitPolicies, b.RateLimitPolicies) &&
 		// A gateway's listeners and SDS secrets follow its certificates.

@@ -229,6 +229,21 @@ func lastGoodCases(t *testing.T) []lastGoodCase {
 			return ""
 		},
 	}, {
+		kind: "PeerAuthentication",
+		add: func(t *testing.T, in *discovery.Input, v int) {
+			spec := []string{"mtls: {mode: STRICT}", "mtls: {mode: PERMISSIVE}", "mtls: {mode: STRICT}\nportLevelMtls: {8080: {mode: DISABLE}}"}[v]
+			in.PeerAuthentications = append(in.PeerAuthentications, &discovery.PeerAuthentication{Meta: discovery.Meta{Kind: "PeerAuthentication", Name: "mtls", Namespace: "shop"},
+				Spec: specOf(t, &security.PeerAuthentication{}, spec)})
+		},
+		served: func(s *discovery.Snapshot) string {
+			for _, pa := range s.PeerAuthentications {
+				if pa.Name == "mtls" {
+					return map[security.PeerAuthentication_MutualTLS_Mode]string{security.PeerAuthentication_MutualTLS_STRICT: "v0", security.PeerAuthentication_MutualTLS_PERMISSIVE: "v1"}[pa.Spec.GetMtls().GetMode()]
+				}
+			}
+			return ""
+		},
+	}, {
 		kind: "VirtualService",
 		add: func(t *testing.T, in *discovery.Input, v int) {
 			// An 80/20 canary, then 70/30; the bad edit adds up to 110.

@@ -31,6 +31,8 @@ type Snapshot struct {
 	VirtualServices  []*VirtualService
 	DestinationRules []*DestinationRule
 	Gateways         []*Gateway
+	// PeerAuthentications set the mutual TLS mode of workloads.
+	PeerAuthentications []*PeerAuthentication
 	// Secrets holds the TLS material of Kubernetes Secrets, for gateway
 	// servers' tls.credentialName.
 	Secrets []*Secret
@@ -121,6 +123,9 @@ type ServicePort struct {
 // Pod is a workload that may run a sidecar.
 type Pod struct {
 	Meta
+	// UID tells this pod from an earlier one of the same name: a proxy's
+	// Kubernetes token is bound to one UID.
+	UID            string
 	IP             string
 	Ready          bool
 	ServiceAccount string
@@ -224,6 +229,7 @@ func (s *Snapshot) Seal() *Snapshot {
 	SortByKey(s.VirtualServices)
 	SortByKey(s.DestinationRules)
 	SortByKey(s.Gateways)
+	SortByKey(s.PeerAuthentications)
 	SortByKey(s.Secrets)
 	SortByKey(s.RateLimitPolicies)
 	SortByKey(s.EnvoyFilters)

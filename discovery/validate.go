@@ -35,9 +35,11 @@ func Validate(s *Snapshot) []Problem {
 func (ps *pass) validateRules(s *Snapshot) {
 	s.DestinationRules = keepSelfContained(ps, "DestinationRule", s.DestinationRules, ValidateDestinationRule)
 	s.Gateways = keepSelfContained(ps, "Gateway", s.Gateways, ValidateGateway)
+	s.PeerAuthentications = keepSelfContained(ps, "PeerAuthentication", s.PeerAuthentications, ValidatePeerAuthentication)
 	v := NewValidator(s.Services, s.DestinationRules)
 	s.VirtualServices = keepValid(ps, "VirtualService", s.VirtualServices, v.VirtualService)
 	ps.problems = append(ps.problems, CheckGatewaySecrets(s)...)
+	ps.problems = append(ps.problems, CheckPeerAuthenticationSelectors(s)...)
 	s.EnvoyFilters = keepSelfContained(ps, "EnvoyFilter", s.EnvoyFilters, ValidateEnvoyFilter)
 	s.RateLimitPolicies = keepValid(ps, "RateLimitPolicy", s.RateLimitPolicies, func(p *RateLimitPolicy) []Problem {
 		return ValidateRateLimitPolicy(p, s.Services, s.Gateways)

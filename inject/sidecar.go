@@ -65,7 +65,8 @@ func fieldEnv(name, path string) corev1.EnvVar {
 
 // BootstrapOptions are the sidecar's bootstrap options, with $(VAR)
 // references to downwardEnv that the kubelet expands in the container's
-// args. The identity work (TLS xDS, the token) adds its fields here.
+// args. The sidecar proves its pod with the projected token, and checks
+// pilotlight's TLS certificate against the mounted mesh root.
 func (c *Config) BootstrapOptions() translate.BootstrapOptions {
 	return translate.BootstrapOptions{
 		Proxy: translate.Proxy{
@@ -79,6 +80,8 @@ func (c *Config) BootstrapOptions() translate.BootstrapOptions {
 		XDSAddr:        c.XDSAddr,
 		AdminAddr:      fmt.Sprintf("127.0.0.1:%d", translate.AdminPort),
 		HealthPort:     translate.HealthPort,
+		TokenFile:      TokenPath,
+		RootCertFile:   RootCertPath,
 	}
 }
 

@@ -283,9 +283,12 @@ fi
 # ---------------------------------------------------------------------------
 # Start the control plane.
 say "starting pilotlight serve --config-dir $CONFIG_DIR (xDS $XDS_ADDR, HTTP $HTTP_ADDR, rate-limit xDS $RATELIMIT_XDS_ADDR, DNS $DNS_ADDR)"
+# The state folder holds the mesh CA and the key that signs proxy tokens;
+# serve creates it, bootstrap mints each sidecar's token from it.
+STATE_DIR="$DEMO_DIR/state"
 start_bg pilotlight "$DEMO_DIR/pilotlight.log" \
   "$PILOTLIGHT" serve --config-dir "$CONFIG_DIR" --xds-addr "$XDS_ADDR" --http-addr "$HTTP_ADDR" \
-  --ratelimit-xds-addr "$RATELIMIT_XDS_ADDR" --dns-addr "$DNS_ADDR"
+  --ratelimit-xds-addr "$RATELIMIT_XDS_ADDR" --dns-addr "$DNS_ADDR" --state-dir "$STATE_DIR"
 wait_for "pilotlight /readyz" "$READY_TIMEOUT" curl -fsS --noproxy '*' "http://$HTTP_ADDR/readyz"
 
 # The rate-limit services: Redis on the pod's local address, the service's
@@ -332,7 +335,7 @@ for line in "${POD_LINES[@]}"; do
   gateway_flag=()
   [[ "$role" == gateway ]] && gateway_flag=(--gateway)
   "$PILOTLIGHT" bootstrap "${gateway_flag[@]}" --pod "$name" --namespace "$ns" --pod-ip "$pod_ip" \
-    --local-address "$local" --xds-addr "$XDS_ADDR" --admin-port 15000 --dns-addr "$DNS_ADDR" >"$boot"
+    --local-address "$local" --xds-addr "$XDS_ADDR" --admin-port 15000 --dns-addr "$DNS_ADDR" --state-dir "$STATE_DIR" >"$boot"
   # As Istio's agent runs Envoy: after a listener change (a policy edit),
   # old connections close at their next request, not over 10 minutes.
   start_bg "envoy $ns/$name ($role)" "$DEMO_DIR/envoy-$ns-$name.log" \

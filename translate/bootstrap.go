@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -8,20 +9,27 @@ import (
 	bootstrap "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
-	upstreamhttp "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
+	grpccredential "github.com/envoyproxy/go-control-plane/envoy/config/grpc_credential/v3"
+	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
-// XDSClusterName is the static cluster through which Envoy reaches us.
-const XDSClusterName = "xds-grpc"
+// XDSStatPrefix names the stats of Envoy's gRPC client to the control
+// plane (cluster.xds-grpc.* in Istio; here grpc.xds-grpc.*).
+const XDSStatPrefix = "xds-grpc"
 
-// BootstrapOptions say how one Envoy finds the control plane.
+// fileBasedMetadata is Envoy's gRPC call credentials plugin that reads a
+// header value from a file on every new stream.
+const fileBasedMetadata = "envoy.grpc_credentials.file_based_metadata"
+
+// BootstrapOptions say how one Envoy finds the control plane and proves
+// who it is.
 type BootstrapOptions struct {
 	// Proxy is who the Envoy is. Proxy.Interception goes into the node
 	// metadata (INTERCEPTION_MODE), which decides its listeners.
 	Proxy Proxy
 	// XDSAddr is host:port of pilotlight's ADS server. A host name (the
-	// in-cluster Service) is resolved by DNS.
+	// in-cluster Service) is resolved by the gRPC client's DNS.
 	XDSAddr   string
 	AdminAddr string // host:port of Envoy's admin interface
 	Delta     bool   // incremental (Delta) xDS instead of state of the world
@@ -35,6 +43,12 @@ type BootstrapOptions struct {
 	// 15021): Envoy's admin /ready, 200 once its first config is applied.
 	// Only that path: the admin interface itself stays on AdminAddr.
 	HealthPort uint32
+	// TokenFile holds the proxy's bearer token: a folder token minted by
+	// `pilotlight bootstrap`, or a projected ServiceAccount token.
+	TokenFile string
+	// RootCertFile holds the roots that the xDS server's certificate
+	// chains up to (the mesh CA's root-cert.pem).
+	RootCertFile string
 	// DNSAddr is host:port of the control plane's DNS server for the
 	// mesh's names (folder mode), "" for the host's resolvers.
 	DNSAddr string
@@ -42,23 +56,27 @@ type BootstrapOptions struct {
 
 // Bootstrap is the static config an Envoy starts with: who it is (node),
 // where its admin listens, and that everything else comes over ADS.
+//
+// The ADS client is Envoy's google_grpc (gRPC C++), not envoy_grpc: only
+// it has call credentials. Its TLS channel (ssl_credentials.root_certs)
+// checks the server against the mesh root, and file_based_metadata sends
+// "authorization: Bearer <token file>", re-reading the file for each new
+// stream, so a token the kubelet (or a new `pilotlight bootstrap`) rewrote
+// is used on the next reconnect without restarting Envoy.
 func Bootstrap(o BootstrapOptions) (*bootstrap.Bootstrap, error) {
-	xdsHost, xdsPort, err := splitHostPort(o.XDSAddr)
-	if err != nil {
+	if _, _, err := splitHostPort(o.XDSAddr); err != nil {
 		return nil, fmt.Errorf("xds address: %w", err)
 	}
 	adminHost, adminPort, err := splitHostPort(o.AdminAddr)
 	if err != nil {
 		return nil, fmt.Errorf("admin address: %w", err)
 	}
+	if o.TokenFile == "" || o.RootCertFile == "" {
+		return nil, errors.New("a proxy needs a token file and the mesh root certificate to reach the control plane")
+	}
 	apiType := core.ApiConfigSource_GRPC
 	if o.Delta {
 		apiType = core.ApiConfigSource_DELTA_GRPC
-	}
-	static := &bootstrap.Bootstrap_StaticResources{Clusters: []*cluster.Cluster{xdsCluster(xdsHost, xdsPort)}}
-	if o.HealthPort != 0 {
-		static.Clusters = append(static.Clusters, adminCluster(adminHost, adminPort))
-		static.Listeners = append(static.Listeners, healthListener(o.HealthPort))
 	}
 	b := &bootstrap.Bootstrap{
 		Node:  &core.Node{Id: o.Proxy.NodeID(), Cluster: o.Proxy.PodName + "." + o.Proxy.Namespace, Metadata: nodeMetadata(o)},
@@ -67,14 +85,17 @@ func Bootstrap(o BootstrapOptions) (*bootstrap.Bootstrap, error) {
 			AdsConfig: &core.ApiConfigSource{
 				ApiType:             apiType,
 				TransportApiVersion: core.ApiVersion_V3,
-				GrpcServices: []*core.GrpcService{{TargetSpecifier: &core.GrpcService_EnvoyGrpc_{
-					EnvoyGrpc: &core.GrpcService_EnvoyGrpc{ClusterName: XDSClusterName},
-				}}},
+				GrpcServices:        []*core.GrpcService{xdsGrpcService(o)},
 			},
 			CdsConfig: adsConfigSource(),
 			LdsConfig: adsConfigSource(),
 		},
-		StaticResources: static,
+	}
+	if o.HealthPort != 0 {
+		b.StaticResources = &bootstrap.Bootstrap_StaticResources{
+			Clusters:  []*cluster.Cluster{adminCluster(adminHost, adminPort)},
+			Listeners: []*listener.Listener{healthListener(o.HealthPort)},
+		}
 	}
 	if o.DNSAddr != "" {
 		dnsHost, dnsPort, err := splitHostPort(o.DNSAddr)
@@ -106,21 +127,35 @@ func nodeMetadata(o BootstrapOptions) *structpb.Struct {
 	return &structpb.Struct{Fields: fields}
 }
 
-// xdsCluster speaks HTTP/2 (gRPC) to the control plane.
-func xdsCluster(host string, port uint32) *cluster.Cluster {
-	discoveryType := cluster.Cluster_STATIC
-	if net.ParseIP(host) == nil {
-		discoveryType = cluster.Cluster_STRICT_DNS // e.g. pilotlight.pilotlight-system.svc
+// xdsGrpcService: google_grpc.target_uri is the server address;
+// channel_credentials.ssl_credentials.root_certs the mesh root; and
+// call_credentials.from_plugin the token file, sent as "Bearer <token>".
+func xdsGrpcService(o BootstrapOptions) *core.GrpcService {
+	token := &grpccredential.FileBasedMetadataConfig{
+		SecretData:   fileSource(o.TokenFile),
+		HeaderKey:    "authorization",
+		HeaderPrefix: "Bearer ",
 	}
-	c := &cluster.Cluster{
-		Name:                 XDSClusterName,
-		ClusterDiscoveryType: &cluster.Cluster_Type{Type: discoveryType},
-		ConnectTimeout:       durationSeconds(1),
-		LoadAssignment:       loadAssignment(XDSClusterName, []hostPort{{host, port}}),
-	}
-	// typed_extension_protocol_options: HTTP/2 upstream, as gRPC needs.
-	setHTTPProtocolOptions(c, &upstreamhttp.HttpProtocolOptions{}, true)
-	return c
+	return &core.GrpcService{TargetSpecifier: &core.GrpcService_GoogleGrpc_{GoogleGrpc: &core.GrpcService_GoogleGrpc{
+		TargetUri:  o.XDSAddr,
+		StatPrefix: XDSStatPrefix,
+		ChannelCredentials: &core.GrpcService_GoogleGrpc_ChannelCredentials{
+			CredentialSpecifier: &core.GrpcService_GoogleGrpc_ChannelCredentials_SslCredentials{
+				SslCredentials: &core.GrpcService_GoogleGrpc_SslCredentials{RootCerts: fileSource(o.RootCertFile)},
+			},
+		},
+		CallCredentials: []*core.GrpcService_GoogleGrpc_CallCredentials{{
+			CredentialSpecifier: &core.GrpcService_GoogleGrpc_CallCredentials_FromPlugin{
+				FromPlugin: &core.GrpcService_GoogleGrpc_CallCredentials_MetadataCredentialsFromPlugin{
+					Name:       fileBasedMetadata,
+					ConfigType: &core.GrpcService_GoogleGrpc_CallCredentials_MetadataCredentialsFromPlugin_TypedConfig{TypedConfig: mustAny(token)},
+				},
+			},
+		}},
+		// The factory that combines the SSL channel with the plugin's
+		// per-call metadata.
+		CredentialsFactoryName: fileBasedMetadata,
+	}}}
 }
 
 func splitHostPort(addr string) (string, uint32, error) {

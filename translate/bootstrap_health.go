@@ -23,7 +23,7 @@ func adminCluster(host string, port uint32) *cluster.Cluster {
 		Name:                 adminClusterName,
 		ClusterDiscoveryType: &cluster.Cluster_Type{Type: cluster.Cluster_STATIC},
 		ConnectTimeout:       durationSeconds(1),
-		LoadAssignment:       loadAssignment(adminClusterName, []hostPort{{host, port}}),
+		LoadAssignment:       loadAssignment(adminClusterName, []hostPort{{host: host, port: port}}),
 	}
 }
 

@@ -30,11 +30,14 @@ func (m *Mesh) buildOutboundClusters() []*cluster.Cluster {
 }
 
 // outboundCluster is the cluster outbound|port|subset|host, shaped by the
-// traffic policy its DestinationRule gives it (destinationrule.go). A gRPC
-// or HTTP/2 port is spoken to in HTTP/2, as Istio does.
+// traffic policy its DestinationRule gives it (destinationrule.go), and
+// mesh mTLS (mtls.go). A gRPC or HTTP/2 port is spoken to in HTTP/2, as
+// Istio does.
 func (m *Mesh) outboundCluster(host, subset string, port discovery.ServicePort) *cluster.Cluster {
 	c := edsCluster(OutboundClusterName(port.Port, subset, host))
-	applyTrafficPolicy(c, m.rules.clusterPolicy(host, subset, port.Port), isHTTP2(port))
+	policy := m.rules.clusterPolicy(host, subset, port.Port)
+	applyTrafficPolicy(c, policy, isHTTP2(port))
+	m.applyMeshTLS(c, host, subset, port.Port, policy, isHTTP2(port))
 	return c
 }
 
@@ -60,7 +63,7 @@ func inboundClusters(pod *discovery.Pod, ports []uint32) []*cluster.Cluster {
 			Name:                 name,
 			ClusterDiscoveryType: &cluster.Cluster_Type{Type: cluster.Cluster_STATIC},
 			ConnectTimeout:       durationpb.New(connectTimeout),
-			LoadAssignment:       loadAssignment(name, []hostPort{{pod.LocalAddress(), port}}),
+			LoadAssignment:       loadAssignment(name, []hostPort{{host: pod.LocalAddress(), port: port}}),
 			// Istio's wide-open limits here too: Envoy's defaults would cap
 			// a busy pod at 1024 connections from its own sidecar.
 			CircuitBreakers: defaultCircuitBreakers(),

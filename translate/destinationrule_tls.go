@@ -17,7 +17,8 @@ import (
 //   - DISABLE (or no tls): plaintext, no transport socket.
 //   - SIMPLE: TLS, verifying the server.
 //   - MUTUAL: TLS with the given client certificate as well.
-//   - ISTIO_MUTUAL: the mesh's own mTLS; see istioMutualTransportSocket.
+//   - ISTIO_MUTUAL: the mesh's own mTLS, set by applyMeshTLS (mtls.go),
+//     which knows the cluster's service, subset and port.
 //
 // Istio serves the certificate files over SDS from its node agent; with no
 // agent, Envoy reads the files itself (DataSource.filename), so the paths
@@ -28,18 +29,7 @@ func applyTLS(c *cluster.Cluster, httpOptions *upstreamhttp.HttpProtocolOptions,
 	case networking.ClientTLSSettings_SIMPLE, networking.ClientTLSSettings_MUTUAL:
 		c.TransportSocket = tlsTransportSocket(upstreamTLSContext(tls))
 		autoSNIAndSAN(httpOptions, tls)
-	case networking.ClientTLSSettings_ISTIO_MUTUAL:
-		c.TransportSocket = istioMutualTransportSocket(c.Name, tls)
 	}
-}
-
-// istioMutualTransportSocket is the seam for ISTIO_MUTUAL, which belongs to
-// the security work: workload certificates from an SDS server, SNI
-// defaulting to the cluster name, SANs from the service accounts, and
-// inbound listeners that accept it. Until then it returns nil: plaintext,
-// which is what every sidecar's inbound listener accepts today.
-func istioMutualTransportSocket(clusterName string, tls *networking.ClientTLSSettings) *core.TransportSocket {
-	return nil
 }
 
 func tlsTransportSocket(ctx *tlsv3.UpstreamTlsContext) *core.TransportSocket {

@@ -10,6 +10,8 @@ import (
 type hostPort struct {
 	host string
 	port uint32
+	// meshTLS marks an endpoint that accepts mesh mTLS (auto-mTLS).
+	meshTLS bool
 }
 
 // buildLoadAssignments makes the EDS resource of every outbound cluster:
@@ -22,14 +24,14 @@ func (m *Mesh) buildLoadAssignments() []*endpoint.ClusterLoadAssignment {
 		for _, port := range svc.Ports {
 			if !m.isPassthrough(svc.Hostname, "", port.Port) {
 				name := OutboundClusterName(port.Port, "", svc.Hostname)
-				out = append(out, loadAssignment(name, readyAddresses(endpoints, port, nil)))
+				out = append(out, loadAssignment(name, m.readyAddresses(svc, endpoints, port, nil)))
 			}
 			for _, subset := range m.rules.subsets(svc.Hostname) {
 				if m.isPassthrough(svc.Hostname, subset.Name, port.Port) {
 					continue
 				}
 				name := OutboundClusterName(port.Port, subset.Name, svc.Hostname)
-				out = append(out, loadAssignment(name, readyAddresses(endpoints, port, subset.Labels)))
+				out = append(out, loadAssignment(name, m.readyAddresses(svc, endpoints, port, subset.Labels)))
 			}
 		}
 	}
@@ -44,14 +46,14 @@ func (m *Mesh) isPassthrough(host, subset string, port uint32) bool {
 // readyAddresses keeps ready endpoints that serve the port and carry all the
 // given labels. Not-ready endpoints are left out rather than sent as
 // UNHEALTHY: with few endpoints Envoy's panic threshold would route to them.
-func readyAddresses(endpoints []*discovery.Endpoint, port discovery.ServicePort, labels map[string]string) []hostPort {
+func (m *Mesh) readyAddresses(svc *discovery.Service, endpoints []*discovery.Endpoint, port discovery.ServicePort, labels map[string]string) []hostPort {
 	var out []hostPort
 	for _, ep := range endpoints {
 		target, ok := ep.Ports[discovery.PortKey(port)]
 		if !ok || !ep.Ready || !hasLabels(ep.Labels, labels) {
 			continue
 		}
-		out = append(out, hostPort{ep.Address, target})
+		out = append(out, hostPort{ep.Address, target, m.acceptsMeshTLS(svc.Namespace, ep, target)})
 	}
 	return out
 }
@@ -68,9 +70,15 @@ func hasLabels(have, want map[string]string) bool {
 func loadAssignment(clusterName string, addrs []hostPort) *endpoint.ClusterLoadAssignment {
 	lbEndpoints := make([]*endpoint.LbEndpoint, 0, len(addrs))
 	for _, a := range addrs {
-		lbEndpoints = append(lbEndpoints, &endpoint.LbEndpoint{
+		lb := &endpoint.LbEndpoint{
 			HostIdentifier: &endpoint.LbEndpoint_Endpoint{Endpoint: &endpoint.Endpoint{Address: socketAddress(a.host, a.port)}},
-		})
+		}
+		if a.meshTLS {
+			// metadata.filter_metadata["envoy.transport_socket_match"]:
+			// the cluster's transport_socket_matches pick mTLS for it.
+			lb.Metadata = endpointMetadata()
+		}
+		lbEndpoints = append(lbEndpoints, lb)
 	}
 	return &endpoint.ClusterLoadAssignment{
 		ClusterName: clusterName,

@@ -29,6 +29,10 @@ type filterContext struct {
 	// sidecar's outbound HTTP proxy.
 	port    uint32
 	gateway bool
+	// mtls: the connection is mesh mutual TLS, so the peer's SPIFFE ID is
+	// known (source.principal for authorization); false on a plaintext
+	// chain and on outbound listeners.
+	mtls bool
 	// policies are the security policies of pod, looked up once for all
 	// the filters of a listener (httpFilters fills it in).
 	policies *podPolicies

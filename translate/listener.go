@@ -6,7 +6,6 @@ import (
 
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
-	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
 	"google.golang.org/protobuf/proto"
@@ -46,47 +45,6 @@ func outboundProxyListener(snap *discovery.Snapshot, pod *discovery.Pod) *listen
 		FilterChains:     []*listener.FilterChain{{Name: "outbound_http_proxy", Filters: []*listener.Filter{hcmFilter(manager)}}},
 		TrafficDirection: core.TrafficDirection_OUTBOUND,
 	}
-}
-
-// inboundListeners accept mesh traffic for each port the pod serves.
-func inboundListeners(snap *discovery.Snapshot, pod *discovery.Pod, ports []uint32) []*listener.Listener {
-	out := make([]*listener.Listener, 0, len(ports))
-	for _, port := range ports {
-		out = append(out, &listener.Listener{
-			Name:             ListenerName(pod.IP, port),
-			Address:          socketAddress(pod.IP, port),
-			FilterChains:     inboundFilterChains(filterContext{dir: inbound, snap: snap, pod: pod, port: port}),
-			TrafficDirection: core.TrafficDirection_INBOUND,
-		})
-	}
-	return out
-}
-
-// inboundFilterChains is where the security work adds chains: PERMISSIVE
-// mTLS will put a tls_inspector listener filter in front and a second chain
-// matching transport_protocol "tls" beside this plaintext one.
-func inboundFilterChains(c filterContext) []*listener.FilterChain {
-	port := c.port
-	cluster := InboundClusterName(port)
-	manager := &hcm.HttpConnectionManager{
-		StatPrefix: cluster,
-		// route_config: inline, since only this sidecar needs it.
-		RouteSpecifier: &hcm.HttpConnectionManager_RouteConfig{RouteConfig: &route.RouteConfiguration{
-			Name: cluster,
-			VirtualHosts: []*route.VirtualHost{{
-				Name:    "inbound|http|" + uitoa(port),
-				Domains: []string{"*"},
-				Routes:  []*route.Route{forwardAll("default", cluster)},
-			}},
-		}},
-		// normalize_path: as Istio's default (meshConfig.pathNormalization
-		// BASE), RFC 3986 normalization before any filter, so that an
-		// AuthorizationPolicy on /admin/* also holds for /public/../admin/x
-		// and /%61dmin/x, and the app sees the path the policy judged.
-		NormalizePath: wrapperspb.Bool(true),
-		HttpFilters:   httpFilters(c),
-	}
-	return []*listener.FilterChain{{Name: "inbound_plaintext", Filters: []*listener.Filter{hcmFilter(manager)}}}
 }
 
 func hcmFilter(manager *hcm.HttpConnectionManager) *listener.Filter {

@@ -27,7 +27,7 @@ import (
 //     goes to PassthroughCluster, or BlackHoleCluster under REGISTRY_ONLY.
 //   - virtualInbound (0.0.0.0:15006, original_dst) has one set of chains per
 //     port the mesh sends the pod, matched on destination_port: the same
-//     chains local mode's inbound listeners have (inboundFilterChains), and
+//     chains local mode's inbound listeners have (inbound.go, by mTLS mode), and
 //     they hand to the app on 127.0.0.1. Other ports pass through to the app
 //     (InboundPassthroughCluster).
 //
@@ -237,23 +237,27 @@ func (m *Mesh) virtualInboundListener(pod *discovery.Pod, ports []discovery.Inbo
 	}}
 	httpPorts, tcpPorts := splitInboundPorts(ports)
 	for _, port := range httpPorts {
-		chains = append(chains, onDestinationPort(port, inboundFilterChains(filterContext{dir: inbound, snap: m.snap, pod: pod, port: port}))...)
+		chains = append(chains, onDestinationPort(port, m.inboundPort(pod, port, false, nil).inboundChains())...)
 	}
 	if len(tcpPorts) > 0 {
 		rbac := tcpRBACFilters(m.snap.AuthorizationPoliciesFor(pod))
 		for _, port := range tcpPorts {
-			chains = append(chains, onDestinationPort(port, []*listener.FilterChain{inboundTCPChain(rbac, port)})...)
+			chains = append(chains, onDestinationPort(port, m.inboundPort(pod, port, true, rbac).inboundChains())...)
 		}
 	}
 	filters := []*listener.ListenerFilter{originalDst()}
-	if inspectsTLS(chains) {
+	inspects := inspectsTLS(chains) // a PERMISSIVE port's chains match on TLS and ALPN
+	if inspects {
 		filters = append(filters, tlsInspector())
 	}
 	return &listener.Listener{
-		Name:            VirtualInboundListenerName,
-		Address:         socketAddress("0.0.0.0", VirtualInboundPort),
-		ListenerFilters: filters,
-		FilterChains:    chains,
+		// A client that speaks first never shows a ClientHello: after
+		// listener_filters_timeout it still gets its port's chain.
+		ContinueOnListenerFiltersTimeout: inspects,
+		Name:                             VirtualInboundListenerName,
+		Address:                          socketAddress("0.0.0.0", VirtualInboundPort),
+		ListenerFilters:                  filters,
+		FilterChains:                     chains,
 		DefaultFilterChain: &listener.FilterChain{
 			Name:    "InboundPassthroughFilterChain",
 			Filters: []*listener.Filter{tcpProxyTo(InboundPassthroughCluster, InboundPassthroughCluster)},

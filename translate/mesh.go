@@ -10,6 +10,7 @@ import (
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 
+	"github.com/pilotlight/pilotlight/authn"
 	"github.com/pilotlight/pilotlight/discovery"
 )
 
@@ -20,6 +21,12 @@ import (
 type Mesh struct {
 	snap  *discovery.Snapshot
 	rules *rules
+	// trustDomain of the SPIFFE IDs clients expect of servers (mtls.go).
+	trustDomain string
+	// peers resolves each workload port's mTLS mode (PeerAuthentication).
+	peers *authn.PeerPolicies
+	// serviceIdentities: host -> SPIFFE IDs its servers may present (mtls.go).
+	serviceIdentities func() map[string][]string
 
 	outboundClusters func() []*cluster.Cluster
 	loadAssignments  func() []*endpoint.ClusterLoadAssignment
@@ -58,12 +65,18 @@ type Resources struct {
 	Patches []PatchResult
 }
 
+// WithTrustDomain: the trust domain of the SPIFFE IDs that clients expect
+// of servers (meshConfig.trustDomain, default cluster.local).
+func WithTrustDomain(td string) Option { return func(m *Mesh) { m.trustDomain = td } }
+
 // NewMesh prepares the translation of a snapshot. It does no work yet.
 func NewMesh(snap *discovery.Snapshot, opts ...Option) *Mesh {
-	m := &Mesh{snap: snap, rules: indexRules(snap), proxyRoutes: map[string]*route.RouteConfiguration{}}
+	m := &Mesh{snap: snap, rules: indexRules(snap), proxyRoutes: map[string]*route.RouteConfiguration{},
+		trustDomain: authn.DefaultTrustDomain, peers: authn.NewPeerPolicies(snap.PeerAuthentications, snap.Root())}
 	for _, o := range opts {
 		o(m)
 	}
+	m.serviceIdentities = sync.OnceValue(m.buildServiceIdentities)
 	m.capture = sync.OnceValue(m.buildCaptureShared)
 	m.outboundClusters = sync.OnceValue(m.buildOutboundClusters)
 	m.loadAssignments = sync.OnceValue(m.buildLoadAssignments)
@@ -98,8 +111,7 @@ func (m *Mesh) ForProxy(p Proxy) *Resources {
 		} else {
 			res.Listeners = append(res.Listeners, outboundProxyListener(m.snap, pod))
 			httpPorts, tcpPorts := splitInboundPorts(ports)
-			res.Listeners = append(res.Listeners, inboundListeners(m.snap, pod, httpPorts)...)
-			res.Listeners = append(res.Listeners, inboundTCPListeners(m.snap, pod, tcpPorts)...)
+			res.Listeners = append(res.Listeners, m.inboundListeners(pod, httpPorts, tcpPorts)...)
 			res.Listeners = append(res.Listeners, m.outboundTCPListeners(pod, inbound)...)
 		}
 	}

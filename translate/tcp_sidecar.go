@@ -246,32 +246,3 @@ func splitInboundPorts(ports []discovery.InboundPort) (httpPorts, tcpPorts []uin
 	}
 	return httpPorts, tcpPorts
 }
-
-// inboundTCPListeners accept mesh TCP traffic at podIP:targetPort and pass
-// the bytes to the app on its localhost (inbound|PORT||), after the
-// network RBAC filters of the AuthorizationPolicies that apply to the pod
-// (rbac.go): a connection they deny is closed.
-func inboundTCPListeners(snap *discovery.Snapshot, pod *discovery.Pod, ports []uint32) []*listener.Listener {
-	if len(ports) == 0 {
-		return nil
-	}
-	out := make([]*listener.Listener, 0, len(ports))
-	rbac := tcpRBACFilters(snap.AuthorizationPoliciesFor(pod))
-	for _, port := range ports {
-		out = append(out, &listener.Listener{
-			Name:             ListenerName(pod.IP, port),
-			Address:          socketAddress(pod.IP, port),
-			FilterChains:     []*listener.FilterChain{inboundTCPChain(rbac, port)},
-			TrafficDirection: core.TrafficDirection_INBOUND,
-		})
-	}
-	return out
-}
-
-// inboundTCPChain passes a port's bytes to the app (inbound|PORT||), after
-// the pod's network RBAC filters (tcpRBACFilters).
-func inboundTCPChain(rbac []*listener.Filter, port uint32) *listener.FilterChain {
-	cluster := InboundClusterName(port)
-	filters := append(append([]*listener.Filter(nil), rbac...), tcpProxyTo(cluster, cluster))
-	return &listener.FilterChain{Name: "inbound_tcp", Filters: filters}
-}

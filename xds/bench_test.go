@@ -1,7 +1,6 @@
 package xds
 
 import (
-	"context"
 	"fmt"
 	"testing"
 
@@ -18,12 +17,12 @@ import (
 func BenchmarkPushToConnectedProxies(b *testing.B) {
 	for _, n := range []int{10, 100, 1000} {
 		b.Run(fmt.Sprintf("proxies=%d", n), func(b *testing.B) {
-			base := discoverytest.Synthetic(50, 4)
+			base := discoverytest.SyntheticWithClients(50, 4, n)
 			// All clients share one connection: allow them the streams.
 			ts := newTestServerWith(b, base, Limits{MaxStreamsPerConnection: 2 * n})
 			clients := make([]*xdstest.Client, n)
 			for i := range clients {
-				c, err := xdstest.Open(context.Background(), ts.conn, benchNodeID(base, i))
+				c, err := xdstest.Open(podContext(base.Pods[i]), ts.conn, proxyOf(base.Pods[i]).NodeID())
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -37,7 +36,7 @@ func BenchmarkPushToConnectedProxies(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				// Alternate between 51 and 50 services (the base has 50): every push
 				// changes CDS, so every client gets a response.
-				ts.apply(discoverytest.Synthetic(51-i%2, 4))
+				ts.apply(discoverytest.SyntheticWithClients(51-i%2, 4, n))
 				for _, c := range clients {
 					ack(b, c)
 				}
@@ -56,7 +55,7 @@ func benchNodeID(snap *discovery.Snapshot, i int) string {
 	return fmt.Sprintf("sidecar~10.200.0.1~extra-%d.load~load.svc.cluster.local", i)
 }
 
-func ack(b *testing.B, c *xdstest.Client) {
+func ack(b testing.TB, c *xdstest.Client) {
 	resp, err := c.Recv()
 	if err != nil {
 		b.Fatal(err)

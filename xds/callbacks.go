@@ -16,6 +16,7 @@ import (
 type callbacks struct {
 	cache   *viewCache
 	metrics *metrics
+	auth    *streamAuth // proves who is on each stream (auth.go)
 }
 
 var _ serverv3.Callbacks = (*callbacks)(nil)
@@ -24,25 +25,47 @@ func (cb *callbacks) request(id int64, req interface {
 	GetNode() *core.Node
 	GetTypeUrl() string
 }, setNode func(*core.Node)) error {
-	node, err := cb.cache.bind(id, req.GetNode())
-	if err != nil {
+	// A stream's first request: the node's shape and size first, then its
+	// proof (auth.go), and only then is it bound, so that a stream that
+	// proves nothing never gets a view built or a node registered.
+	if err := cb.cache.checkFirstNode(id, req.GetNode()); err != nil {
 		return err
 	}
 	if !served(req.GetTypeUrl()) {
 		return cb.cache.limitHit(limitTypeURL, codes.InvalidArgument, "type %q is not served here", req.GetTypeUrl())
+	}
+	if err := cb.auth.check(id, req.GetNode()); err != nil {
+		return err
+	}
+	node, err := cb.cache.bind(id, req.GetNode())
+	if err != nil {
+		return err
 	}
 	setNode(node)
 	return nil
 }
 
 func (cb *callbacks) OnStreamOpen(ctx context.Context, id int64, _ string) error {
-	return cb.cache.openStream(id, connOf(ctx), false)
+	if err := cb.cache.openStream(id, connOf(ctx), false); err != nil {
+		return err
+	}
+	cb.auth.opened(ctx, id)
+	return nil
 }
 func (cb *callbacks) OnDeltaStreamOpen(ctx context.Context, id int64, _ string) error {
-	return cb.cache.openStream(id, connOf(ctx), true)
+	if err := cb.cache.openStream(id, connOf(ctx), true); err != nil {
+		return err
+	}
+	cb.auth.opened(ctx, id)
+	return nil
 }
-func (cb *callbacks) OnStreamClosed(id int64, _ *core.Node)      { cb.cache.closeStream(id) }
-func (cb *callbacks) OnDeltaStreamClosed(id int64, _ *core.Node) { cb.cache.closeStream(id) }
+func (cb *callbacks) OnStreamClosed(id int64, _ *core.Node)      { cb.closed(id) }
+func (cb *callbacks) OnDeltaStreamClosed(id int64, _ *core.Node) { cb.closed(id) }
+
+func (cb *callbacks) closed(id int64) {
+	cb.cache.closeStream(id)
+	cb.auth.closed(id)
+}
 
 func (cb *callbacks) OnStreamRequest(id int64, r *discoverypb.DiscoveryRequest) error {
 	return cb.request(id, r, func(n *core.Node) { r.Node = n })

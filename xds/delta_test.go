@@ -1,7 +1,6 @@
 package xds
 
 import (
-	"context"
 	"testing"
 
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -16,7 +15,7 @@ import (
 func TestDeltaSendsOnlyChangesAndRemovals(t *testing.T) {
 	snap := discoverytest.Synthetic(3, 2)
 	ts := newTestServer(t, snap)
-	stream, err := discoverypb.NewAggregatedDiscoveryServiceClient(ts.conn).DeltaAggregatedResources(context.Background())
+	stream, err := discoverypb.NewAggregatedDiscoveryServiceClient(ts.conn).DeltaAggregatedResources(podContext(snap.Pods[0]))
 	if err != nil {
 		t.Fatal(err)
 	}

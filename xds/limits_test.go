@@ -263,7 +263,7 @@ func (ts *testServer) serveTCP(t *testing.T) string {
 
 func dialTCP(t *testing.T, addr string) *grpc.ClientConn {
 	t.Helper()
-	conn, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithStreamInterceptor(podTokens))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,8 @@ import (
 	discoverypb "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/pilotlight/pilotlight/xds/xdstest"
 )
 
 // Memory returns after the streams go (issue 12 measured 300 node ids of
@@ -48,7 +50,8 @@ func TestMemoryReturnsAfterTheStreamsEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := discoverypb.NewAggregatedDiscoveryServiceClient(ts.conn).StreamAggregatedResources(ctx)
+		token := xdstest.WithToken(ctx, fmt.Sprintf("load/extra-%d", i))
+		s, err := discoverypb.NewAggregatedDiscoveryServiceClient(ts.conn).StreamAggregatedResources(token)
 		if err != nil {
 			t.Fatal(err)
 		}

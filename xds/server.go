@@ -34,6 +34,15 @@ type Options struct {
 	// Limits bound what a client can make the server hold (zero fields:
 	// DefaultLimits). Give the gRPC server Limits.ServerOptions too.
 	Limits Limits
+
+	// Authenticator checks the token of every stream (auth.go). Without
+	// one, every stream is refused.
+	Authenticator Authenticator
+	// CA issues each proven proxy its workload certificate (secrets.go),
+	// valid WorkloadCertTTL, for an identity in TrustDomain.
+	CA              CertificateAuthority
+	WorkloadCertTTL time.Duration
+	TrustDomain     string
 }
 
 // Server turns mesh snapshots into per-proxy views and serves them over ADS.
@@ -44,6 +53,13 @@ type Server struct {
 	cache   *viewCache
 	box     *mailbox
 	ads     *adsService
+	auth    *streamAuth
+	secrets *workloadSecrets // nil without a CA
+	now     func() time.Time
+
+	// pushMu keeps a snapshot's push and a certificate renewal from
+	// interleaving, so that a view never goes back to an older certificate.
+	pushMu sync.Mutex
 
 	mu       sync.Mutex
 	mesh     *translate.Mesh
@@ -60,9 +76,14 @@ func NewServer(ctx context.Context, opts Options) *Server {
 		opts.MaxDebounce = 10 * opts.Debounce
 	}
 	opts.Limits = opts.Limits.withDefaults()
-	s := &Server{opts: opts, log: opts.Log, metrics: newMetrics(opts.Registry), box: newMailbox()}
+	s := &Server{opts: opts, log: opts.Log, metrics: newMetrics(opts.Registry), box: newMailbox(), now: time.Now}
 	s.cache = newViewCache(opts.Log, s.metrics, opts.Limits, opts.VersionPrefix, s.firstView)
-	cb := &callbacks{cache: s.cache, metrics: s.metrics}
+	s.auth = newStreamAuth(opts.Authenticator, opts.TrustDomain, s.Snapshot, opts.Log, opts.Registry)
+	if opts.CA != nil {
+		s.secrets = newWorkloadSecrets(opts.CA, opts.WorkloadCertTTL, opts.Registry)
+		s.auth.forget = s.secrets.forget
+	}
+	cb := &callbacks{cache: s.cache, metrics: s.metrics, auth: s.auth}
 	// Ordered ADS: one channel per stream, so responses go out in the order
 	// the cache hands them (clusters first; see order.go).
 	s.ads = &adsService{xds: serverv3.NewServer(ctx, s.cache, cb, sotw.WithOrderedADS()), cache: s.cache}
@@ -78,6 +99,7 @@ func (s *Server) Update(snap *discovery.Snapshot) { s.box.put(snap) }
 
 // Run applies snapshots, debounced, until ctx is done.
 func (s *Server) Run(ctx context.Context) {
+	go s.runRenewals(ctx)
 	debounce(ctx, s.box, s.opts.Debounce, s.opts.MaxDebounce, s.apply)
 }
 
@@ -134,17 +156,19 @@ func (s *Server) Proxies() []ProxyStatus {
 // apply recomputes the view of every known proxy from a new snapshot. When
 // only endpoints changed, only the endpoint part of each view is rebuilt.
 func (s *Server) apply(snap *discovery.Snapshot) {
+	s.pushMu.Lock()
+	defer s.pushMu.Unlock()
 	start := time.Now()
 	s.mu.Lock()
 	prev := s.mesh
-	mesh := translate.NewMesh(snap, translate.WithMeshConfig(s.opts.MeshConfig))
+	mesh := translate.NewMesh(snap, s.meshOptions()...)
 	s.problems = newProblemLog(snap, s.problems, s.logProblem)
 	s.mesh, s.memo = mesh, newMarshalMemo(s.problems)
 	memo, problems := s.memo, s.problems
 	s.mu.Unlock()
 
 	s.metrics.configProblems.Set(float64(len(snap.Problems)))
-	endpointsOnly := prev != nil && discovery.SameConfig(prev.Snapshot(), snap)
+	endpointsOnly := prev != nil && discovery.SameConfig(prev.Snapshot(), snap) && translate.SameServiceIdentities(prev, mesh)
 	kind := "full"
 	if endpointsOnly {
 		kind = "endpoints"
@@ -187,7 +211,11 @@ func (s *Server) translate(mesh *translate.Mesh, memo *marshalMemo, nodeID strin
 	if err != nil {
 		return nil, err
 	}
-	v, err := buildView(s.opts.VersionPrefix, memo, p, mesh.ForProxy(p), prev)
+	res := mesh.ForProxy(p)
+	if err := s.withWorkloadSecrets(nodeID, res); err != nil {
+		return nil, err
+	}
+	v, err := buildView(s.opts.VersionPrefix, memo, p, res, prev)
 	s.metrics.translateTime.Observe(time.Since(start).Seconds())
 	return v, err
 }

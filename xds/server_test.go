@@ -31,17 +31,24 @@ type testServer struct {
 	lis  *bufconn.Listener
 }
 
-func newTestServer(t testing.TB, snap *discovery.Snapshot) *testServer {
+func newTestServer(t testing.TB, snap *discovery.Snapshot, opts ...func(*Options)) *testServer {
 	t.Helper()
-	return newTestServerWith(t, snap, Limits{})
+	return newTestServerWith(t, snap, Limits{}, opts...)
 }
 
 // newTestServerWith is newTestServer with these limits (zero: defaults).
-func newTestServerWith(t testing.TB, snap *discovery.Snapshot, limits Limits) *testServer {
+func newTestServerWith(t testing.TB, snap *discovery.Snapshot, limits Limits, opts ...func(*Options)) *testServer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s := NewServer(ctx, Options{Log: log, Registry: prometheus.NewRegistry(), VersionPrefix: "test", Limits: limits})
+	o := Options{Log: log, Registry: prometheus.NewRegistry(), VersionPrefix: "test", Limits: limits, Authenticator: testTokens{}}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	s := NewServer(ctx, o)
+	// Streams of made-up nodes are served as the tests expect; auth_test
+	// turns the pod check back on (newAuthTestServer).
+	s.auth.podsOutsideMesh = true
 	s.apply(snap)
 	lis := bufconn.Listen(1 << 20)
 	g := grpc.NewServer(s.opts.Limits.ServerOptions()...)
@@ -58,7 +65,8 @@ func (ts *testServer) dial(t testing.TB, opts ...grpc.DialOption) *grpc.ClientCo
 	t.Helper()
 	opts = append(opts,
 		grpc.WithContextDialer(func(context.Context, string) (net.Conn, error) { return ts.lis.Dial() }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithStreamInterceptor(podTokens))
 	conn, err := grpc.NewClient("passthrough:///bufnet", opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +81,7 @@ func proxyOf(pod *discovery.Pod) translate.Proxy {
 
 func (ts *testServer) client(t testing.TB, pod *discovery.Pod) *xdstest.Client {
 	t.Helper()
-	c, err := xdstest.Open(context.Background(), ts.conn, proxyOf(pod).NodeID())
+	c, err := xdstest.Open(podContext(pod), ts.conn, proxyOf(pod).NodeID())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,13 +25,21 @@ func bootstrapCommand() *cobra.Command {
 		delta        bool
 		interception string
 		opts         translate.BootstrapOptions
+		identity     bootstrapIdentity
 	)
 	cmd := &cobra.Command{
 		Use:   "bootstrap",
 		Short: "Print the Envoy bootstrap of a sidecar or gateway pod",
 		Long: `Bootstrap prints the static config an Envoy starts with: its node id
 (Istio-style, type~podIP~pod.namespace~namespace.svc.cluster.local), its admin
-address, and the ADS server that sends it everything else.`,
+address, and the ADS server that sends it everything else.
+
+The ADS stream is TLS, checked against the mesh root (--root-cert), and
+carries a bearer token that proves which pod the proxy is: pilotlight sends
+no config and no key to a stream without one. In folder mode bootstrap mints
+that token itself, from the state folder that ` + "`pilotlight serve`" + ` created
+(--state-dir), into a 0600 file the bootstrap points at; in a cluster, pass
+the pod's projected ServiceAccount token (audience pilotlight) as --token-file.`,
 		Example: "  pilotlight bootstrap --pod catalogue-v1 --namespace sock-shop --pod-ip 127.10.0.3 \\\n" +
 			"      --local-address 127.20.0.3 > catalogue.yaml && envoy -c catalogue.yaml",
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -54,6 +62,10 @@ address, and the ADS server that sends it everything else.`,
 			}
 			opts.Proxy, opts.XDSAddr, opts.Delta, opts.Version = p, xdsAddr, delta, buildVersion()
 			opts.AdminAddr = net.JoinHostPort(localAddress, strconv.Itoa(adminPort))
+			var err error
+			if opts.TokenFile, opts.RootCertFile, err = identity.resolve(p.Namespace, p.PodName); err != nil {
+				return err
+			}
 			b, err := translate.Bootstrap(opts)
 			if err != nil {
 				return err
@@ -83,6 +95,7 @@ address, and the ADS server that sends it everything else.`,
 		"NONE (local mode: the app uses the sidecar as its HTTP proxy) or REDIRECT (traffic captured by `pilotlight init-capture`)")
 	cmd.Flags().StringVar(&opts.ServiceAccount, "service-account", "", "the pod's service account, sent as node metadata")
 	cmd.Flags().Uint32Var(&opts.HealthPort, "health-port", 0, "serve GET /healthz/ready (Envoy's readiness) on 0.0.0.0 at this port; 0: none")
+	identity.addTo(cmd)
 	_ = cmd.MarkFlagRequired("pod")
 	_ = cmd.MarkFlagRequired("pod-ip")
 	return cmd

@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pilotlight/pilotlight/discovery/discoverytest"
 	"github.com/pilotlight/pilotlight/xds"
 )
 
@@ -23,8 +24,12 @@ import (
 // listens (it would block otherwise).
 func TestServeMissingFolder(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "nonexistent")
-	f := serveFlags{configDir: dir, xdsAddr: "127.0.0.1:0", httpAddr: "127.0.0.1:0", logLevel: "error"}
-	err := serve(context.Background(), f)
+	cmd := serveCommand()
+	cmd.SetArgs([]string{"--config-dir", dir, "--xds-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--log-level", "error",
+		"--state-dir", t.TempDir()})
+	cmd.SetOut(io.Discard)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	err := cmd.Execute()
 	if err == nil || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "--config-dir") {
 		t.Errorf("serve = %v, want an error naming --config-dir %s", err, dir)
 	}
@@ -112,9 +117,18 @@ func TestBootstrapRejectsBadAddresses(t *testing.T) {
 			t.Errorf("bootstrap %v = %v, want an error about %s", tc.args, err, tc.flag)
 		}
 	}
+	cert, _ := discoverytest.SelfSigned(t, "root")
+	state := t.TempDir()
+	root, token := filepath.Join(state, "root-cert.pem"), filepath.Join(state, "token")
+	for path, content := range map[string][]byte{root: cert, token: []byte("a-token")} {
+		if err := os.WriteFile(path, content, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	cmd := bootstrapCommand()
 	var out bytes.Buffer
-	cmd.SetArgs([]string{"--pod", "a", "--pod-ip", "10.0.0.1", "--local-address", "127.20.0.1"})
+	cmd.SetArgs([]string{"--pod", "a", "--pod-ip", "10.0.0.1", "--local-address", "127.20.0.1",
+		"--state-dir", state, "--root-cert", root, "--token-file", token})
 	cmd.SetOut(&out)
 	if err := cmd.Execute(); err != nil || !strings.Contains(out.String(), "PILOTLIGHT_VERSION") {
 		t.Errorf("bootstrap = %v, node metadata in:\n%s", err, out.String())

@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 
+	"github.com/pilotlight/pilotlight/authn"
 	"github.com/pilotlight/pilotlight/discovery"
 	"github.com/pilotlight/pilotlight/discovery/kube"
 	"github.com/pilotlight/pilotlight/xds"
@@ -35,6 +36,7 @@ type kubeFlags struct {
 	renewDeadline time.Duration
 	retryPeriod   time.Duration
 	identity      string
+	systemNS      string
 }
 
 func (k *kubeFlags) addTo(cmd *cobra.Command) {
@@ -47,6 +49,7 @@ func (k *kubeFlags) addTo(cmd *cobra.Command) {
 	f.DurationVar(&k.renewDeadline, "leader-renew-deadline", 10*time.Second, "how long the leader keeps trying to renew before it gives up leading")
 	f.DurationVar(&k.retryPeriod, "leader-retry-period", 2*time.Second, "how often to try to acquire or renew the lease")
 	f.StringVar(&k.identity, "identity", "", "this replica's holderIdentity in the Lease (default hostname_pid)")
+	f.StringVar(&k.systemNS, "system-namespace", "", "pilotlight's own namespace, of its CA Secret (pilotlight-ca, or a user's cacerts) and by default its Lease (default $POD_NAMESPACE, else pilotlight-system)")
 }
 
 // inCluster reports whether pilotlight runs in a pod, where the in-cluster
@@ -55,7 +58,10 @@ func inCluster() bool { return os.Getenv("KUBERNETES_SERVICE_HOST") != "" }
 
 // kubeMode serves the mesh from a cluster.
 type kubeMode struct {
+	client   kubernetes.Interface
 	source   *kube.Source
+	roots    *authn.RootPublisher // set by identity
+	systemNS string
 	elector  *kube.Elector // nil without --leader-elect: then this replica writes status
 	identity string
 	webhook  *webhookMode // nil without --webhook-addr
@@ -85,7 +91,8 @@ func newKubeMode(k kubeFlags, wf webhookFlags, rootNamespace string, log *slog.L
 	if err != nil {
 		return nil, err
 	}
-	m := &kubeMode{source: src, identity: k.identityOrDefault(), crds: &crdCheck{client: kc.Discovery(), log: log}}
+	m := &kubeMode{client: kc, source: src, identity: k.identityOrDefault(), systemNS: k.systemNamespace(),
+		crds: &crdCheck{client: kc.Discovery(), log: log}}
 	if wf.addr != "" {
 		m.webhook = newWebhookMode(wf, kc, k.leaseNamespace(), log, reg)
 	}
@@ -122,13 +129,40 @@ func restConfig(kubeconfig string) (*rest.Config, error) {
 }
 
 func (k kubeFlags) leaseNamespace() string {
-	switch {
-	case k.leaseNS != "":
+	if k.leaseNS != "" {
 		return k.leaseNS
+	}
+	return k.systemNamespace()
+}
+
+// systemNamespace is pilotlight's own: --system-namespace, else the pod's.
+func (k kubeFlags) systemNamespace() string {
+	switch {
+	case k.systemNS != "":
+		return k.systemNS
 	case os.Getenv("POD_NAMESPACE") != "":
 		return os.Getenv("POD_NAMESPACE")
 	}
 	return "pilotlight-system"
+}
+
+// clusterIdentity is the cluster's CA (a Secret in pilotlight's namespace, shared
+// by the replicas), TokenReview for the proxies' projected tokens, and the
+// xDS certificate for the Service's names. It also sets up the publisher
+// of the root ConfigMap, which run starts.
+func (m *kubeMode) clusterIdentity(ctx context.Context, s securityFlags, xdsAddr string, log *slog.Logger) (*meshIdentity, error) {
+	ca, where, err := authn.LoadOrCreateClusterCA(ctx, m.client, m.systemNS, s.trustDomain, nil)
+	if err != nil {
+		return nil, fmt.Errorf("mesh CA: %w", err)
+	}
+	names := []string{"pilotlight." + m.systemNS + ".svc", "pilotlight." + m.systemNS + ".svc.cluster.local"}
+	serving, err := s.servingCertificate(ca, xdsAddr, names...)
+	if err != nil {
+		return nil, fmt.Errorf("xDS server certificate: %w", err)
+	}
+	m.roots = authn.NewRootPublisher(m.client, ca.RootsPEM(), log)
+	log.Info("cluster mode identity", "ca", where, "trust-domain", s.trustDomain, "root-configmap", authn.RootConfigMapName)
+	return &meshIdentity{ca: ca, authenticator: authn.NewTokenReviewer(m.client, authn.TokenAudience), serving: serving}, nil
 }
 
 func (k kubeFlags) identityOrDefault() string {
@@ -148,6 +182,10 @@ func (m *kubeMode) run(ctx context.Context, publish func(*discovery.Snapshot)) e
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
+	if m.roots != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); m.roots.Run(ctx) }()
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 	meshconfig "istio.io/api/mesh/v1alpha1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -41,6 +42,7 @@ type serveFlags struct {
 	debounce time.Duration
 	logLevel string
 	kube     kubeFlags
+	security securityFlags
 	webhook  webhookFlags
 	// xdsLimits bound what one xDS client can make the server hold.
 	xdsLimits xds.Limits
@@ -91,6 +93,7 @@ elected leader keeps the webhook's caBundle current.`,
 	cmd.Flags().StringVar(&f.rootNamespace, "root-namespace", discovery.DefaultRootNamespace, "Istio's meshConfig.rootNamespace: security policies there without a selector apply to the whole mesh")
 	addLimitFlags(cmd, &f.xdsLimits)
 	f.kube.addTo(cmd)
+	f.security.addTo(cmd)
 	f.webhook.addTo(cmd)
 	f.jwks.addTo(cmd)
 	return cmd
@@ -141,6 +144,9 @@ func serve(ctx context.Context, f serveFlags) error {
 	if err := f.checkSource(); err != nil {
 		return err
 	}
+	if err := f.security.check(); err != nil {
+		return err
+	}
 	if f.webhook.addr != "" && f.configDir != "" {
 		return errors.New("--webhook-addr: sidecar injection needs Kubernetes mode, not --config-dir")
 	}
@@ -164,7 +170,26 @@ func serve(ctx context.Context, f serveFlags) error {
 	if err != nil {
 		return err
 	}
-	server := xds.NewServer(ctx, xds.Options{Log: log, Registry: reg, Debounce: f.debounce, MeshConfig: mc, Limits: f.xdsLimits})
+	// The mesh's identity: a CA and who checks the proxies' tokens, from a
+	// state folder or from the cluster (security.go).
+	var k *kubeMode
+	var id *meshIdentity
+	if f.configDir != "" {
+		id, err = f.security.folderIdentity(log, f.xdsAddr)
+	} else {
+		if k, err = newKubeMode(f.kube, f.webhook, f.rootNamespace, log, reg); err != nil {
+			return err
+		}
+		id, err = k.clusterIdentity(ctx, f.security, f.xdsAddr, log)
+	}
+	if err != nil {
+		return err
+	}
+	server := xds.NewServer(ctx, xds.Options{
+		Log: log, Registry: reg, Debounce: f.debounce, MeshConfig: mc, Limits: f.xdsLimits,
+		Authenticator: id.authenticator, CA: id.ca, WorkloadCertTTL: f.security.certTTL,
+		TrustDomain: f.security.trustDomain,
+	})
 	xdsListener, err := net.Listen("tcp", f.xdsAddr)
 	if err != nil {
 		return fmt.Errorf("--xds-addr: %w", err)
@@ -174,6 +199,8 @@ func serve(ctx context.Context, f serveFlags) error {
 		return fmt.Errorf("--http-addr: %w", err)
 	}
 	grpcServer := grpc.NewServer(append(f.xdsLimits.ServerOptions(),
+		// TLS only: the stream carries tokens and private keys.
+		grpc.Creds(credentials.NewTLS(id.serving.ServerTLS())),
 		// Envoy keeps one long-lived stream; let it ping, and notice dead peers.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
@@ -201,14 +228,14 @@ func serve(ctx context.Context, f serveFlags) error {
 	if fm != nil {
 		source = func(ctx context.Context) error { return fm.run(ctx, jwks.Update) }
 		handler = fm.handler(handler, server)
-	} else {
-		k, err := newKubeMode(f.kube, f.webhook, f.rootNamespace, log, reg)
-		if err != nil {
-			return err
-		}
+	}
+	var debugAuth debugAuthorizer // folder mode: loopback only
+	if k != nil {
 		source = func(ctx context.Context) error { return k.run(ctx, jwks.Update) }
 		handler = k.handler(handler, server)
+		debugAuth = kubeDebugAuthorizer{client: k.client}
 	}
+	handler = guardDebug(handler, debugAuth, log)
 	httpServer := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
 
 	ctx, cancel := context.WithCancel(ctx)

@@ -14,8 +14,21 @@ import (
 // `pods` pods split across versions v1 and v2, a DestinationRule with those
 // two subsets and a VirtualService sending 90/10 between them.
 func Synthetic(services, pods int) *discovery.Snapshot {
+	return SyntheticWithClients(services, pods, 0)
+}
+
+// SyntheticWithClients is Synthetic plus `clients` client pods
+// (client-0…, label app=client) that no service selects: many proxies
+// with the outbound part of a view only.
+func SyntheticWithClients(services, pods, clients int) *discovery.Snapshot {
 	snap := &discovery.Snapshot{Version: 1, Endpoints: map[string][]*discovery.Endpoint{}}
 	const ns = "load"
+	for c := 0; c < clients; c++ {
+		snap.Pods = append(snap.Pods, &discovery.Pod{
+			Meta: discovery.Meta{Kind: "Pod", Name: fmt.Sprintf("client-%d", c), Namespace: ns, Labels: map[string]string{"app": "client"}},
+			IP:   fmt.Sprintf("10.200.%d.%d", c/250, 1+c%250), Ready: true, ServiceAccount: "client",
+		})
+	}
 	for s := 0; s < services; s++ {
 		name := fmt.Sprintf("svc-%03d", s)
 		svc := &discovery.Service{
@@ -64,6 +77,7 @@ func syntheticPod(app, ns string, s, p int) *discovery.Pod {
 		},
 		IP:             fmt.Sprintf("10.%d.%d.%d", 1+s/250, s%250, 1+p),
 		Ready:          true,
+		ServiceAccount: app,
 		ContainerPorts: []discovery.ContainerPort{{Name: "http", Port: 8080}},
 	}
 }

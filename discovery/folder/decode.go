@@ -61,6 +61,8 @@ var decoders = map[string]decoder{
 
 	"networking.istio.io/v1alpha3/EnvoyFilter":         decodeEnvoyFilter,
 	"ratelimit.pilotlight.io/v1alpha1/RateLimitPolicy": decodeRateLimitPolicy,
+	"security.istio.io/v1/PeerAuthentication":          decodePeerAuthentication[securityv1.PeerAuthentication],
+	"security.istio.io/v1beta1/PeerAuthentication":     decodePeerAuthentication[securityv1beta1.PeerAuthentication],
 	"security.istio.io/v1/AuthorizationPolicy":         decodeAuthorizationPolicy[securityv1.AuthorizationPolicy],
 	"security.istio.io/v1beta1/AuthorizationPolicy":    decodeAuthorizationPolicy[securityv1beta1.AuthorizationPolicy],
 
@@ -120,17 +122,24 @@ func decodeRequestAuthentication[T any, PT object[T]](doc []byte, namespace stri
 // methods generated in istio.io/api accept and drop them, and a misspelt
 // field that silently changes routing is the very mistake to catch here.
 func decodeIstio[T any, PT object[T]](doc []byte, namespace, kind string, spec proto.Message) (discovery.Meta, []fieldError) {
+	obj, errs := decodeIstioObject[T, PT](doc, namespace, spec)
+	return discovery.MetaOf(kind, obj), errs
+}
+
+// decodeIstioObject is decodeIstio returning the decoded envelope, for
+// kinds that need more of its metadata than Meta holds.
+func decodeIstioObject[T any, PT object[T]](doc []byte, namespace string, spec proto.Message) (PT, []fieldError) {
+	obj := PT(new(T))
 	envelope, rawSpec, err := cutSpec(doc)
 	if err != nil {
-		return discovery.Meta{}, []fieldError{{reason: err.Error()}}
+		return obj, []fieldError{{reason: err.Error()}}
 	}
-	obj := PT(new(T))
 	errs := decodeJSON(envelope, obj)
 	if rawSpec != nil {
 		errs = append(errs, decodeProto(rawSpec, spec)...)
 	}
 	obj.SetNamespace(namespace)
-	return discovery.MetaOf(kind, obj), errs
+	return obj, errs
 }
 
 // cutSpec splits a document into its spec and everything else.

@@ -214,6 +214,8 @@ func addObject(in *discovery.Input, obj any) {
 		in.DestinationRules = append(in.DestinationRules, o)
 	case *discovery.Gateway:
 		in.Gateways = append(in.Gateways, o)
+	case *discovery.PeerAuthentication:
+		in.PeerAuthentications = append(in.PeerAuthentications, o)
 	case *discovery.EnvoyFilter:
 		in.EnvoyFilters = append(in.EnvoyFilters, o)
 	case *discovery.RateLimitPolicy:

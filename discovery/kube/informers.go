@@ -37,6 +37,7 @@ type informers struct {
 	destinationRules networkinglisters.DestinationRuleLister
 	gateways         networkinglisters.GatewayLister
 	envoyFilters     networkingv1alpha3listers.EnvoyFilterLister
+	peerAuths        securitylisters.PeerAuthenticationLister
 	// rateLimits: nil without a dynamic client or the CRD (ratelimitpolicy.go).
 	rateLimits *policyInformer
 
@@ -68,6 +69,7 @@ func newInformers(kc kubernetes.Interface, ic istioclient.Interface, dyn dynamic
 		destinationRules: isf.Networking().V1().DestinationRules().Lister(),
 		gateways:         isf.Networking().V1().Gateways().Lister(),
 		envoyFilters:     isf.Networking().V1alpha3().EnvoyFilters().Lister(),
+		peerAuths:        isf.Security().V1().PeerAuthentications().Lister(),
 		rateLimits:       newPolicyInformer(kc, dyn, log),
 
 		authorizationPolicies:  isf.Security().V1().AuthorizationPolicies().Lister(),
@@ -77,9 +79,8 @@ func newInformers(kc kubernetes.Interface, ic istioclient.Interface, dyn dynamic
 	// cache is warm and readiness covers them when namespace labels start
 	// to matter (sidecar injection, policy scoping).
 	inf.synced = append(inf.synced, kf.Core().V1().Namespaces().Informer().HasSynced)
-	// PeerAuthentication is not in the snapshot yet, but a change to one
-	// will matter once it is: it is watched like the rest, and a rebuild it
-	// causes publishes nothing while the snapshot is the same.
+	// Every security kind is in the snapshot (PeerAuthentication,
+	// AuthorizationPolicy, RequestAuthentication).
 	err := inf.notify(onChange,
 		kf.Core().V1().Services().Informer(),
 		kf.Core().V1().Pods().Informer(),

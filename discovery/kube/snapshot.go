@@ -57,6 +57,9 @@ func (inf *informers) snapshot(b *discovery.Builder, version uint64) (*discovery
 		Gateways: convert(c.gateways, r, "Gateway", func(o *istiov1.Gateway, m discovery.Meta) *discovery.Gateway {
 			return &discovery.Gateway{Meta: m, Spec: &o.Spec}
 		}),
+		PeerAuthentications: convert(c.peerAuths, r, "PeerAuthentication", func(o *securityv1.PeerAuthentication, m discovery.Meta) *discovery.PeerAuthentication {
+			return &discovery.PeerAuthentication{Meta: m, Created: o.CreationTimestamp.Time, Spec: &o.Spec}
+		}),
 		EnvoyFilters: convert(c.envoyFilters, r, "EnvoyFilter", func(o *istiov1alpha3.EnvoyFilter, m discovery.Meta) *discovery.EnvoyFilter {
 			return &discovery.EnvoyFilter{Meta: m, Spec: &o.Spec}
 		}),
@@ -91,6 +94,7 @@ type cached struct {
 	gateways         []*istiov1.Gateway
 	envoyFilters     []*istiov1alpha3.EnvoyFilter
 	rateLimits       []*unstructured.Unstructured
+	peerAuths        []*securityv1.PeerAuthentication
 
 	authorizationPolicies  []*securityv1.AuthorizationPolicy
 	requestAuthentications []*securityv1.RequestAuthentication
@@ -98,7 +102,7 @@ type cached struct {
 
 func (inf *informers) list() (c cached, err error) {
 	everything := labels.Everything()
-	var errs [11]error
+	var errs [12]error
 	c.services, errs[0] = inf.services.List(everything)
 	c.pods, errs[1] = inf.pods.List(everything)
 	c.slices, errs[2] = inf.slices.List(everything)
@@ -110,6 +114,7 @@ func (inf *informers) list() (c cached, err error) {
 	c.rateLimits, errs[8] = inf.rateLimits.list()
 	c.authorizationPolicies, errs[9] = inf.authorizationPolicies.List(everything)
 	c.requestAuthentications, errs[10] = inf.requestAuthentications.List(everything)
+	c.peerAuths, errs[11] = inf.peerAuths.List(everything)
 	// Caches list in map order. Sorting the inputs makes the build itself
 	// deterministic, such as which slice an address shared by two comes from.
 	sortObjects(c.services)
@@ -158,6 +163,6 @@ func withoutRules(s *discovery.Snapshot) discovery.Snapshot {
 	c.Version = 0
 	c.VirtualServices, c.DestinationRules, c.Gateways = nil, nil, nil
 	c.EnvoyFilters, c.RateLimitPolicies = nil, nil
-	c.AuthorizationPolicies, c.RequestAuthentications = nil, nil
+	c.AuthorizationPolicies, c.RequestAuthentications, c.PeerAuthentications = nil, nil, nil
 	return c
 }

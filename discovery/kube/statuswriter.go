@@ -105,6 +105,12 @@ func newStatusWriter(c istioclient.Interface, inf *informers, log *slog.Logger) 
 			client: func(ns string) statusClient[*securityv1.RequestAuthentication] { return sec.RequestAuthentications(ns) },
 			status: func(o *securityv1.RequestAuthentication) *istiometa.IstioStatus { return &o.Status },
 		}.writeAll,
+		statusKind[*securityv1.PeerAuthentication]{
+			kind:   "PeerAuthentication",
+			list:   inf.peerAuths.List,
+			client: func(ns string) statusClient[*securityv1.PeerAuthentication] { return sec.PeerAuthentications(ns) },
+			status: func(o *securityv1.PeerAuthentication) *istiometa.IstioStatus { return &o.Status },
+		}.writeAll,
 	}}
 	if inf.rateLimits != nil {
 		w.kinds = append(w.kinds, inf.rateLimits.writeAll)

@@ -6,12 +6,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
+	bootstrap "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/pilotlight/pilotlight/authn"
 	"github.com/pilotlight/pilotlight/discovery/folder"
 	"github.com/pilotlight/pilotlight/test/harness"
 	"github.com/pilotlight/pilotlight/translate"
@@ -62,14 +65,20 @@ func staticBootstrap(t *testing.T, dir string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A proxy's identity, as the xds layer adds it to every view: a token
+	// file and the mesh root for the bootstrap, and the SDS secrets
+	// "default" and "ROOTCA" that listeners and clusters name.
+	identity := newTestIdentity(t)
 	b, err := translate.Bootstrap(translate.BootstrapOptions{
 		Proxy:   translate.Proxy{Type: translate.Sidecar, IP: "127.0.0.1", PodName: "validate", Namespace: "default"},
 		XDSAddr: "127.0.0.1:15010", AdminAddr: "127.0.0.1:15000",
+		TokenFile: identity.tokenFile, RootCertFile: identity.rootFile,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	b.DynamicResources.CdsConfig, b.DynamicResources.LdsConfig = nil, nil
+	b.StaticResources = &bootstrap.Bootstrap_StaticResources{Secrets: identity.secrets}
 	seen := map[string]bool{}
 	first := func(kind, name string) bool {
 		if seen[kind+" "+name] {
@@ -80,6 +89,9 @@ func staticBootstrap(t *testing.T, dir string) []byte {
 	}
 	mesh := translate.NewMesh(snap)
 	static := b.StaticResources
+	for _, s := range identity.secrets {
+		first("secret", s.Name)
+	}
 	for _, pod := range snap.Pods {
 		p := translate.Proxy{Type: translate.Sidecar, IP: pod.IP, PodName: pod.Name, Namespace: pod.Namespace}
 		if pod.Labels["istio"] == "ingressgateway" {
@@ -129,6 +141,38 @@ func missingFiles(t *testing.T, dir string, config []byte) []string {
 	}
 	walk(doc)
 	return missing
+}
+
+// testIdentity is a proxy identity from a throwaway CA.
+type testIdentity struct {
+	tokenFile, rootFile string
+	secrets             []*tlsv3.Secret
+}
+
+func newTestIdentity(t *testing.T) *testIdentity {
+	t.Helper()
+	files, err := authn.NewSelfSignedFiles(authn.DefaultTrustDomain, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := authn.NewCA(files, authn.DefaultTrustDomain, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := ca.IssueWorkload(authn.Identity{Namespace: "default", ServiceAccount: "validate"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	id := &testIdentity{tokenFile: filepath.Join(dir, "token"), rootFile: filepath.Join(dir, "root-cert.pem"),
+		secrets: []*tlsv3.Secret{translate.WorkloadCertSecret(cert.ChainPEM, cert.KeyPEM), translate.RootCASecret(ca.RootsPEM())}}
+	if err := os.WriteFile(id.tokenFile, []byte("not-checked-by-validate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(id.rootFile, ca.RootsPEM(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
 
 func appendNew[T any](to, from []T, keep func(T) bool) []T {

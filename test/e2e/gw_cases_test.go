@@ -18,7 +18,7 @@ import (
 )
 
 // TestGatewayAndTCPCasesAcceptedByEnvoy: every view in the golden cases
-// translate/testdata/cases/gw-* and tcp-* is served by pilotlight to a
+// translate/testdata/cases/gw-*, tcp-* and mtls-* is served by pilotlight to a
 // real Envoy per pod (a gateway for pods labelled istio: ingressgateway),
 // and each accepts all of it: no NACK, and no listener left warming (a
 // TLS listener warms until its SDS secret arrives). The cases' fixed pod
@@ -31,12 +31,12 @@ func TestGatewayAndTCPCasesAcceptedByEnvoy(t *testing.T) {
 		t.Fatal(err)
 	}
 	var dirs []string
-	for _, pattern := range []string{"gw-*", "tcp-*"} {
+	for _, pattern := range []string{"gw-*", "tcp-*", "mtls-*"} {
 		found, _ := filepath.Glob(filepath.Join(root, "translate", "testdata", "cases", pattern))
 		dirs = append(dirs, found...)
 	}
 	if len(dirs) == 0 {
-		t.Fatal("no gw-* or tcp-* cases in translate/testdata/cases")
+		t.Fatal("no gw-*, tcp-* or mtls-* cases in translate/testdata/cases")
 	}
 	for _, dir := range dirs {
 		t.Run(filepath.Base(dir), func(t *testing.T) { checkCaseAccepted(t, dir) })
@@ -51,7 +51,7 @@ func checkCaseAccepted(t *testing.T, src string) {
 
 	addrs := harness.FreeAddrs(t, "127.0.0.1", 2)
 	pl := harness.Start(t, harness.Proc{Label: "pilotlight", Path: bins.Pilotlight,
-		Args: []string{"serve", "--config-dir", dir, "--xds-addr", addrs[0], "--http-addr", addrs[1]}})
+		Args: []string{"serve", "--config-dir", dir, "--xds-addr", addrs[0], "--http-addr", addrs[1], "--state-dir", harness.StateDir(t)}})
 	if err := harness.WaitHTTP("http://"+addrs[1]+"/readyz", converge); err != nil {
 		t.Fatalf("%v\n%s", err, pl.Tail(4<<10))
 	}
@@ -172,7 +172,7 @@ func startCaseProxy(t *testing.T, bins harness.Binaries, envoy, dir, xdsAddr str
 		gateway: p.Metadata.Labels["istio"] == "ingressgateway",
 	}
 	args := []string{"bootstrap", "--pod", p.Metadata.Name, "--namespace", p.Metadata.Namespace,
-		"--pod-ip", p.Status.PodIP, "--local-address", p.local(), "--xds-addr", xdsAddr}
+		"--pod-ip", p.Status.PodIP, "--local-address", p.local(), "--xds-addr", xdsAddr, "--state-dir", harness.StateDir(t)}
 	if cp.gateway {
 		args = append(args, "--gateway")
 	}

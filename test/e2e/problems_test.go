@@ -168,7 +168,7 @@ func TestExampleSockShopHasNoProblems(t *testing.T) {
 	}
 	addrs := harness.FreeAddrs(t, "127.0.0.1", 2)
 	p := harness.Start(t, harness.Proc{Label: "pilotlight", Path: bins.Pilotlight,
-		Args: []string{"serve", "--config-dir", dir, "--xds-addr", addrs[0], "--http-addr", addrs[1]}})
+		Args: []string{"serve", "--config-dir", dir, "--xds-addr", addrs[0], "--http-addr", addrs[1], "--state-dir", harness.StateDir(t)}})
 	base := "http://" + addrs[1]
 	err = harness.Eventually(converge, 50*time.Millisecond, func() error {
 		if err := p.CheckRunning(); err != nil {
@@ -200,7 +200,7 @@ func TestExampleSockShopHasNoProblems(t *testing.T) {
 			continue
 		}
 		out, err := exec.Command(bins.Pilotlight, "bootstrap", "--pod", pod.Metadata.Name, "--namespace", pod.Metadata.Namespace,
-			"--pod-ip", pod.Status.PodIP, "--local-address", local, "--xds-addr", addrs[0]).Output()
+			"--pod-ip", pod.Status.PodIP, "--local-address", local, "--xds-addr", addrs[0], "--state-dir", harness.StateDir(t)).Output()
 		if err != nil {
 			t.Errorf("pilotlight bootstrap for %s: %v", pod.Metadata.Name, err)
 			continue

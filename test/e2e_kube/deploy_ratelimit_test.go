@@ -31,8 +31,9 @@ type component struct {
 // TestDeployRateLimitComponent: the optional component
 // deploy/components/ratelimit is accepted by a real API server on top of
 // deploy/ (its Deployments and Services, and its JSON patches applied to
-// pilotlight's Deployment and Service as kustomize applies them), and
-// points the rate-limit service at the xDS port the patches open.
+// pilotlight's Deployment, Service and NetworkPolicy as kustomize applies
+// them), and points the rate-limit service at the xDS port the patches
+// open, which the NetworkPolicy then admits from the service's pods.
 func TestDeployRateLimitComponent(t *testing.T) {
 	root, err := harness.RepoRoot()
 	if err != nil {
@@ -47,12 +48,12 @@ func TestDeployRateLimitComponent(t *testing.T) {
 	if err := yaml.UnmarshalStrict(b, &comp); err != nil {
 		t.Fatal(err)
 	}
-	if comp.Kind != "Component" || len(comp.Resources) == 0 || len(comp.Patches) != 2 {
+	if comp.Kind != "Component" || len(comp.Resources) == 0 || len(comp.Patches) != 3 {
 		t.Fatalf("kustomization: %+v", comp)
 	}
 
 	c := kube.Start(t)
-	for _, f := range []string{"namespace.yaml", "rbac.yaml", "deployment.yaml", "service.yaml"} {
+	for _, f := range []string{"namespace.yaml", "rbac.yaml", "deployment.yaml", "service.yaml", "networkpolicy.yaml"} {
 		c.ApplyManifestFile(filepath.Join(root, "deploy", f))
 	}
 	for _, f := range comp.Resources {
@@ -69,6 +70,8 @@ func TestDeployRateLimitComponent(t *testing.T) {
 			_, err = c.Client.AppsV1().Deployments(p.Target.Namespace).Patch(ctx, p.Target.Name, types.JSONPatchType, js, metav1.PatchOptions{})
 		case "Service":
 			_, err = c.Client.CoreV1().Services(p.Target.Namespace).Patch(ctx, p.Target.Name, types.JSONPatchType, js, metav1.PatchOptions{})
+		case "NetworkPolicy":
+			_, err = c.Client.NetworkingV1().NetworkPolicies(p.Target.Namespace).Patch(ctx, p.Target.Name, types.JSONPatchType, js, metav1.PatchOptions{})
 		default:
 			t.Fatalf("patch of a %s", p.Target.Kind)
 		}
@@ -90,6 +93,22 @@ func TestDeployRateLimitComponent(t *testing.T) {
 	}
 	if !hasPort(svc, 18001) {
 		t.Errorf("the pilotlight Service has no port 18001: %v", svc.Spec.Ports)
+	}
+	np, err := c.Client.NetworkingV1().NetworkPolicies("pilotlight-system").Get(ctx, "pilotlight", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admitted := false
+	for _, rule := range np.Spec.Ingress {
+		for _, port := range rule.Ports {
+			if port.Port != nil && port.Port.String() == "grpc-ratelimit" && len(rule.From) == 1 && rule.From[0].PodSelector != nil &&
+				rule.From[0].PodSelector.MatchLabels["app.kubernetes.io/name"] == "ratelimit" {
+				admitted = true
+			}
+		}
+	}
+	if !admitted {
+		t.Errorf("the NetworkPolicy does not admit the rate-limit service to grpc-ratelimit: %+v", np.Spec.Ingress)
 	}
 	rl, err := c.Client.AppsV1().Deployments("pilotlight-system").Get(ctx, "ratelimit", metav1.GetOptions{})
 	if err != nil {

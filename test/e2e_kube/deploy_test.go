@@ -153,6 +153,8 @@ func resourceOf(kind string) string {
 		return "poddisruptionbudgets"
 	case "CustomResourceDefinition":
 		return "customresourcedefinitions"
+	case "NetworkPolicy":
+		return "networkpolicies"
 	}
 	return strings.ToLower(kind) + "s"
 }

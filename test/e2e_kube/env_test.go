@@ -201,6 +201,10 @@ func (s *sidecar) admin() string { return net.JoinHostPort(s.Local, strconv.Itoa
 // Service selects it, annotated with a fresh loopback local address), then
 // a real Envoy bootstrapped for it by `pilotlight bootstrap` against p, and
 // waits until the Envoy is LIVE and has accepted clusters and listeners.
+// The Envoy proves its pod as an injected sidecar would: with a real
+// TokenRequest for the pod's ServiceAccount, bound to the pod, audience
+// pilotlight (the kubelet's projected token), and the mesh root from the
+// istio-ca-root-cert ConfigMap pilotlight published in the namespace.
 // At cleanup, while it still runs, the test fails if it NACKed anything.
 func (e *env) startSidecar(p *pilot, name string) *sidecar {
 	t := e.t
@@ -215,8 +219,10 @@ func (e *env) startSidecar(p *pilot, name string) *sidecar {
 	})
 	s := &sidecar{Name: name, Pod: pod, Local: local}
 
+	tokenFile, rootFile := e.sidecarIdentity(pod)
 	args := []string{"bootstrap", "--pod", name, "--namespace", ns, "--pod-ip", pod.Status.PodIP,
-		"--local-address", local, "--xds-addr", p.XDSAddr, "--admin-port", strconv.Itoa(harness.AdminPort)}
+		"--local-address", local, "--xds-addr", p.XDSAddr, "--admin-port", strconv.Itoa(harness.AdminPort),
+		"--token-file", tokenFile, "--root-cert", rootFile}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bins.Pilotlight, args...)

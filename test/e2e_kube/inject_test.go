@@ -41,7 +41,7 @@ func TestKubeInjection(t *testing.T) {
 
 	injected := createPod(t, c, meshed, "app", nil, nil)
 	checkInjected(t, injected)
-	validateBootstrap(t, injected)
+	validateBootstrap(t, injected, e.waitRootConfigMap(meshed))
 
 	// Opted in by the pod label, in a namespace that says nothing.
 	checkInjected(t, createPod(t, c, plain, "opted-in", map[string]string{inject.InjectLabel: "true"}, nil))
@@ -230,11 +230,25 @@ func containerNames(cs []corev1.Container) []string {
 
 // validateBootstrap runs the sidecar's command line, expanded as the
 // kubelet would for this pod, through `envoy --mode validate`.
-func validateBootstrap(t *testing.T, pod *corev1.Pod) {
+func validateBootstrap(t *testing.T, pod *corev1.Pod, rootPEM string) {
 	t.Helper()
 	argv := kube.ExpandArgs(pod.Spec.Containers[1], map[string]string{
 		"POD_NAME": pod.Name, "POD_NAMESPACE": pod.Namespace, "POD_IP": "10.244.0.7", "SERVICE_ACCOUNT": pod.Spec.ServiceAccountName,
 	})
+	// What the kubelet would mount: the projected token and the namespace's
+	// root ConfigMap (Envoy reads the root when it validates).
+	dir := t.TempDir()
+	tokenFile, rootFile := filepath.Join(dir, "token"), filepath.Join(dir, "root-cert.pem")
+	if err := os.WriteFile(tokenFile, []byte("a-projected-token"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(rootFile, []byte(rootPEM), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mounts := strings.NewReplacer(inject.TokenPath, tokenFile, inject.RootCertPath, rootFile)
+	for i := range argv {
+		argv[i] = mounts.Replace(argv[i])
+	}
 	if argv[0] != "envoy" || strings.Contains(strings.Join(argv, " "), "$(") {
 		t.Fatalf("sidecar command line not fully expanded: %q", argv)
 	}

@@ -31,6 +31,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/pilotlight/pilotlight/authn"
 	"github.com/pilotlight/pilotlight/inject"
 	"github.com/pilotlight/pilotlight/test/harness"
 	"github.com/pilotlight/pilotlight/test/kube"
@@ -75,14 +76,15 @@ func TestCapturedSidecars(t *testing.T) {
 
 	dir := t.TempDir()
 	writeMesh(t, dir, pods)
-	pilotlight := startPilotlight(t, bridge, bins.Pilotlight, dir)
+	state := filepath.Join(t.TempDir(), "state") // the mesh CA and token key, kept across restarts
+	pilotlight := startPilotlight(t, bridge, bins.Pilotlight, dir, state)
 	// A server outside the mesh, on the bridge: no Service names it.
 	outside := &pod{name: "outside", ns: bridge, labels: map[string]string{"app": "outside"}}
 	startApp(t, outside, bins.Echo, "http", bridgeIP+":80")
 
 	cfg := &inject.Config{ProxyImage: inject.DefaultProxyImage, CaptureImage: "pilotlight:test", XDSAddr: bridgeIP + ":15010", SystemNamespace: "pilotlight-system"}
 	for _, p := range pods {
-		p.start(t, cfg, bins, envoy)
+		p.start(t, cfg, bins, envoy, state)
 	}
 	for _, p := range []*pod{v1, v2} {
 		startApp(t, p, bins.Echo, "http", "0.0.0.0:8080")
@@ -167,6 +169,11 @@ func TestCapturedSidecars(t *testing.T) {
 		if s["listener.0.0.0.0_15006.downstream_cx_total"] == 0 {
 			t.Errorf("%s: nothing arrived on virtualInbound (15006)", p.name)
 		}
+		// Sidecar to sidecar is mutual TLS (auto-mTLS: the pods carry the
+		// injector's tlsMode label).
+		if s["listener.0.0.0.0_15006.ssl.handshake"] == 0 {
+			t.Errorf("%s: virtualInbound accepted no mutual TLS", p.name)
+		}
 	}
 	if s := stats(t, v1); s["cluster.inbound|9000||.upstream_cx_total"] == 0 {
 		t.Error("front-end-v1: the TCP connection did not reach its app through inbound|9000||")
@@ -190,7 +197,7 @@ func TestCapturedSidecars(t *testing.T) {
 	if err := os.WriteFile(meshConfig, []byte("outboundTrafficPolicy:\n  mode: REGISTRY_ONLY\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	startPilotlight(t, bridge, bins.Pilotlight, dir, "--mesh-config", meshConfig)
+	startPilotlight(t, bridge, bins.Pilotlight, dir, state, "--mesh-config", meshConfig)
 	restarted := time.Now()
 	err = harness.Eventually(startupWait, 100*time.Millisecond, func() error {
 		_, err := get(client, "http://"+bridgeIP+"/", nil)
@@ -221,9 +228,9 @@ func TestCapturedSidecars(t *testing.T) {
 
 // startPilotlight serves the mesh folder from the bridge namespace, where
 // every pod's sidecar reaches it, and waits until it is ready.
-func startPilotlight(t *testing.T, bridge *netns.NS, bin, dir string, extra ...string) *harness.Process {
+func startPilotlight(t *testing.T, bridge *netns.NS, bin, dir, state string, extra ...string) *harness.Process {
 	t.Helper()
-	args := append([]string{"netns", "exec", bridge.Name, bin, "serve", "--config-dir", dir,
+	args := append([]string{"netns", "exec", bridge.Name, bin, "serve", "--config-dir", dir, "--state-dir", state,
 		"--xds-addr", bridgeIP + ":15010", "--http-addr", bridgeIP + ":15014", "--debounce", "20ms"}, extra...)
 	p := harness.Start(t, harness.Proc{Label: "pilotlight", Path: "ip", Args: args})
 	if err := waitHTTP(bridge, "http://"+bridgeIP+":15014/readyz", p); err != nil {
@@ -232,15 +239,21 @@ func startPilotlight(t *testing.T, bridge *netns.NS, bin, dir string, extra ...s
 	return p
 }
 
-// writeMesh is the folder pilotlight reads: the pods with their IPs, the
-// two Services with ClusterIPs, the rules (Firefox to v2, else 80/20) and
-// a DENY policy on front-end's /admin/*.
+// writeMesh is the folder pilotlight reads: the pods with their IPs and
+// the label the injector gives them (security.istio.io/tlsMode: istio, so
+// sidecars speak mutual TLS to them), the two Services with ClusterIPs,
+// the rules (Firefox to v2, else 80/20) and a DENY policy on front-end's
+// /admin/*.
 func writeMesh(t *testing.T, dir string, pods []*pod) {
 	t.Helper()
 	var b strings.Builder
 	b.WriteString(meshYAML)
 	for _, p := range pods {
-		labels, _ := json.Marshal(p.labels)
+		injected := map[string]string{"security.istio.io/tlsMode": "istio"}
+		for k, v := range p.labels {
+			injected[k] = v
+		}
+		labels, _ := json.Marshal(injected)
 		fmt.Fprintf(&b, "---\napiVersion: v1\nkind: Pod\nmetadata: {name: %s, namespace: %s, labels: %s}\n"+
 			"spec: {containers: [{name: app, image: echo, ports: [{containerPort: 8080}]}]}\n"+
 			"status: {phase: Running, podIP: %s}\n", p.name, ns, labels, p.ip)
@@ -303,8 +316,10 @@ spec:
 `
 
 // start runs what injection adds to the pod: the init container's capture,
-// then the sidecar, from the injected pod spec.
-func (p *pod) start(t *testing.T, cfg *inject.Config, bins harness.Binaries, envoy string) {
+// then the sidecar, from the injected pod spec, with what the kubelet would
+// mount for it: its token (a folder token here: pilotlight serves a folder)
+// and the mesh root, readable by the proxy's uid.
+func (p *pod) start(t *testing.T, cfg *inject.Config, bins harness.Binaries, envoy, state string) {
 	t.Helper()
 	injected, warnings, err := cfg.Inject(&corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: p.name, Namespace: ns, Labels: p.labels},
@@ -320,10 +335,51 @@ func (p *pod) start(t *testing.T, cfg *inject.Config, bins harness.Binaries, env
 	argv := kube.ExpandArgs(injected.Spec.Containers[1], map[string]string{
 		"POD_NAME": p.name, "POD_NAMESPACE": ns, "POD_IP": p.ip, "SERVICE_ACCOUNT": "default",
 	})
+	argv = p.mountIdentity(t, argv, state)
 	// The container runs as uid and gid 1337 (securityContext): so does
 	// this Envoy, which is what keeps its own traffic out of the capture.
 	args := append([]string{"netns", "exec", p.ns.Name, "setpriv", "--reuid=1337", "--regid=1337", "--clear-groups", "--", envoy}, argv[1:]...)
 	p.envoy = harness.Start(t, harness.Proc{Label: "envoy-" + p.name, Path: "ip", Args: args})
+}
+
+// mountIdentity writes the pod's token and the mesh root into a folder of
+// its own, owned by the proxy's uid, and points the sidecar's bootstrap
+// there instead of the volumes' mount paths.
+func (p *pod) mountIdentity(t *testing.T, argv []string, state string) []string {
+	t.Helper()
+	signer, err := authn.LoadTokenSigner(state, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := signer.Mint(ns, p.name, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := os.ReadFile(authn.StateRootPath(state))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "pilotlight-pod-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	tokenFile, rootFile := filepath.Join(dir, "token"), filepath.Join(dir, "root-cert.pem")
+	for path, data := range map[string][]byte{tokenFile: []byte(token), rootFile: root} {
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, path := range []string{dir, tokenFile, rootFile} {
+		if err := os.Chown(path, inject.ProxyUID, inject.ProxyGID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := strings.NewReplacer(inject.TokenPath, tokenFile, inject.RootCertPath, rootFile)
+	for i := range argv {
+		argv[i] = r.Replace(argv[i])
+	}
+	return argv
 }
 
 // startApp runs the echo app in the pod, listening on all addresses as a

@@ -111,7 +111,7 @@ func (g *Gateway) bootstrap() string {
 	t := m.T
 	t.Helper()
 	args := []string{"bootstrap", "--gateway", "--pod", g.Name, "--namespace", g.Namespace, "--pod-ip", g.PodIP,
-		"--local-address", g.Local, "--xds-addr", m.XDSAddr, "--admin-port", strconv.Itoa(AdminPort)}
+		"--local-address", g.Local, "--xds-addr", m.XDSAddr, "--admin-port", strconv.Itoa(AdminPort), "--state-dir", m.StateDir}
 	args = append(args, m.BootstrapArgs...)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -28,6 +28,11 @@ var direct = &http.Client{
 	},
 }
 
+// DirectClient is a client outside the mesh: no proxy, no sidecar, a new
+// connection per request. It talks to pod IPs directly, as a pod without a
+// sidecar (or a node) would.
+func DirectClient() *http.Client { return direct }
+
 // ProxyClient returns a client that sends every request through the sidecar
 // outbound proxy at http://localAddr:15001, the way an app with HTTP_PROXY
 // set would (absolute-form request line, Host from the URL). Each request

@@ -37,6 +37,12 @@ type Pod struct {
 	Ports []ContainerPort
 	// NoApp: a client pod, with a sidecar and no app.
 	NoApp bool
+	// NoSidecar: a pod outside the mesh (sidecar.istio.io/inject: "false"):
+	// its app listens on PodIP itself and no Envoy runs for it.
+	NoSidecar bool
+	// ServiceAccount is spec.serviceAccountName (default "default"): the
+	// pod's identity, spiffe://cluster.local/ns/NS/sa/SA.
+	ServiceAccount string
 
 	// PodIP and Local are allocated by AddPod.
 	PodIP string
@@ -91,6 +97,10 @@ type Mesh struct {
 	DNS     bool
 	DNSAddr string
 
+	// StateDir is pilotlight's --state-dir: the mesh CA, the proxy token key
+	// and the tokens `pilotlight bootstrap` mints (StateDir(t)).
+	StateDir string
+
 	// Set by Start.
 	Bins       Binaries
 	EnvoyBin   string
@@ -113,7 +123,7 @@ type Mesh struct {
 func NewMesh(t testing.TB, ns string) *Mesh {
 	t.Helper()
 	base := LogDir(t)
-	m := &Mesh{T: t, Namespace: ns, Dir: filepath.Join(base, "config"), stage: filepath.Join(base, ".stage"), nackCheck: true}
+	m := &Mesh{T: t, Namespace: ns, Dir: filepath.Join(base, "config"), stage: filepath.Join(base, ".stage"), nackCheck: true, StateDir: StateDir(t)}
 	for _, d := range []string{m.Dir, m.stage} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatalf("harness: %v", err)
@@ -143,6 +153,24 @@ func (m *Mesh) AddPod(name string, labels map[string]string) *Pod {
 	p.PodIP, p.Local = a.PodIP, a.Local
 	m.Pods = append(m.Pods, p)
 	return p
+}
+
+// AddPlainPod adds an app pod without a sidecar (AddPod otherwise): the
+// mesh sends it plaintext, and its app answers on PodIP:8080 directly.
+func (m *Mesh) AddPlainPod(name string, labels map[string]string) *Pod {
+	p := m.AddPod(name, labels)
+	p.NoSidecar = true
+	return p
+}
+
+// AppAddr is where the pod's app listens on a port: its local address, or
+// its pod IP for a pod without sidecar.
+func (p *Pod) AppAddr(port int) string {
+	host := p.Local
+	if p.NoSidecar {
+		host = p.PodIP
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port))
 }
 
 // AddClient adds a client pod (label app=name) with a sidecar and no app:
@@ -294,7 +322,7 @@ func (m *Mesh) Start() {
 			continue
 		}
 		for _, cp := range p.Ports {
-			addr := net.JoinHostPort(p.Local, strconv.Itoa(cp.Port))
+			addr := p.AppAddr(cp.Port)
 			proc := Start(t, Proc{
 				Label: fmt.Sprintf("echo-%s-%d", p.Name, cp.Port),
 				Path:  m.Bins.Echo,
@@ -316,6 +344,9 @@ func (m *Mesh) Start() {
 		logLevel = "warn"
 	}
 	for _, p := range m.Pods {
+		if p.NoSidecar {
+			continue
+		}
 		p.BootstrapPath = m.bootstrap(p)
 		envoyArgs := append([]string{"-c", p.BootstrapPath, "--disable-hot-restart", "--log-level", logLevel}, m.EnvoyArgs...)
 		p.Envoy = Start(t, Proc{Label: "envoy-" + p.Name, Path: m.EnvoyBin, Args: envoyArgs})
@@ -326,6 +357,9 @@ func (m *Mesh) Start() {
 		m.addCleanupCheck(m.checkNoNacks)
 	}
 	for _, p := range m.Pods {
+		if p.NoSidecar {
+			continue
+		}
 		if err := WaitEnvoyAccepted(p.Envoy, p.Admin(), envoyStartTimeout); err != nil {
 			t.Fatalf("harness: sidecar of %s (node %s): %v", p.Key(), p.NodeID(), err)
 		}
@@ -337,7 +371,7 @@ func (m *Mesh) Start() {
 func (m *Mesh) startPilotlight(label string) {
 	t := m.T
 	t.Helper()
-	args := []string{"serve", "--config-dir", m.Dir, "--xds-addr", m.XDSAddr, "--http-addr", m.HTTPAddr}
+	args := []string{"serve", "--config-dir", m.Dir, "--xds-addr", m.XDSAddr, "--http-addr", m.HTTPAddr, "--state-dir", m.StateDir}
 	if m.Debounce != 0 {
 		args = append(args, "--debounce", m.Debounce.String())
 	}
@@ -394,7 +428,7 @@ func (m *Mesh) bootstrap(p *Pod) string {
 	t := m.T
 	t.Helper()
 	args := []string{"bootstrap", "--pod", p.Name, "--namespace", p.Namespace, "--pod-ip", p.PodIP,
-		"--local-address", p.Local, "--xds-addr", m.XDSAddr, "--admin-port", strconv.Itoa(AdminPort)}
+		"--local-address", p.Local, "--xds-addr", m.XDSAddr, "--admin-port", strconv.Itoa(AdminPort), "--state-dir", m.StateDir}
 	args = append(args, m.BootstrapArgs...)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -411,6 +445,11 @@ func (m *Mesh) bootstrap(p *Pod) string {
 	}
 	return path
 }
+
+// StateDir is the state folder of a test's pilotlight (--state-dir of both
+// `serve` and `bootstrap`): pilotlight creates it, with the mesh CA and the
+// key that signs proxy tokens, on its first start.
+func StateDir(t testing.TB) string { return filepath.Join(LogDir(t), "state") }
 
 // HTTPURL is the URL of path on pilotlight's HTTP address.
 func (m *Mesh) HTTPURL(path string) string { return "http://" + m.HTTPAddr + path }

@@ -125,7 +125,7 @@ func AddRateLimitService(m *Mesh, ns string) *RateLimitService {
 	m.T.Helper()
 	a := AllocPod(m.T, RateLimitGRPCPort)
 	r := &RateLimitService{Name: "ratelimit", Namespace: ns, mesh: m}
-	r.Pod = &Pod{Name: "ratelimit-0", Namespace: ns, Labels: map[string]string{"app": "ratelimit"}, NoApp: true,
+	r.Pod = &Pod{Name: "ratelimit-0", Namespace: ns, Labels: map[string]string{"app": "ratelimit"}, NoApp: true, NoSidecar: true,
 		Ports: []ContainerPort{{Name: "grpc", Port: RateLimitGRPCPort}}, PodIP: a.PodIP, Local: a.Local}
 	svc := &Service{Name: r.Name, Namespace: ns, Selector: map[string]string{"app": "ratelimit"},
 		Ports: []ServicePort{{Name: "grpc", Port: RateLimitGRPCPort, TargetPort: RateLimitGRPCPort}}}

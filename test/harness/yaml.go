@@ -101,14 +101,22 @@ func (p *Pod) YAML() string {
 	for k, v := range p.Annotations {
 		ann[k] = v
 	}
-	ann[LocalAddressAnnotation] = p.Local
+	if p.NoSidecar {
+		ann["sidecar.istio.io/inject"] = "false"
+	} else {
+		ann[LocalAddressAnnotation] = p.Local
+	}
 	b.WriteString("  annotations:\n")
 	writeMap(&b, "    ", ann)
 	container := "app"
 	if p.NoApp {
 		container = "client"
 	}
-	fmt.Fprintf(&b, "spec:\n  containers:\n  - name: %s\n    image: %s\n", q(container), q("pilotlight/echo:dev"))
+	b.WriteString("spec:\n")
+	if p.ServiceAccount != "" {
+		fmt.Fprintf(&b, "  serviceAccountName: %s\n", q(p.ServiceAccount))
+	}
+	fmt.Fprintf(&b, "  containers:\n  - name: %s\n    image: %s\n", q(container), q("pilotlight/echo:dev"))
 	if len(p.Ports) > 0 {
 		b.WriteString("    ports:\n")
 		for _, cp := range p.Ports {

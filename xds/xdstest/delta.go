@@ -19,6 +19,7 @@ type DeltaClient struct {
 
 // OpenDelta starts a Delta ADS stream for a node over an existing connection.
 func OpenDelta(ctx context.Context, conn grpc.ClientConnInterface, nodeID string) (*DeltaClient, error) {
+	ctx = context.WithValue(ctx, nodeKey{}, nodeID)
 	stream, err := discoverypb.NewAggregatedDiscoveryServiceClient(conn).DeltaAggregatedResources(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("open delta ADS stream: %w", err)
