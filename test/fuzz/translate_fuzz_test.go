@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/pilotlight/pilotlight/discovery"
+	"github.com/pilotlight/pilotlight/discovery/discoverytest"
 	"github.com/pilotlight/pilotlight/discovery/folder"
 	"github.com/pilotlight/pilotlight/test/harness"
 	"github.com/pilotlight/pilotlight/translate"
@@ -67,6 +68,7 @@ func FuzzTranslate(f *testing.F) {
 	}
 	envoy := harness.MustEnvoy(f)
 	base := readBase(f)
+	certPEM, keyPEM := discoverytest.SelfSigned(f, "fuzz.example.com")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		dir := t.TempDir()
 		for name, content := range base {
@@ -89,7 +91,7 @@ func FuzzTranslate(f *testing.F) {
 				p.Type = translate.Router
 			}
 			res := mesh.ForProxy(p)
-			b, err := staticBootstrap(p.NodeID(), res)
+			b, err := staticBootstrap(p.NodeID(), res, certPEM, keyPEM)
 			if err != nil {
 				t.Fatalf("%s: %v\ninput:\n%s", pod.Key(), err, data)
 			}
