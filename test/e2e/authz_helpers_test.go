@@ -88,9 +88,15 @@ func (r request) String() string {
 
 func (s *securityMesh) send(t *testing.T, r request) *harness.Answer {
 	t.Helper()
-	a, err := harness.Do(s.client.Client(), r.method, "http://catalogue.sock-shop"+r.path, r.header)
+	return sendFrom(t, s.client, r)
+}
+
+// sendFrom sends a request to catalogue through the sidecar of client.
+func sendFrom(t *testing.T, client *harness.Pod, r request) *harness.Answer {
+	t.Helper()
+	a, err := harness.Do(client.Client(), r.method, "http://catalogue.sock-shop"+r.path, r.header)
 	if err != nil {
-		t.Fatalf("%v: %v", r, err)
+		t.Fatalf("%s: %v: %v", client.Key(), r, err)
 	}
 	return a
 }
@@ -135,17 +141,22 @@ func (s *securityMesh) apply(t *testing.T, file, content string, probe request, 
 
 func (s *securityMesh) waitFor(t *testing.T, probe request, want string) {
 	t.Helper()
-	var last string
-	err := harness.Eventually(converge, 50*time.Millisecond, func() error {
-		if last = outcome(s.send(t, probe)); last != want {
-			return fmt.Errorf("%v: %s", probe, last)
+	s.waitUntil(t, func() error {
+		if got := outcome(s.send(t, probe)); got != want {
+			return fmt.Errorf("%v: %s, want %s", probe, got, want)
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatalf("the config did not take effect: %v, want %s", err, want)
+}
+
+// waitUntil waits until probe passes (the change has reached the app's
+// sidecar), then until the sidecar drained its old listeners.
+func (s *securityMesh) waitUntil(t *testing.T, probe func() error) {
+	t.Helper()
+	if err := harness.Eventually(converge, 50*time.Millisecond, probe); err != nil {
+		t.Fatalf("the config did not take effect: %v", err)
 	}
-	err = harness.Eventually(converge, 50*time.Millisecond, func() error {
+	err := harness.Eventually(converge, 50*time.Millisecond, func() error {
 		stats, err := harness.EnvoyStats(s.app.Admin(), "^listener_manager.total_(filter_chains|listeners)_draining$")
 		if err != nil {
 			return err

@@ -16,12 +16,19 @@ import (
 // with an HTTP-only field is left out (it allows nothing) and a DENY rule
 // ignores its HTTP-only field (it denies everything else it matches), as
 // in Istio, and both are reported.
-func TestAuthorizationPolicyTCP(t *testing.T) {
+// tcpEchoMesh is the service tcp-echo (one TCP port) with one pod behind a
+// sidecar, whose stream app the test starts after m.Start.
+func tcpEchoMesh(t *testing.T) (*harness.Mesh, *harness.Pod) {
 	m := harness.NewMesh(t, ns)
 	m.Services = append(m.Services, &harness.Service{Name: "tcp-echo", Namespace: ns, Selector: map[string]string{"app": "tcp-echo"},
 		Ports: []harness.ServicePort{{Name: "tcp", Port: tcpEchoPort, TargetPort: tcpEchoPort}}})
 	app := m.AddPod("tcp-echo-v1", map[string]string{"app": "tcp-echo", "version": "v1"})
 	app.NoApp, app.Ports = true, []harness.ContainerPort{{Name: "tcp", Port: tcpEchoPort}}
+	return m, app
+}
+
+func TestAuthorizationPolicyTCP(t *testing.T) {
+	m, app := tcpEchoMesh(t)
 	client := m.AddClient("sleep")
 	m.Start()
 	harness.StartStreamApp(m, app, tcpEchoPort, "tcp", "", "")
