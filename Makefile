@@ -14,6 +14,10 @@
 #                then $(DOCKER) build -t $(IMAGE)
 #   make crds    copy Istio's CRDs from the istio.io/api module into deploy/crds
 #   make bench   the benchmarks (BENCH=regexp to pick some)
+#   make fuzz    the fuzz targets, FUZZTIME each (default 2m): the folder
+#                decoder, and decode -> translate with Envoy as the oracle.
+#                New failures land in testdata/fuzz/<target>/; go test runs
+#                those and the checked-in corpus every time.
 #
 # Tests run with -count=1: the end-to-end tests build and run the binaries
 # themselves, which go test's result cache cannot see change.
@@ -25,11 +29,12 @@ TEST_TIMEOUT ?= 20m
 TEST_FLAGS   ?=
 BENCH        ?= .
 BENCH_FLAGS  ?= -benchmem
+FUZZTIME     ?= 2m
 ARCH         ?= $(shell $(GO) env GOARCH)
 IMAGE        ?= pilotlight:dev
 DOCKER       ?= docker
 
-.PHONY: build demo test bench envoy kube clean image image-binary crds
+.PHONY: build demo test bench fuzz envoy kube clean image image-binary crds
 
 build:
 	@mkdir -p bin
@@ -72,12 +77,23 @@ test:
 	  echo "chromium: $$CHROMIUM_BIN" && \
 	  echo "gofmt -l" && unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" && \
 	  { [ -z "$$unformatted" ] || { echo "not gofmt-formatted (run gofmt -w):"; echo "$$unformatted"; exit 1; }; } && \
+	  GO="$(GO)" scripts/go-cold.sh "make test" test $(PKGS) && \
 	  echo "go vet $(PKGS)" && $(GO) vet $(PKGS) && \
+	  echo "go test $(PKGS): unit and golden-file tests, then end-to-end tests on real Envoy and a real kube-apiserver (several minutes; packages report as they finish)" && \
 	  $(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) $(PKGS)
 
 bench:
 	@ENVOY_BIN="$$(scripts/ensure-envoy.sh)" && export ENVOY_BIN && \
 	  $(GO) test -run '^$$' -bench '$(BENCH)' $(BENCH_FLAGS) -timeout $(TEST_TIMEOUT) $(PKGS)
+
+# -fuzzminimizetime: minimizing each new input for the default 60s would
+# leave almost no time to fuzz, as a translation costs milliseconds.
+fuzz:
+	@ENVOY_BIN="$$(scripts/ensure-envoy.sh)" && export ENVOY_BIN && \
+	  echo "fuzzing the folder decoder for $(FUZZTIME)" && \
+	  $(GO) test ./discovery/folder -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 50x && \
+	  echo "fuzzing decode -> translate -> envoy --mode validate for $(FUZZTIME)" && \
+	  $(GO) test ./test/fuzz -run '^$$' -fuzz '^FuzzTranslate$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 50x
 
 clean:
 	rm -rf bin

@@ -164,7 +164,9 @@ func (k statusKind[T]) writeAll(ctx context.Context, r *report, now time.Time, l
 		if !seen || generation != obj.GetGeneration() {
 			continue
 		}
-		problems := r.problems[key]
+		// A warning (an ignored field) leaves the object served: status
+		// says why an object is refused, and this one is not.
+		problems := discovery.Errors(r.problems[key])
 		if Status(k.status(obj), problems, generation, now) == nil {
 			continue
 		}
