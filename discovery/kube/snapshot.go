@@ -8,6 +8,7 @@ import (
 	istiov1 "istio.io/client-go/pkg/apis/networking/v1"
 	istiov1alpha3 "istio.io/client-go/pkg/apis/networking/v1alpha3"
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
+	telemetryv1 "istio.io/client-go/pkg/apis/telemetry/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -70,6 +71,9 @@ func (inf *informers) snapshot(b *discovery.Builder, version uint64) (*discovery
 		RequestAuthentications: convert(c.requestAuthentications, r, "RequestAuthentication", func(o *securityv1.RequestAuthentication, m discovery.Meta) *discovery.RequestAuthentication {
 			return &discovery.RequestAuthentication{Meta: m, Spec: &o.Spec, Origin: m.Key()}
 		}),
+		Telemetries: convert(c.telemetries, r, "Telemetry", func(o *telemetryv1.Telemetry, m discovery.Meta) *discovery.Telemetry {
+			return &discovery.Telemetry{Meta: m, Spec: &o.Spec}
+		}),
 		RootNamespace: inf.rootNamespace,
 		Unreadable:    unreadable,
 	})
@@ -98,11 +102,12 @@ type cached struct {
 
 	authorizationPolicies  []*securityv1.AuthorizationPolicy
 	requestAuthentications []*securityv1.RequestAuthentication
+	telemetries            []*telemetryv1.Telemetry
 }
 
 func (inf *informers) list() (c cached, err error) {
 	everything := labels.Everything()
-	var errs [12]error
+	var errs [13]error
 	c.services, errs[0] = inf.services.List(everything)
 	c.pods, errs[1] = inf.pods.List(everything)
 	c.slices, errs[2] = inf.slices.List(everything)
@@ -115,6 +120,7 @@ func (inf *informers) list() (c cached, err error) {
 	c.authorizationPolicies, errs[9] = inf.authorizationPolicies.List(everything)
 	c.requestAuthentications, errs[10] = inf.requestAuthentications.List(everything)
 	c.peerAuths, errs[11] = inf.peerAuths.List(everything)
+	c.telemetries, errs[12] = inf.telemetries.List(everything)
 	// Caches list in map order. Sorting the inputs makes the build itself
 	// deterministic, such as which slice an address shared by two comes from.
 	sortObjects(c.services)
@@ -164,5 +170,6 @@ func withoutRules(s *discovery.Snapshot) discovery.Snapshot {
 	c.VirtualServices, c.DestinationRules, c.Gateways = nil, nil, nil
 	c.EnvoyFilters, c.RateLimitPolicies = nil, nil
 	c.AuthorizationPolicies, c.RequestAuthentications, c.PeerAuthentications = nil, nil, nil
+	c.Telemetries = nil
 	return c
 }
