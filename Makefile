@@ -18,6 +18,10 @@
 #                × 10 endpoints, 500 simulated sidecars, state of the world and
 #                Delta, against `pilotlight serve --config-dir`; LOAD_* set
 #                others (LOAD_SOURCE=kube, LOAD_PROXIES=2000, ...: test/load)
+#   make fuzz    the fuzz targets, FUZZTIME each (default 2m): the folder
+#                decoder, and decode -> translate with Envoy as the oracle.
+#                New failures land in testdata/fuzz/<target>/; go test runs
+#                those and the checked-in corpus every time.
 #
 # Tests run with -count=1: the end-to-end tests build and run the binaries
 # themselves, which go test's result cache cannot see change.
@@ -29,11 +33,12 @@ TEST_TIMEOUT ?= 20m
 TEST_FLAGS   ?=
 BENCH        ?= .
 BENCH_FLAGS  ?= -benchmem
+FUZZTIME     ?= 2m
 ARCH         ?= $(shell $(GO) env GOARCH)
 IMAGE        ?= pilotlight:dev
 DOCKER       ?= docker
 
-.PHONY: build demo test bench bench-load envoy kube clean image image-binary crds
+.PHONY: build demo test bench bench-load fuzz envoy kube clean image image-binary crds
 
 build:
 	@mkdir -p bin
@@ -76,7 +81,9 @@ test:
 	  echo "chromium: $$CHROMIUM_BIN" && \
 	  echo "gofmt -l" && unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" && \
 	  { [ -z "$$unformatted" ] || { echo "not gofmt-formatted (run gofmt -w):"; echo "$$unformatted"; exit 1; }; } && \
+	  GO="$(GO)" scripts/go-cold.sh "make test" test $(PKGS) && \
 	  echo "go vet $(PKGS)" && $(GO) vet $(PKGS) && \
+	  echo "go test $(PKGS): unit and golden-file tests, then end-to-end tests on real Envoy and a real kube-apiserver (several minutes; packages report as they finish)" && \
 	  $(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) $(PKGS)
 
 bench:
@@ -92,6 +99,15 @@ bench-load:
 	  echo "load: $(LOAD_SERVICES) services × $(LOAD_ENDPOINTS) endpoints, $(LOAD_PROXIES) sidecars ($$(uptime))" && \
 	  LOAD_SERVICES=$(LOAD_SERVICES) LOAD_ENDPOINTS=$(LOAD_ENDPOINTS) LOAD_PROXIES=$(LOAD_PROXIES) \
 	  $(GO) test -count=1 -timeout 90m -run '^TestLoad$$' -v ./test/load
+
+# -fuzzminimizetime: minimizing each new input for the default 60s would
+# leave almost no time to fuzz, as a translation costs milliseconds.
+fuzz:
+	@ENVOY_BIN="$$(scripts/ensure-envoy.sh)" && export ENVOY_BIN && \
+	  echo "fuzzing the folder decoder for $(FUZZTIME)" && \
+	  $(GO) test ./discovery/folder -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 50x && \
+	  echo "fuzzing decode -> translate -> envoy --mode validate for $(FUZZTIME)" && \
+	  $(GO) test ./test/fuzz -run '^$$' -fuzz '^FuzzTranslate$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 50x
 
 clean:
 	rm -rf bin

@@ -1,7 +1,6 @@
 package discovery
 
 import (
-	"fmt"
 	"net"
 	"sort"
 
@@ -11,29 +10,102 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
-// Build turns Kubernetes objects into the mesh model: services, pods, and the
-// endpoints of each service. Every source (folder, cluster) builds through it,
-// so that the same objects give the same snapshot wherever they come from.
-// The caller adds the Istio objects, validates, and seals.
-func Build(services []*corev1.Service, pods []*corev1.Pod, slices []*discoveryv1.EndpointSlice) *Snapshot {
-	s := &Snapshot{Endpoints: map[string][]*Endpoint{}}
+// Input is what a source read: the Kubernetes objects and Istio rules of
+// the mesh as they are now, before any validation. A source must not change
+// an object once handed over (informers and the folder reader replace
+// objects, never change them): a Builder remembers what it found out about
+// an object by its pointer, for the next build.
+type Input struct {
+	Services         []*corev1.Service
+	Pods             []*corev1.Pod
+	EndpointSlices   []*discoveryv1.EndpointSlice
+	Secrets          []*corev1.Secret
+	VirtualServices  []*VirtualService
+	DestinationRules []*DestinationRule
+	Gateways         []*Gateway
+
+	PeerAuthentications    []*PeerAuthentication
+	Sidecars               []*Sidecar
+	EnvoyFilters           []*EnvoyFilter
+	RateLimitPolicies      []*RateLimitPolicy
+	AuthorizationPolicies  []*AuthorizationPolicy
+	RequestAuthentications []*RequestAuthentication
+	Telemetries            []*Telemetry
+	// RootNamespace is Istio's meshConfig.rootNamespace ("" reads as
+	// DefaultRootNamespace).
+	RootNamespace string
+
+	// Unreadable are the problems of objects that are in the source but
+	// whose current version could not be decoded (a misspelt field in a
+	// file). With Kind and Name set, the object's last good version is
+	// served instead; see lastgood.go.
+	Unreadable []Problem
+}
+
+// Builder turns a source's inputs into snapshots, one build after another,
+// so that every source (folder, cluster) builds the same objects into the
+// same snapshot. It remembers the last valid version of every object
+// (lastgood.go). One per source; not safe for concurrent use.
+type Builder struct {
+	h *history
+}
+
+// NewBuilder returns a Builder that has seen nothing yet.
+func NewBuilder() *Builder { return &Builder{h: newHistory()} }
+
+// Build validates in and turns it into the mesh model: services, pods, the
+// endpoints of each service, TLS secrets and Istio rules. An invalid object
+// is left out, or replaced by its last good version. The Problems name Kind
+// and Name; the caller fills in Source, sets Version, and seals.
+//
+// Services, pods and slices are checked before the endpoints are derived
+// from them, so that an endpoint never carries an address or port that
+// Envoy would reject.
+func (b *Builder) Build(in Input) *Snapshot {
+	ps := newPass(b.h, in.Unreadable)
+	services := keepObjects(ps, "Service", in.Services, ValidateService)
+	pods := keepObjects(ps, "Pod", in.Pods, ValidatePod)
+	slices := keepObjects(ps, "EndpointSlice", in.EndpointSlices, ValidateEndpointSlice)
+	s := build(ps, services, pods, slices)
+	s.Secrets = tlsSecrets(ps, in.Secrets)
+	s.VirtualServices, s.DestinationRules, s.Gateways = in.VirtualServices, in.DestinationRules, in.Gateways
+	s.PeerAuthentications, s.Sidecars = in.PeerAuthentications, in.Sidecars
+	s.EnvoyFilters, s.RateLimitPolicies = in.EnvoyFilters, in.RateLimitPolicies
+	s.AuthorizationPolicies, s.RequestAuthentications = in.AuthorizationPolicies, in.RequestAuthentications
+	s.Telemetries = in.Telemetries
+	s.RootNamespace = in.RootNamespace
+	ps.validateRules(s)
+	ps.problems = append(ps.problems, CheckSharedTCPPorts(s)...)
+	ps.problems = append(ps.problems, CheckGatewayPorts(s)...)
+	s.Problems = ps.finish()
+	return s
+}
+
+// build derives the services, pods and endpoints of valid Kubernetes
+// objects. A Service or Pod unchanged since the last build keeps its
+// snapshot form (they are immutable).
+func build(ps *pass, services []*corev1.Service, pods []*corev1.Pod, slices []*discoveryv1.EndpointSlice) *Snapshot {
+	s := &Snapshot{Endpoints: map[string][]*Endpoint{}, Services: make([]*Service, 0, len(services)), Pods: make([]*Pod, 0, len(pods))}
 	for _, svc := range services {
-		out, problem := toService(svc)
-		s.Services = append(s.Services, out)
-		if problem != nil {
-			s.Problems = append(s.Problems, *problem)
-		}
+		s.Services = append(s.Services, model(ps, svc, toService))
 	}
-	podsByKey := map[string]*Pod{}
+	podsByKey := make(map[string]*Pod, len(pods))
+	podsByNamespace := map[string][]*corev1.Pod{}
 	for _, p := range pods {
-		pod := toPod(p)
+		pod := model(ps, p, toPod)
 		s.Pods = append(s.Pods, pod)
 		podsByKey[pod.Key()] = pod
+		podsByNamespace[p.Namespace] = append(podsByNamespace[p.Namespace], p)
+	}
+	slicesByService := map[string][]*discoveryv1.EndpointSlice{}
+	for _, slice := range slices {
+		key := slice.Namespace + "/" + slice.Labels[discoveryv1.LabelServiceName]
+		slicesByService[key] = append(slicesByService[key], slice)
 	}
 	for _, svc := range s.Services {
-		eps, found := sliceEndpoints(svc, slices, podsByKey)
+		eps, found := sliceEndpoints(svc, slicesByService[svc.Key()], podsByKey)
 		if !found {
-			eps = podEndpoints(svc, pods, podsByKey)
+			eps = podEndpoints(svc, podsByNamespace[svc.Namespace], podsByKey)
 		}
 		if len(eps) > 0 {
 			sortEndpoints(eps)
@@ -43,9 +115,23 @@ func Build(services []*corev1.Service, pods []*corev1.Pod, slices []*discoveryv1
 	return s
 }
 
-// toService reports a spec.clusterIP that is not an IPv4 address (the API
-// server validates it; a folder may not), and leaves it out.
-func toService(svc *corev1.Service) (*Service, *Problem) {
+// model is the snapshot form of a Kubernetes object, made by to, or the one
+// made in an earlier build when the object is the same (the same pointer).
+func model[K comparable, M any](ps *pass, obj K, to func(K) M) M {
+	if m := ps.h.memo[obj]; m != nil {
+		if cached, ok := m.model.(M); ok {
+			return cached
+		}
+		made := to(obj)
+		m.model = made
+		return made
+	}
+	return to(obj)
+}
+
+// toService is the snapshot form of a valid Service. A spec.clusterIP that
+// is not an IPv4 address is left out (ValidateService warns of it).
+func toService(svc *corev1.Service) *Service {
 	out := &Service{
 		Meta:     MetaOf("Service", svc),
 		Hostname: Hostname(svc.Name, svc.Namespace, DefaultDomainSuffix),
@@ -54,16 +140,18 @@ func toService(svc *corev1.Service) (*Service, *Problem) {
 	for _, p := range svc.Spec.Ports {
 		out.Ports = append(out.Ports, toServicePort(p))
 	}
-	var problem *Problem
-	switch ip := net.ParseIP(svc.Spec.ClusterIP); {
-	case svc.Spec.ClusterIP == "" || svc.Spec.ClusterIP == corev1.ClusterIPNone:
-	case ip != nil && ip.To4() != nil:
-		out.ClusterIP = ip.To4().String()
-	default:
-		problem = &Problem{Source: out.Key(), Kind: "Service", Name: out.Key(), Field: "spec.clusterIP",
-			Reason: fmt.Sprintf("%q is not an IPv4 address (or None); ignored", svc.Spec.ClusterIP)}
+	if ip, ok := clusterIPv4(svc.Spec.ClusterIP); ok {
+		out.ClusterIP = ip
 	}
-	return out, problem
+	return out
+}
+
+// clusterIPv4 is a Service's cluster IP when it is an IPv4 address.
+func clusterIPv4(clusterIP string) (string, bool) {
+	if ip := net.ParseIP(clusterIP); ip != nil && ip.To4() != nil {
+		return ip.To4().String(), true
+	}
+	return "", false
 }
 
 func toServicePort(p corev1.ServicePort) ServicePort {

@@ -8,7 +8,8 @@ import (
 )
 
 // TestBuildClusterIP: an IPv4 spec.clusterIP is kept; None (headless) and
-// an absent one give none; anything else is reported on the field.
+// an absent one give none; anything else is reported on the field (a
+// warning: the Service is served without it).
 func TestBuildClusterIP(t *testing.T) {
 	cases := []struct {
 		clusterIP, want, problem string
@@ -25,7 +26,7 @@ func TestBuildClusterIP(t *testing.T) {
 				ObjectMeta: metav1.ObjectMeta{Name: "b", Namespace: "ns"},
 				Spec:       corev1.ServiceSpec{ClusterIP: tc.clusterIP, Ports: []corev1.ServicePort{{Name: "http", Port: 80}}},
 			}
-			s := Build([]*corev1.Service{svc}, nil, nil)
+			s := NewBuilder().Build(Input{Services: []*corev1.Service{svc}})
 			if got := s.Services[0].ClusterIP; got != tc.want {
 				t.Errorf("ClusterIP = %q, want %q", got, tc.want)
 			}

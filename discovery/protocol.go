@@ -16,8 +16,13 @@ func (p ServicePort) ProtocolName() string {
 }
 
 // SpeaksHTTP reports whether the mesh speaks HTTP to a service port.
-// Unnamed ports are treated as HTTP for now (Istio sniffs).
+// Unnamed ports are treated as HTTP for now (Istio sniffs). A UDP or SCTP
+// port never is: a Service may have port 53 twice, for UDP and TCP
+// (kube-dns does), and only the TCP one can get a virtual host.
 func (p ServicePort) SpeaksHTTP() bool {
+	if p.Protocol == "UDP" || p.Protocol == "SCTP" {
+		return false
+	}
 	switch p.ProtocolName() {
 	case "tcp", "tls", "https", "mongo", "mysql", "redis", "udp":
 		return false

@@ -90,3 +90,35 @@ func SecretOf(s *corev1.Secret) (*Secret, *Problem) {
 	}
 	return NewSecret(MetaOf("Secret", s), string(s.Type), data)
 }
+
+// secretRead is a Secret as read: its TLS material, or why it has none
+// that is usable.
+type secretRead struct {
+	key     string // namespace/name
+	tls     *Secret
+	problem *Problem
+}
+
+// tlsSecrets reads the TLS material of Secrets. A Secret whose material
+// turned unusable keeps its last good material served (lastgood.go), so
+// that a botched certificate rotation does not take a gateway's HTTPS down.
+func tlsSecrets(ps *pass, secrets []*corev1.Secret) []*Secret {
+	read := make([]secretRead, 0, len(secrets))
+	for _, sec := range secrets {
+		tls, problem := SecretOf(sec)
+		read = append(read, secretRead{key: sec.Namespace + "/" + sec.Name, tls: tls, problem: problem})
+	}
+	kept := keep(ps, "Secret", read, func(r secretRead) string { return r.key }, func(r secretRead) []Problem {
+		if r.problem != nil {
+			return []Problem{*r.problem}
+		}
+		return nil
+	}, false)
+	var out []*Secret
+	for _, r := range kept {
+		if r.tls != nil {
+			out = append(out, r.tls)
+		}
+	}
+	return out
+}

@@ -65,8 +65,13 @@ type Snapshot struct {
 	Origins map[string]string
 
 	// Problems found while building the snapshot: objects that were skipped
-	// (or parts of them that were ignored) and why.
+	// (or parts of them that were ignored, or an older version of them
+	// served instead) and why.
 	Problems []Problem
+	// Notices are what a source says about its input that is not a
+	// problem (Level info or warning): the kinds a folder holds that the
+	// mesh has no use for, an empty folder.
+	Notices []Problem
 
 	servicesByHost map[string]*Service
 	sidecarsByNS   map[string][]*Sidecar
@@ -100,6 +105,16 @@ type Service struct {
 	// captured (iptables-mode) sidecar recognises a TCP service's traffic.
 	// Empty for a headless service ("None") and when a folder gives none.
 	ClusterIP string
+}
+
+// HasPort reports whether the service has a port with this number.
+func (s *Service) HasPort(number uint32) bool {
+	for _, sp := range s.Ports {
+		if sp.Port == number {
+			return true
+		}
+	}
+	return false
 }
 
 // ServicePort is one port of a Service.
@@ -210,28 +225,6 @@ type Secret struct {
 	CACert     []byte // optional: CA certificates to verify clients with
 }
 
-// Problem reports an object (or a field of it) that could not be used.
-type Problem struct {
-	// Source is where the object came from: "file.yaml#2" for the third
-	// document of a file, or "namespace/name" for the API server.
-	Source string `json:"source"`
-	Kind   string `json:"kind,omitempty"`
-	Name   string `json:"name,omitempty"`  // namespace/name when known
-	Field  string `json:"field,omitempty"` // e.g. spec.http[0].route[1].destination.subset
-	Reason string `json:"reason"`
-}
-
-func (p Problem) String() string {
-	s := p.Source
-	if p.Kind != "" || p.Name != "" {
-		s += ": " + p.Kind + " " + p.Name
-	}
-	if p.Field != "" {
-		s += ": " + p.Field
-	}
-	return s + ": " + p.Reason
-}
-
 // Hostname builds the FQDN of a service.
 func Hostname(name, namespace, domainSuffix string) string {
 	return name + "." + namespace + ".svc." + domainSuffix
@@ -255,6 +248,7 @@ func (s *Snapshot) Seal() *Snapshot {
 	SortByKey(s.AuthorizationPolicies)
 	SortByKey(s.RequestAuthentications)
 	sortProblems(s.Problems)
+	sortProblems(s.Notices)
 	s.servicesByHost = make(map[string]*Service, len(s.Services))
 	for _, svc := range s.Services {
 		s.servicesByHost[svc.Hostname] = svc
@@ -272,10 +266,6 @@ func (s *Snapshot) Seal() *Snapshot {
 	return s
 }
 
-func sortProblems(problems []Problem) {
-	sort.Slice(problems, func(i, j int) bool { return problems[i].String() < problems[j].String() })
-}
-
 // ServiceByHost finds a service by FQDN.
 func (s *Snapshot) ServiceByHost(host string) *Service { return s.servicesByHost[host] }
 
@@ -287,7 +277,29 @@ func (s *Snapshot) Secret(namespace, name string) *Secret {
 	return s.secretsByKey[namespace+"/"+name]
 }
 
-// SortByKey sorts objects by namespace/name.
+// SortByKey sorts objects by namespace/name, keeping the order of equal
+// keys. Each key is made once, and input that is already sorted (a source
+// lists in order) costs one pass.
 func SortByKey[T interface{ Key() string }](items []T) {
-	sort.SliceStable(items, func(i, j int) bool { return items[i].Key() < items[j].Key() })
+	keys := make([]string, len(items))
+	sorted := true
+	for i, item := range items {
+		keys[i] = item.Key()
+		sorted = sorted && (i == 0 || keys[i-1] <= keys[i])
+	}
+	if !sorted {
+		sort.Stable(byKey[T]{items, keys})
+	}
+}
+
+type byKey[T any] struct {
+	items []T
+	keys  []string
+}
+
+func (b byKey[T]) Len() int           { return len(b.items) }
+func (b byKey[T]) Less(i, j int) bool { return b.keys[i] < b.keys[j] }
+func (b byKey[T]) Swap(i, j int) {
+	b.items[i], b.items[j] = b.items[j], b.items[i]
+	b.keys[i], b.keys[j] = b.keys[j], b.keys[i]
 }

@@ -13,31 +13,29 @@ type Telemetry struct {
 	Spec *telemetry.Telemetry
 }
 
-// ValidateTelemetry reports what of a Telemetry cannot be used. keep is
-// false when the object must be skipped as a whole (its tracing cannot be
-// read); parts pilotlight does not implement are reported and ignored.
-func ValidateTelemetry(t *Telemetry) (problems []Problem, keep bool) {
+// ValidateTelemetry reports what of a Telemetry cannot be used. An error
+// means the object is skipped as a whole (its tracing cannot be read; its
+// last good version is served instead); parts pilotlight does not
+// implement are warnings: reported, ignored, and the rest is served.
+func ValidateTelemetry(t *Telemetry) []Problem {
 	p := newProblemList("Telemetry", t.Meta)
 	spec := t.Spec
-	keep = true
 	if len(spec.GetTargetRefs()) > 0 || spec.GetTargetRef() != nil {
 		p.add("spec.targetRefs", "targetRefs are not implemented (use spec.selector); the Telemetry is ignored")
-		keep = false
 	}
 	if len(spec.GetMetrics()) > 0 {
-		p.add("spec.metrics", "not implemented: ignored (metrics come from access logs, serve --istio-metrics)")
+		p.warn("spec.metrics", "not implemented: ignored (metrics come from access logs, serve --istio-metrics)")
 	}
 	if len(spec.GetAccessLogging()) > 0 {
-		p.add("spec.accessLogging", "not implemented: ignored")
+		p.warn("spec.accessLogging", "not implemented: ignored")
 	}
 	for i, tr := range spec.GetTracing() {
 		path := fieldIndex("spec.tracing", i)
 		if tr.GetMatch() != nil {
-			p.add(path+".match", "tracing by mode (CLIENT or SERVER) is not implemented: this tracing entry is ignored")
+			p.warn(path+".match", "tracing by mode (CLIENT or SERVER) is not implemented: this tracing entry is ignored")
 		}
 		if pct := tr.GetRandomSamplingPercentage(); pct != nil && (pct.GetValue() < 0 || pct.GetValue() > 100) {
 			p.add(path+".randomSamplingPercentage", "must be between 0 and 100, not %v", pct.GetValue())
-			keep = false
 		}
 		for field, set := range map[string]bool{
 			"customTags":                   len(tr.GetCustomTags()) > 0,
@@ -46,25 +44,12 @@ func ValidateTelemetry(t *Telemetry) (problems []Problem, keep bool) {
 			"disableContextPropagation":    tr.GetDisableContextPropagation() != nil,
 		} {
 			if set {
-				p.add(path+"."+field, "not implemented: ignored")
+				p.warn(path+"."+field, "not implemented: ignored")
 			}
 		}
 	}
 	if len(spec.GetTracing()) > 1 {
-		p.add("spec.tracing[1]", "only the first tracing entry is used")
+		p.warn("spec.tracing[1]", "only the first tracing entry is used")
 	}
-	return p.list, keep
-}
-
-// validateTelemetries keeps the usable Telemetry objects.
-func validateTelemetries(items []*Telemetry, problems *[]Problem) []*Telemetry {
-	var kept []*Telemetry
-	for _, t := range items {
-		found, keep := ValidateTelemetry(t)
-		*problems = append(*problems, found...)
-		if keep {
-			kept = append(kept, t)
-		}
-	}
-	return kept
+	return p.list
 }

@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -33,7 +34,8 @@ func TestValidateTelemetry(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			problems, keep := ValidateTelemetry(&Telemetry{Meta: Meta{Namespace: "ns", Name: "t"}, Spec: tt.spec})
+			problems := ValidateTelemetry(&Telemetry{Meta: Meta{Namespace: "ns", Name: "t"}, Spec: tt.spec})
+			keep := !slices.ContainsFunc(problems, func(p Problem) bool { return p.Level == "" })
 			if keep != tt.keep {
 				t.Errorf("keep = %v, want %v", keep, tt.keep)
 			}

@@ -102,9 +102,6 @@ func checkHashKey(p *problemList, path string, ch *networking.LoadBalancerSettin
 		if key.HttpCookie.GetName() == "" {
 			p.add(path+".httpCookie.name", "the cookie name is required")
 		}
-		if ttl := key.HttpCookie.GetTtl(); ttl != nil && (!ttl.IsValid() || ttl.AsDuration() < 0) {
-			p.add(path+".httpCookie.ttl", "the ttl must not be negative")
-		}
 	}
 }
 
@@ -159,8 +156,12 @@ func checkKeepalive(p *problemList, path string, ka *networking.ConnectionPoolSe
 }
 
 func checkWholeSeconds(p *problemList, path string, d *durationpb.Duration) {
-	if d != nil && (!d.IsValid() || d.AsDuration() < time.Second) {
+	switch {
+	case d == nil || !inEnvoyRange(d):
+	case d.AsDuration() < time.Second:
 		p.add(path, "%s is less than a second; Envoy counts keepalive in whole seconds", d.AsDuration())
+	case d.GetSeconds() > math.MaxUint32:
+		p.add(path, "%s is more than Envoy's limit for keepalive, %ds", formatDuration(d), uint32(math.MaxUint32))
 	}
 }
 
@@ -234,11 +235,11 @@ func checkAbsolutePath(p *problemList, path, value string) {
 // checkPolicyDuration follows Istio's ValidateDuration: at least 1ms, in whole
 // milliseconds. nil (unset) is fine.
 func checkPolicyDuration(p *problemList, path string, d *durationpb.Duration) {
-	if d == nil {
-		return
+	if d == nil || !inEnvoyRange(d) {
+		return // checkDurations reports it
 	}
 	switch v := d.AsDuration(); {
-	case !d.IsValid() || v < time.Millisecond:
+	case v < time.Millisecond:
 		p.add(path, "%s is less than 1ms", v)
 	case v%time.Millisecond != 0:
 		p.add(path, "%s is not a whole number of milliseconds", v)
@@ -300,4 +301,38 @@ func isPrimeNumber(n uint64) bool {
 		}
 	}
 	return true
+}
+
+// ValidateDestinationRule returns the problems of dr; none means it can be
+// served.
+func ValidateDestinationRule(dr *DestinationRule) []Problem {
+	p := newProblemList("DestinationRule", dr.Meta)
+	spec := dr.Spec
+	if spec == nil {
+		p.add("spec", "spec is required")
+		return p.list
+	}
+	if spec.Host == "" {
+		p.add("spec.host", "host is required")
+	}
+	firstIndex := map[string]int{} // subset name -> index where it first appears
+	for i, s := range spec.Subsets {
+		path := fieldIndex("spec.subsets", i)
+		if s.Name == "" {
+			p.add(path+".name", "subset name is required")
+		} else if first, dup := firstIndex[s.Name]; dup {
+			p.add(path+".name", "subset %q is already defined by spec.subsets[%d]", s.Name, first)
+		} else {
+			firstIndex[s.Name] = i
+		}
+		// A subset without labels would select every endpoint of the host,
+		// which is never what a subset is written for.
+		if len(s.Labels) == 0 {
+			p.add(path+".labels", "subset labels are required")
+		}
+	}
+	checkTrafficPolicies(p, spec) // validate_destinationrule.go
+	checkDurations(p, "spec", spec)
+	checkUnsupported(p, "DestinationRule", spec)
+	return p.list
 }

@@ -6,7 +6,6 @@ package discovery
 // as written or reported, never served differently.
 
 import (
-	"regexp"
 	"strings"
 
 	networking "istio.io/api/networking/v1"
@@ -78,15 +77,6 @@ func SplitGatewayHost(h string) (namespace, host string) {
 	}
 	return "*", h
 }
-
-var (
-	dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-	// dnsName is a host name, optionally starting with a "*." wildcard.
-	dnsName = regexp.MustCompile(`^(\*\.)?[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)*$`)
-)
-
-// validHostName: "*", "*.suffix" or a DNS name.
-func validHostName(h string) bool { return h == "*" || dnsName.MatchString(h) }
 
 // checkGatewayServer checks one server of a Gateway.
 func checkGatewayServer(p *problemList, path string, s *networking.Server) {
@@ -378,4 +368,27 @@ func ExportedTo(exportTo []string, own, ns string) bool {
 		}
 	}
 	return false
+}
+
+// ValidateGateway returns the problems of gw; none means it can be served.
+func ValidateGateway(gw *Gateway) []Problem {
+	p := newProblemList("Gateway", gw.Meta)
+	if len(gw.Spec.GetServers()) == 0 {
+		p.add("spec.servers", "at least one server is required")
+		return p.list
+	}
+	for i, s := range gw.Spec.Servers {
+		path := fieldIndex("spec.servers", i)
+		if s.GetPort().GetNumber() == 0 {
+			p.add(path+".port.number", "port number is required")
+		}
+		if len(s.Hosts) == 0 {
+			p.add(path+".hosts", "at least one host is required")
+		}
+		checkGatewayServer(p, path, s)
+	}
+	checkServerPorts(p, gw.Spec.Servers)
+	checkDurations(p, "spec", gw.Spec)
+	checkUnsupported(p, "Gateway", gw.Spec)
+	return p.list
 }

@@ -7,23 +7,6 @@ import (
 	networking "istio.io/api/networking/v1"
 )
 
-func TestResolveHost(t *testing.T) {
-	cases := []struct{ host, namespace, want string }{
-		{"catalogue", "sock-shop", "catalogue.sock-shop.svc.cluster.local"},
-		{"catalogue.sock-shop", "default", "catalogue.sock-shop.svc.cluster.local"},
-		{"catalogue.sock-shop.svc", "default", "catalogue.sock-shop.svc.cluster.local"},
-		{"catalogue.sock-shop.svc.cluster.local", "default", "catalogue.sock-shop.svc.cluster.local"},
-		{"*.sock-shop.svc.cluster.local", "default", "*.sock-shop.svc.cluster.local"},
-		{"*", "default", "*"},
-		{"example.com.", "default", "example.com"},
-	}
-	for _, tc := range cases {
-		if got := ResolveHost(tc.host, tc.namespace); got != tc.want {
-			t.Errorf("ResolveHost(%q, %q) = %q, want %q", tc.host, tc.namespace, got, tc.want)
-		}
-	}
-}
-
 // The mesh the VirtualService cases route in: catalogue has one port, orders
 // two, and a DestinationRule in another namespace gives catalogue subsets.
 var (
@@ -140,10 +123,10 @@ func TestValidateVirtualService(t *testing.T) {
 			Route: []*networking.HTTPRouteDestination{weighted(dest("catalogue", "", 0), 0)}}}},
 		field: "spec.http[0].match[0].queryParams.q.regex", want: "RE2",
 	}, {
-		name: "port required for a service with several ports",
+		// As in Istio: each port of orders to the same port of orders.
+		name: "no port for a service with several ports",
 		spec: &networking.VirtualService{Hosts: []string{"orders"}, Http: []*networking.HTTPRoute{
 			routeTo(weighted(dest("orders", "", 0), 0))}},
-		field: "spec.http[0].route[0].destination.port.number", want: "2 ports",
 	}, {
 		name: "port the service does not have",
 		spec: &networking.VirtualService{Hosts: []string{"catalogue"}, Http: []*networking.HTTPRoute{
@@ -262,5 +245,24 @@ func TestValidateDropsInvalidObjects(t *testing.T) {
 		"VirtualService sock-shop/orders spec.http[0].route[0].destination.subset"
 	if strings.Join(got, "|") != want {
 		t.Errorf("problems = %v\nwant %s", got, want)
+	}
+}
+
+// TestDestinationWithoutPortOnSeveralPorts: without destination.port, each
+// port's traffic goes to the same port of the destination, as in Istio; a
+// port the destination lacks is a warning (those requests get 503).
+func TestDestinationWithoutPortOnSeveralPorts(t *testing.T) {
+	services := append([]*Service{{Meta: Meta{Name: "web", Namespace: "sock-shop"}, Hostname: "web.sock-shop.svc.cluster.local",
+		Ports: []ServicePort{{Name: "http", Port: 80}, {Name: "admin", Port: 8081}}}}, testServices...)
+	vs := &VirtualService{Meta: Meta{Name: "vs", Namespace: "sock-shop"}, Spec: &networking.VirtualService{
+		Hosts: []string{"web"}, Http: []*networking.HTTPRoute{routeTo(weighted(dest("orders", "", 0), 0))}}}
+	problems := ValidateVirtualService(vs, services, testRules)
+	if len(problems) != 1 || !isWarning(problems[0]) || problems[0].Field != "spec.http[0].route[0].destination.port" ||
+		!strings.Contains(problems[0].Reason, "port 8081") {
+		t.Errorf("problems %v, want one warning: port 8081 of web goes to orders, which has no 8081", problems)
+	}
+	vs.Spec.Gateways = []string{"edge/gw"} // a gateway's routes: its servers' ports, not web's
+	if problems := ValidateVirtualService(vs, services, testRules); len(problems) != 0 {
+		t.Errorf("bound to a gateway: problems %v, want none", problems)
 	}
 }

@@ -161,6 +161,7 @@ in_use() { # host port -> true if something accepts connections there
 ENVOY="$(scripts/ensure-envoy.sh)"
 say "envoy: $ENVOY"
 mkdir -p bin
+scripts/go-cold.sh demo build ./cmd/pilotlight ./test/echo
 for pkg in cmd/pilotlight test/echo; do
   name="$(basename "$pkg")"
   say "building bin/$name"

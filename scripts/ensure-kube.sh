@@ -11,8 +11,8 @@
 # Idempotent: the binaries are cached in .cache/kube/<version>-<stamp>/
 # (git-ignored), the stamp being a hash of the tools module; they are built
 # only when that folder is missing, so branches with different tools modules
-# sharing one cache never rebuild over each other. A cold build takes about
-# 6 minutes on 2 cores (kube-apiserver alone about 3.5, kubectl about half a
+# sharing one cache never rebuild over each other. A cold build takes 5-10
+# minutes on 2 cores (kube-apiserver alone about 3.5, kubectl about half a
 # minute more); with Go's build cache, seconds. Concurrent runs wait for
 # each other (flock).
 #
@@ -80,7 +80,7 @@ tmp="$(mktemp -d "$cache/.build-XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 
 start=$SECONDS
-log "building kube-apiserver, kube-controller-manager, kubectl $version and etcd into $dir (cold: about 6 min)"
+log "building kube-apiserver, kube-controller-manager, kubectl $version and etcd into $dir, once (cold: 5-10 minutes on 2 cores; cached afterwards)"
 (
   cd "$tools"
   # GOWORK=off: a go.work above must not pull the main module in.

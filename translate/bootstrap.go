@@ -33,6 +33,10 @@ type BootstrapOptions struct {
 	XDSAddr   string
 	AdminAddr string // host:port of Envoy's admin interface
 	Delta     bool   // incremental (Delta) xDS instead of state of the world
+	// Version is the version of pilotlight that wrote the bootstrap, sent
+	// in node.metadata.PILOTLIGHT_VERSION (as Istio sends ISTIO_VERSION),
+	// so that /config_dump and the control plane can tell.
+	Version string
 	// ServiceAccount, when set, goes into the node metadata (SERVICE_ACCOUNT).
 	ServiceAccount string
 	// HealthPort, when not 0, serves GET /healthz/ready on 0.0.0.0 (Istio's
@@ -119,8 +123,8 @@ func Bootstrap(o BootstrapOptions) (*bootstrap.Bootstrap, error) {
 }
 
 // nodeMetadata carries what the control plane cannot read from the node id:
-// how the proxy's traffic is captured, and its service account. Local-mode
-// proxies send none, as before.
+// how the proxy's traffic is captured, its service account, and the
+// version of pilotlight that wrote the bootstrap.
 func nodeMetadata(o BootstrapOptions) *structpb.Struct {
 	fields := map[string]*structpb.Value{}
 	if o.Proxy.Interception != "" {
@@ -128,6 +132,9 @@ func nodeMetadata(o BootstrapOptions) *structpb.Struct {
 	}
 	if o.ServiceAccount != "" {
 		fields[MetadataServiceAccount] = structpb.NewStringValue(o.ServiceAccount)
+	}
+	if o.Version != "" {
+		fields[MetadataVersion] = structpb.NewStringValue(o.Version)
 	}
 	if len(fields) == 0 {
 		return nil

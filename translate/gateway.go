@@ -71,8 +71,15 @@ func buildGatewayView(snap *discovery.Snapshot, pod *discovery.Pod, visible *vis
 		virtualServices: visible.virtualServices,
 		secretNames:     map[string]bool{},
 	}
+	bound := map[uint32]bool{}
 	for _, group := range serversByPort(selectedServers(snap.Gateways, pod)) {
-		b.addPort(group)
+		// Two server ports that the gateway Service maps to one container
+		// port cannot both listen there: the first wins, and discovery
+		// reports the other (CheckGatewayPorts).
+		if port := snap.GatewayPort(pod, group[0].port()); !bound[port] {
+			bound[port] = true
+			b.addPort(group)
+		}
 	}
 	// DestinationRule consistentHash → hash_policy, as on sidecars' routes.
 	for _, rc := range b.view.routes {
@@ -139,12 +146,16 @@ func (b *gatewayBuilder) addPort(servers []*gatewayServer) {
 	}
 }
 
-// listener binds the gateway pod's IP at the server port. Envoy rejects a
-// listener without filter chains, so there is none without chains.
-func (b *gatewayBuilder) listener(port uint32, chains []*listener.FilterChain) *listener.Listener {
+// listener binds the gateway pod's IP at the container port that the
+// server port maps to (discovery.GatewayPort: through the gateway
+// Service's targetPort, as in Istio, else the server port itself). Envoy
+// rejects a listener without filter chains, so there is none without
+// chains.
+func (b *gatewayBuilder) listener(serverPort uint32, chains []*listener.FilterChain) *listener.Listener {
 	if len(chains) == 0 {
 		return nil
 	}
+	port := b.snap.GatewayPort(b.pod, serverPort)
 	return &listener.Listener{
 		Name:             ListenerName(b.pod.IP, port),
 		Address:          socketAddress(b.pod.IP, port),
@@ -159,7 +170,8 @@ func (b *gatewayBuilder) httpListener(servers []*gatewayServer) *listener.Listen
 	port := servers[0].port()
 	rc := &route.RouteConfiguration{Name: "http." + uitoa(port), VirtualHosts: b.virtualHosts(servers)}
 	b.view.routes = append(b.view.routes, rc)
-	manager := gatewayHTTPManager(b.filterContext(port), ListenerName(b.pod.IP, port), rc.Name)
+	bind := b.snap.GatewayPort(b.pod, port)
+	manager := gatewayHTTPManager(b.filterContext(bind), ListenerName(b.pod.IP, bind), rc.Name)
 	return b.listener(port, []*listener.FilterChain{{Name: rc.Name, Filters: []*listener.Filter{hcmFilter(manager)}}})
 }
 
@@ -217,7 +229,8 @@ func (b *gatewayBuilder) httpsChain(s *gatewayServer, claims *sniClaims) *listen
 	}
 	rc := &route.RouteConfiguration{Name: httpsRouteName(s), VirtualHosts: b.virtualHosts([]*gatewayServer{s})}
 	b.view.routes = append(b.view.routes, rc)
-	manager := gatewayHTTPManager(b.filterContext(s.port()), ListenerName(b.pod.IP, s.port()), rc.Name)
+	bind := b.snap.GatewayPort(b.pod, s.port())
+	manager := gatewayHTTPManager(b.filterContext(bind), ListenerName(b.pod.IP, bind), rc.Name)
 	return &listener.FilterChain{
 		Name:             rc.Name,
 		FilterChainMatch: match,
@@ -259,7 +272,7 @@ func (b *gatewayBuilder) passthroughChains(s *gatewayServer, claims *sniClaims) 
 				out = append(out, &listener.FilterChain{
 					Name:             name,
 					FilterChainMatch: match,
-					Filters:          []*listener.Filter{tcpProxyFilter(b.snap, vs.Namespace, name, r.GetRoute())},
+					Filters:          []*listener.Filter{tcpProxyFilter(b.snap, vs.Namespace, name, s.port(), r.GetRoute())},
 				})
 			}
 		}
@@ -276,7 +289,7 @@ func (b *gatewayBuilder) tcpListener(s *gatewayServer) *listener.Listener {
 		}
 		if r := tcpRouteFor(vs, s.port(), b.l4Source(s.gateway, vs.Namespace)); r != nil {
 			name := fmt.Sprintf("tcp.%d.%s.%s", s.port(), vs.Name, vs.Namespace)
-			chain := &listener.FilterChain{Name: name, Filters: []*listener.Filter{tcpProxyFilter(b.snap, vs.Namespace, name, r.GetRoute())}}
+			chain := &listener.FilterChain{Name: name, Filters: []*listener.Filter{tcpProxyFilter(b.snap, vs.Namespace, name, s.port(), r.GetRoute())}}
 			return b.listener(s.port(), []*listener.FilterChain{chain})
 		}
 	}

@@ -103,8 +103,11 @@ func NewMesh(snap *discovery.Snapshot, opts ...Option) *Mesh {
 
 // Problems are what translation found wrong with the snapshot's config as
 // a whole, whatever the proxy: EnvoyFilters whose patch values are not
-// Envoy config, or that select no pod.
-func (m *Mesh) Problems() []discovery.Problem { return m.envoyFilters().problems }
+// Envoy config, or that select no pod; Telemetry resources that trace to a
+// provider this control plane does not have.
+func (m *Mesh) Problems() []discovery.Problem {
+	return append(append([]discovery.Problem{}, m.envoyFilters().problems...), telemetryProblems(m.snap, m.opts.Tracing)...)
+}
 
 // Snapshot returns the snapshot this mesh translates.
 func (m *Mesh) Snapshot() *discovery.Snapshot { return m.snap }

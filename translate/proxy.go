@@ -37,6 +37,8 @@ const (
 const (
 	MetadataInterceptionMode = "INTERCEPTION_MODE"
 	MetadataServiceAccount   = "SERVICE_ACCOUNT"
+	// MetadataVersion is pilotlight's version, as Istio sends ISTIO_VERSION.
+	MetadataVersion = "PILOTLIGHT_VERSION"
 )
 
 // Proxy identifies the Envoy a view is built for.

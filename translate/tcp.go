@@ -82,10 +82,10 @@ func tcpRouteFor(vs *discovery.VirtualService, port uint32, src l4Source) *netwo
 	return nil
 }
 
-// tcpProxyFilter sends a connection to route destinations: tcp_proxy's
-// cluster for one destination, weighted_clusters when traffic is split
-// (route[].weight becomes clusters[].weight).
-func tcpProxyFilter(snap *discovery.Snapshot, namespace, statPrefix string, dests []*networking.RouteDestination) *listener.Filter {
+// tcpProxyFilter sends a connection that came to port to route
+// destinations: tcp_proxy's cluster for one destination, weighted_clusters
+// when traffic is split (route[].weight becomes clusters[].weight).
+func tcpProxyFilter(snap *discovery.Snapshot, namespace, statPrefix string, port uint32, dests []*networking.RouteDestination) *listener.Filter {
 	weighted := &tcpproxy.TcpProxy_WeightedCluster{}
 	for _, d := range dests {
 		// tcp_proxy rejects a weight of 0; such a destination gets no
@@ -94,7 +94,7 @@ func tcpProxyFilter(snap *discovery.Snapshot, namespace, statPrefix string, dest
 			continue
 		}
 		weighted.Clusters = append(weighted.Clusters, &tcpproxy.TcpProxy_WeightedCluster_ClusterWeight{
-			Name:   destinationCluster(snap, namespace, d.GetDestination()),
+			Name:   destinationCluster(snap, namespace, d.GetDestination(), port),
 			Weight: uint32(d.GetWeight()),
 		})
 	}

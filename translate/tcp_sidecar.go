@@ -19,8 +19,9 @@ import (
 //     an undeclared one would make Envoy fail to bind.
 //   - services that share a plain TCP port number share the listener, and
 //     nothing in a plain TCP connection says which service was meant: the
-//     first service (by namespace/name) gets them. TLS services on one port
-//     are told apart by SNI (the client's tls.Config.ServerName).
+//     first service (by namespace/name) gets them, and discovery reports
+//     the others (CheckSharedTCPPorts). TLS services on one port are told
+//     apart by SNI (the client's tls.Config.ServerName).
 // Ports 15000 and 15001 (the sidecar's admin and HTTP proxy) are skipped.
 
 // l4ServicePort is one port number and the services that have a TCP
@@ -31,9 +32,7 @@ type l4ServicePort struct {
 }
 
 // isTLSPort: Istio's protocols for TLS the mesh does not terminate.
-func isTLSPort(port discovery.ServicePort) bool {
-	return port.ProtocolName() == "tls" || port.ProtocolName() == "https"
-}
+func isTLSPort(port discovery.ServicePort) bool { return port.IsTLSPassthrough() }
 
 // l4ServicePorts groups the mesh's TCP and TLS service ports by number, in
 // port order; services keep snapshot order.
@@ -153,7 +152,7 @@ func (b *sidecarL4) tlsRouteChains(g *l4ServicePort, claims *sniClaims) []*liste
 				out = append(out, &listener.FilterChain{
 					Name:             name,
 					FilterChainMatch: match,
-					Filters:          []*listener.Filter{tcpProxyFilter(b.snap, vs.Namespace, name, r.GetRoute())},
+					Filters:          []*listener.Filter{tcpProxyFilter(b.snap, vs.Namespace, name, g.port, r.GetRoute())},
 				})
 			}
 		}
@@ -217,7 +216,7 @@ func (b *sidecarL4) tcpServiceChain(svc *discovery.Service, port uint32) *listen
 			continue
 		}
 		if r := tcpRouteFor(vs, port, b.src); r != nil {
-			chain.Filters = []*listener.Filter{tcpProxyFilter(b.snap, vs.Namespace, cluster, r.GetRoute())}
+			chain.Filters = []*listener.Filter{tcpProxyFilter(b.snap, vs.Namespace, cluster, port, r.GetRoute())}
 			break
 		}
 	}

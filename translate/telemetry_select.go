@@ -1,6 +1,9 @@
 package translate
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/pilotlight/pilotlight/discovery"
 )
 
@@ -70,4 +73,37 @@ func firstTelemetry(snap *discovery.Snapshot, namespace string, labels map[strin
 		}
 	}
 	return nil
+}
+
+// telemetryProblems reports each Telemetry whose tracing names only
+// providers this control plane does not trace to: the workloads it applies
+// to get no tracing at all, which is easy to miss (Istio says nothing).
+// A warning, since the object is served as Istio serves it.
+func telemetryProblems(snap *discovery.Snapshot, t Tracing) []discovery.Problem {
+	var out []discovery.Problem
+	for _, tel := range snap.Telemetries {
+		tracing := tel.Spec.GetTracing()
+		if len(tracing) == 0 || len(tracing[0].GetProviders()) == 0 {
+			continue
+		}
+		var names []string
+		ours := false
+		for _, n := range tracing[0].GetProviders() {
+			names = append(names, n.GetName())
+			ours = ours || (t.Enabled() && n.GetName() == t.ProviderName())
+		}
+		if ours {
+			continue
+		}
+		have := "no tracing provider is configured (serve --tracing-zipkin-address or --tracing-otlp-address)"
+		if t.Enabled() {
+			have = fmt.Sprintf("the configured provider is %q (serve --tracing-provider-name)", t.ProviderName())
+		}
+		out = append(out, discovery.Problem{
+			Level: discovery.LevelWarning, Source: tel.Key(), Kind: "Telemetry", Name: tel.Key(),
+			Field:  "spec.tracing[0].providers",
+			Reason: fmt.Sprintf("no provider named %s: %s; tracing is off for the workloads this Telemetry applies to", strings.Join(names, ", "), have),
+		})
+	}
+	return out
 }

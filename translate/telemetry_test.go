@@ -2,6 +2,7 @@ package translate
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -94,6 +95,43 @@ func TestSelectTracingPrecedence(t *testing.T) {
 			}
 			if sampling != tt.sampling || got.disabled != tt.disabled {
 				t.Errorf("sampling %v disabled %v, want %v %v", sampling, got.disabled, tt.sampling, tt.disabled)
+			}
+		})
+	}
+}
+
+// A Telemetry that names only providers pilotlight does not trace to is a
+// warning on the object: its workloads silently get no tracing otherwise.
+func TestTelemetryProblemsNameUnknownProviders(t *testing.T) {
+	provider := func(name string) *telemetry.Tracing {
+		return &telemetry.Tracing{Providers: []*telemetry.ProviderRef{{Name: name}}}
+	}
+	objects := []*discovery.Telemetry{
+		telemetryObject("shop", "jaeger", nil, provider("jaeger")),
+		telemetryObject("shop", "zipkin", nil, provider(TracingZipkin)),
+		telemetryObject("shop", "sampling-only", nil, &telemetry.Tracing{RandomSamplingPercentage: pct(5)}),
+	}
+	snap := (&discovery.Snapshot{Telemetries: objects}).Seal()
+	tests := []struct {
+		name    string
+		tracing Tracing
+		want    map[string]string // object → a part of its warning
+	}{
+		{"zipkin configured", telemetryOptions.Tracing, map[string]string{"shop/jaeger": `the configured provider is "zipkin"`}},
+		{"nothing configured", Tracing{}, map[string]string{
+			"shop/jaeger": "no tracing provider is configured", "shop/zipkin": "no tracing provider is configured"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := telemetryProblems(snap, tt.tracing)
+			if len(got) != len(tt.want) {
+				t.Fatalf("%d problems, want %d: %v", len(got), len(tt.want), got)
+			}
+			for _, p := range got {
+				part, ok := tt.want[p.Name]
+				if !ok || p.Kind != "Telemetry" || p.Level != discovery.LevelWarning || p.Field != "spec.tracing[0].providers" || !strings.Contains(p.Reason, part) {
+					t.Errorf("problem %+v, want a warning on spec.tracing[0].providers containing %q", p, part)
+				}
 			}
 		})
 	}

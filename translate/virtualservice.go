@@ -129,24 +129,25 @@ type destinations struct {
 	port      uint32 // the service port whose routes these are
 }
 
-// cluster is destinationCluster, except that a destination without a port
-// on a host that is no known service goes to the port the request came to,
-// as in Istio (a known service without a port has a single one).
+// cluster names the cluster of one of the rule's destinations.
 func (ds destinations) cluster(d *networking.Destination) string {
-	host := discovery.ResolveHost(d.GetHost(), ds.namespace)
-	if d.GetPort().GetNumber() == 0 && ds.snap.ServiceByHost(host) == nil {
-		return OutboundClusterName(ds.port, d.GetSubset(), host)
-	}
-	return destinationCluster(ds.snap, ds.namespace, d)
+	return destinationCluster(ds.snap, ds.namespace, d, ds.port)
 }
 
-// destinationCluster names the cluster of a destination. With no port, a
-// service with a single port means that port (validation rejects the rest).
-func destinationCluster(snap *discovery.Snapshot, namespace string, d *networking.Destination) string {
+// destinationCluster names the cluster of a destination, as Istio's
+// GetDestinationCluster does: destination.port when it is set; else the
+// only port of a service with one; else the port the traffic came to
+// (routePort: the service port of the route, or the gateway server's), so
+// that a VirtualService for a service with several ports routes each port
+// to the same port of the destination.
+func destinationCluster(snap *discovery.Snapshot, namespace string, d *networking.Destination, routePort uint32) string {
 	host := discovery.ResolveHost(d.GetHost(), namespace)
 	port := d.GetPort().GetNumber()
-	if svc := snap.ServiceByHost(host); port == 0 && svc != nil && len(svc.Ports) > 0 {
-		port = svc.Ports[0].Port
+	if port == 0 {
+		port = routePort
+		if svc := snap.ServiceByHost(host); svc != nil && len(svc.Ports) == 1 {
+			port = svc.Ports[0].Port
+		}
 	}
 	return OutboundClusterName(port, d.GetSubset(), host)
 }

@@ -2,6 +2,7 @@ package xds
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"testing"
@@ -120,6 +121,13 @@ func (m testMesh) snapshot(t testing.TB) *discovery.Snapshot {
 	if m.sleepLocal == "" {
 		m.sleepLocal = "127.30.0.3"
 	}
+	// discovery refuses a local address that is not an IP (and serves the
+	// pod's last good version); to test the checks before sending, such an
+	// address is put into the snapshot after discovery.
+	local := m.sleepLocal
+	if _, err := discovery.ParseIP(local); err != nil {
+		m.sleepLocal = "127.30.0.3"
+	}
 	dir := t.TempDir()
 	files := map[string]string{"base.yaml": fmt.Sprintf(testMeshBase, m.sleepLocal, m.gatewayPort)}
 	if m.subset != "" {
@@ -136,6 +144,11 @@ func (m testMesh) snapshot(t testing.TB) *discovery.Snapshot {
 	}
 	if len(snap.Problems) > 0 {
 		t.Fatalf("test mesh has problems: %v", snap.Problems)
+	}
+	if local != m.sleepLocal {
+		p := snap.Pod("shop", "sleep")
+		p.Annotations = maps.Clone(p.Annotations)
+		p.Annotations[discovery.LocalAddressAnnotation] = local
 	}
 	return snap
 }

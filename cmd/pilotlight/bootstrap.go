@@ -4,11 +4,14 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/encoding/protojson"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
+	"github.com/pilotlight/pilotlight/discovery"
 	"github.com/pilotlight/pilotlight/translate"
 )
 
@@ -56,7 +59,10 @@ the pod's projected ServiceAccount token (audience pilotlight) as --token-file.`
 			default:
 				return fmt.Errorf("--interception-mode %q: want NONE or REDIRECT", interception)
 			}
-			opts.Proxy, opts.XDSAddr, opts.Delta = p, xdsAddr, delta
+			if err := checkBootstrapFlags(p, localAddress, xdsAddr, adminPort); err != nil {
+				return err
+			}
+			opts.Proxy, opts.XDSAddr, opts.Delta, opts.Version = p, xdsAddr, delta, buildVersion()
 			opts.AdminAddr = net.JoinHostPort(localAddress, strconv.Itoa(adminPort))
 			var err error
 			if opts.TokenFile, opts.RootCertFile, err = identity.resolve(p.Namespace, p.PodName); err != nil {
@@ -99,4 +105,31 @@ the pod's projected ServiceAccount token (audience pilotlight) as --token-file.`
 	_ = cmd.MarkFlagRequired("pod")
 	_ = cmd.MarkFlagRequired("pod-ip")
 	return cmd
+}
+
+// checkBootstrapFlags rejects what Envoy would only reject later, or what
+// would make a node id the control plane cannot read: the pod's addresses
+// must be IP addresses, the names Kubernetes names.
+func checkBootstrapFlags(p translate.Proxy, localAddress, xdsAddr string, adminPort int) error {
+	if _, err := discovery.ParseIP(p.IP); err != nil {
+		return fmt.Errorf("--pod-ip: %w", err)
+	}
+	if _, err := discovery.ParseIP(localAddress); err != nil {
+		return fmt.Errorf("--local-address: %w", err)
+	}
+	if errs := validation.IsDNS1123Subdomain(p.PodName); len(errs) > 0 {
+		return fmt.Errorf("--pod %q: %s", p.PodName, strings.Join(errs, "; "))
+	}
+	if errs := validation.IsDNS1123Label(p.Namespace); len(errs) > 0 {
+		return fmt.Errorf("--namespace %q: %s", p.Namespace, strings.Join(errs, "; "))
+	}
+	if adminPort < 1 || adminPort > 65535 {
+		return fmt.Errorf("--admin-port %d: not in 1..65535", adminPort)
+	}
+	if _, port, err := net.SplitHostPort(xdsAddr); err != nil {
+		return fmt.Errorf("--xds-addr: %w", err)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("--xds-addr %q: the port is not in 1..65535", xdsAddr)
+	}
+	return nil
 }

@@ -22,6 +22,7 @@ var requiredResources = map[string][]string{
 	"networking.istio.io/v1":       {"destinationrules", "gateways", "sidecars", "virtualservices"},
 	"networking.istio.io/v1alpha3": {"envoyfilters"},
 	"security.istio.io/v1":         {"authorizationpolicies", "peerauthentications", "requestauthentications"},
+	"telemetry.istio.io/v1":        {"telemetries"},
 }
 
 // crdCheck says which of requiredResources the API server does not serve,

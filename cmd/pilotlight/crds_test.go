@@ -15,8 +15,8 @@ import (
 )
 
 // TestCRDCheck: with Istio's networking CRDs only, /readyz's reason and
-// the log name the three missing security ones; once they are served, the
-// check is satisfied and stops.
+// the log name the missing security and telemetry ones; once they are
+// served, the check is satisfied and stops.
 func TestCRDCheck(t *testing.T) {
 	kc := kubefake.NewClientset()
 	kc.Resources = []*metav1.APIResourceList{{GroupVersion: "networking.istio.io/v1", APIResources: []metav1.APIResource{
@@ -29,7 +29,7 @@ func TestCRDCheck(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); c.run(ctx, 10*time.Millisecond) }()
 
-	want := "authorizationpolicies.security.istio.io, peerauthentications.security.istio.io, requestauthentications.security.istio.io"
+	want := "authorizationpolicies.security.istio.io, peerauthentications.security.istio.io, requestauthentications.security.istio.io, telemetries.telemetry.istio.io"
 	deadline := time.Now().Add(5 * time.Second)
 	for c.notReady() == "" && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
@@ -39,7 +39,7 @@ func TestCRDCheck(t *testing.T) {
 	}
 	kc.Resources = append(kc.Resources, &metav1.APIResourceList{GroupVersion: "security.istio.io/v1", APIResources: []metav1.APIResource{
 		{Name: "authorizationpolicies"}, {Name: "peerauthentications"}, {Name: "requestauthentications"},
-	}})
+	}}, &metav1.APIResourceList{GroupVersion: "telemetry.istio.io/v1", APIResources: []metav1.APIResource{{Name: "telemetries"}}})
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"runtime"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -26,6 +27,8 @@ func debugMux(server *xds.Server, limits *rateLimitXDS, reg *prometheus.Registry
 	mux.HandleFunc("GET /debug/proxies", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, server.Proxies()) })
 	addObservabilityRoutes(mux, server)
 	mux.HandleFunc("GET /debug/ratelimit", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, limits.status()) })
+	// Problems first, then notices (level info or warning: kinds that were
+	// ignored, an empty folder).
 	mux.HandleFunc("GET /debug/problems", func(w http.ResponseWriter, _ *http.Request) {
 		problems := []any{}
 		if snap := server.Snapshot(); snap != nil {
@@ -38,7 +41,19 @@ func debugMux(server *xds.Server, limits *rateLimitXDS, reg *prometheus.Registry
 		for _, p := range server.Problems() {
 			problems = append(problems, p)
 		}
+		if snap := server.Snapshot(); snap != nil {
+			for _, n := range snap.Notices {
+				problems = append(problems, n)
+			}
+		}
 		writeJSON(w, problems)
+	})
+	mux.HandleFunc("GET /debug", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, struct {
+			Version   string   `json:"version"`
+			GoVersion string   `json:"goVersion"`
+			Endpoints []string `json:"endpoints"`
+		}{buildVersion(), runtime.Version(), []string{"/debug/proxies", "/debug/problems", "/debug/ratelimit", "/metrics", "/healthz", "/readyz"}})
 	})
 	return mux
 }

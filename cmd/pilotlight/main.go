@@ -13,9 +13,11 @@ func main() {
 	root := &cobra.Command{
 		Use:           "pilotlight",
 		Short:         "A small, readable service-mesh control plane for Envoy",
+		Version:       buildVersion(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetVersionTemplate("pilotlight {{.Version}}\n")
 	root.AddCommand(serveCommand(), bootstrapCommand(), initCaptureCommand())
 	root.AddCommand(observabilityCommands()...)
 	if err := root.Execute(); err != nil {

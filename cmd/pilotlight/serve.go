@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 	meshconfig "istio.io/api/mesh/v1alpha1"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/pilotlight/pilotlight/discovery"
 	"github.com/pilotlight/pilotlight/discovery/folder"
@@ -27,10 +28,12 @@ import (
 )
 
 type serveFlags struct {
-	configDir  string
-	meshConfig string
-	xdsAddr    string
-	httpAddr   string
+	configDir   string
+	meshConfig  string
+	maxFileSize quantityFlag
+	writeSettle time.Duration
+	xdsAddr     string
+	httpAddr    string
 	// rateLimitAddr serves the envoyproxy/ratelimit service its limits
 	// (ratelimit.Server); "" serves none.
 	rateLimitAddr string
@@ -78,6 +81,10 @@ elected leader keeps the webhook's caBundle current.`,
 		},
 	}
 	cmd.Flags().StringVar(&f.configDir, "config-dir", "", "folder of Kubernetes-style YAML to read and watch, instead of a cluster")
+	f.maxFileSize.q = *resource.NewQuantity(folder.DefaultMaxFileSize, resource.BinarySI)
+	cmd.Flags().Var(&f.maxFileSize, "max-config-file-size", "with --config-dir: larger files are reported and not read")
+	cmd.Flags().DurationVar(&f.writeSettle, "config-write-settle", folder.DefaultWriteSettle,
+		"with --config-dir: how long a file written in place must go unwritten before it is read (files renamed into the folder are read at once)")
 	cmd.Flags().StringVar(&f.meshConfig, "mesh-config", "", "Istio MeshConfig YAML (as in istiod's istio ConfigMap, key mesh); read: outboundTrafficPolicy")
 	cmd.Flags().StringVar(&f.xdsAddr, "xds-addr", "127.0.0.1:15010", "address of the ADS gRPC server")
 	cmd.Flags().StringVar(&f.httpAddr, "http-addr", "127.0.0.1:15014", "address of /metrics, /healthz, /readyz and /debug/")
@@ -152,7 +159,16 @@ func serve(ctx context.Context, f serveFlags) error {
 		return err
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
+	// The mesh's source is checked before anything listens: a missing
+	// folder is an error naming it, and serve exits.
+	var fm *folderMode
+	if f.configDir != "" {
+		var err error
+		if fm, err = newFolderMode(f, log, reg); err != nil {
+			return err
+		}
+	}
 
 	mc, err := readMeshConfig(f.meshConfig, log)
 	if err != nil {
@@ -234,9 +250,10 @@ func serve(ctx context.Context, f serveFlags) error {
 	var handler http.Handler = mux
 	// discovery → JWKS resolver (fetches and inlines jwksUri keys) → xDS
 	// (and the rate-limit service's xDS, and the mesh's DNS).
-	source := func(ctx context.Context) error {
-		w := &folder.Watcher{Dir: f.configDir, Log: log, Publish: jwks.Update, RootNamespace: f.rootNamespace}
-		return w.Run(ctx)
+	var source func(context.Context) error
+	if fm != nil {
+		source = func(ctx context.Context) error { return fm.run(ctx, jwks.Update) }
+		handler = fm.handler(handler, server)
 	}
 	var debugAuth debugAuthorizer // folder mode: loopback only
 	if k != nil {
@@ -258,7 +275,7 @@ func serve(ctx context.Context, f serveFlags) error {
 	go func() { errs <- httpServer.Serve(httpListener) }()
 	limits.serve(errs)
 	names.serve(ctx, errs)
-	log.Info("pilotlight serving", "config-dir", f.configDir, "xds", xdsListener.Addr().String(), "http", httpListener.Addr().String(), "ratelimit-xds", limits.addr(), "dns", f.dnsAddr)
+	log.Info("pilotlight serving", "version", buildVersion(), "config-dir", f.configDir, "xds", xdsListener.Addr().String(), "http", httpListener.Addr().String(), "ratelimit-xds", limits.addr(), "dns", f.dnsAddr)
 
 	select {
 	case <-ctx.Done():

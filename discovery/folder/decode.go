@@ -332,3 +332,90 @@ func formatPath(steps []*pathStep) string {
 	}
 	return b.String()
 }
+
+// header is the part of every object needed to pick its decoder and to
+// name it in a Problem, read leniently before the strict decoding.
+type header struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Metadata   struct {
+		Name      string `json:"name"`
+		Namespace string `json:"namespace"`
+	} `json:"metadata"`
+}
+
+// namespace is where the object lives: "default" when unset, as kubectl
+// would apply it, and none for cluster-scoped kinds.
+func (h *header) namespace() string {
+	switch {
+	case clusterScoped[h.Kind]:
+		return ""
+	case h.Metadata.Namespace == "":
+		return "default"
+	}
+	return h.Metadata.Namespace
+}
+
+// name is how a Problem names the object: "namespace/name".
+func (h *header) name() string {
+	if ns := h.namespace(); ns != "" {
+		return ns + "/" + h.Metadata.Name
+	}
+	return h.Metadata.Name
+}
+
+// decodeObject decodes the JSON of one document. It returns the object, its
+// header, and what is wrong with it; h is nil for an empty document or one
+// that is not an object. ignored is true for a kind that is not mesh config
+// at all (a Deployment): it is listed, not reported as a problem.
+func decodeObject(js []byte) (obj any, h *header, errs []fieldError, ignored bool) {
+	if bytes.Equal(js, []byte("null")) {
+		return nil, nil, nil, false // an empty document, or only comments
+	}
+	if !bytes.HasPrefix(bytes.TrimSpace(js), []byte("{")) {
+		return nil, nil, []fieldError{{reason: "document is not an object"}}, false
+	}
+	h = &header{}
+	_ = json.Unmarshal(js, h) // a field of the wrong type stays empty here; the decoder reports it
+	decode := decoders[h.APIVersion+"/"+h.Kind]
+	switch {
+	case h.APIVersion == "" || h.Kind == "":
+		return nil, h, []fieldError{{reason: "apiVersion and kind are required"}}, false
+	case decode == nil && !meshKind(h.APIVersion, h.Kind):
+		return nil, h, nil, true
+	case decode == nil:
+		return nil, h, []fieldError{{reason: fmt.Sprintf("unsupported kind %s %s: pilotlight does not read it, so its rules would do nothing", h.APIVersion, h.Kind)}}, false
+	case h.Metadata.Name == "":
+		return nil, h, []fieldError{{field: "metadata.name", reason: "name is required"}}, false
+	}
+	obj, errs = decode(js, h.namespace())
+	return obj, h, errs, false
+}
+
+// meshKind reports whether a kind pilotlight does not decode is mesh config
+// all the same, so that ignoring it would silently drop rules: every kind of
+// Istio's groups, the Gateway API's and pilotlight's own, other versions of
+// the kinds it reads, the Endpoints that EndpointSlices replaced, and Lists
+// (whose items would be lost). Deployments, ConfigMaps, ServiceAccounts and
+// the like, which tutorials ship beside their mesh config, are not.
+func meshKind(apiVersion, kind string) bool {
+	group, _, _ := strings.Cut(apiVersion, "/")
+	if !strings.Contains(apiVersion, "/") {
+		group = "" // the core group: "v1"
+	}
+	switch {
+	case strings.HasSuffix(group, ".istio.io"), group == "gateway.networking.k8s.io",
+		group == "pilotlight.io", strings.HasSuffix(group, ".pilotlight.io"):
+		return true
+	case kind == "List" || strings.HasSuffix(kind, "List"):
+		return true
+	case group == "" && kind == "Endpoints":
+		return true
+	}
+	for known := range decoders {
+		if strings.HasSuffix(known, "/"+kind) {
+			return true
+		}
+	}
+	return false
+}

@@ -7,357 +7,339 @@
 // A folder has no API server in front of it: nothing rejected a misspelt
 // field or a route to a missing subset when the file was written. So every
 // document is decoded strictly and validated here, and a bad one is skipped
-// and reported as a discovery.Problem while the rest of the mesh is served.
+// and reported as a discovery.Problem while the rest of the mesh is served;
+// an object that was valid before keeps its last valid version served.
+//
+// Files are read with care (files.go): regular files only, at most
+// Options.MaxFileSize bytes, links only within the folder. A file is parsed
+// again only when its size, modification time or inode changed, so that
+// the cost of an edit follows the edit, not the size of the folder.
 package folder
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path"
 	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
-	"sigs.k8s.io/yaml"
 
 	"github.com/pilotlight/pilotlight/discovery"
 )
+
+// Options say how a folder is read.
+type Options struct {
+	// MaxFileSize is the size of the largest file read; a larger one is
+	// reported and skipped. Zero means DefaultMaxFileSize.
+	MaxFileSize int64
+	// RootNamespace is Istio's meshConfig.rootNamespace; "" means
+	// discovery.DefaultRootNamespace.
+	RootNamespace string
+}
+
+func (o Options) maxFileSize() int64 {
+	if o.MaxFileSize > 0 {
+		return o.MaxFileSize
+	}
+	return DefaultMaxFileSize
+}
 
 // Load reads every *.yaml, *.yml and *.json file under dir (recursively,
 // skipping hidden files and directories) into a sealed snapshot with
 // Version 1 and Istio's default root namespace. It fails only when dir
 // itself cannot be read.
 func Load(dir string) (*discovery.Snapshot, error) {
-	return load(os.DirFS(dir), 1, "")
+	return newReader(dir, Options{}).read(1, nil)
 }
 
-// load reads an fs.FS: its paths are relative and slash-separated, as
-// Problem sources should be, and os.DirFS follows dir even when it is a
-// symlink (a mounted ConfigMap may be).
-func load(fsys fs.FS, version uint64, rootNamespace string) (*discovery.Snapshot, error) {
-	l := &loader{origin: map[string]string{}, rootNamespace: rootNamespace}
-	files, err := l.configFiles(fsys)
-	if err != nil {
+// reader reads one folder again and again. It keeps what it parsed of each
+// file, and a Builder that remembers the last good version of each object.
+type reader struct {
+	dir     string
+	opts    Options
+	files   map[string]*parsedFile // by slash-separated name
+	builder *discovery.Builder
+	parsed  int // files parsed by the last read: the others were unchanged
+}
+
+func newReader(dir string, opts Options) *reader {
+	return &reader{dir: dir, opts: opts, files: map[string]*parsedFile{}, builder: discovery.NewBuilder()}
+}
+
+// read builds a snapshot of the folder as it is now. A file is parsed again
+// only when it changed since the last read, and only when ready(name) says
+// it is done being written (nil: every file is); until then its previous
+// parse (or nothing, for a new file) stands.
+func (r *reader) read(version uint64, ready func(name string) bool) (*discovery.Snapshot, error) {
+	if err := checkFolder(r.dir); err != nil {
 		return nil, err
 	}
-	for _, name := range files {
-		l.loadFile(fsys, name)
+	listed, walkProblems, err := listFiles(r.dir, r.opts.maxFileSize())
+	if err != nil {
+		return nil, fmt.Errorf("config folder %s: %w", r.dir, unwrapPathError(err))
 	}
-	return l.snapshot(version), nil
-}
-
-// loader accumulates the objects of one load.
-type loader struct {
-	services []*corev1.Service
-	pods     []*corev1.Pod
-	slices   []*discoveryv1.EndpointSlice
-	secrets  []*corev1.Secret
-
-	virtualServices     []*discovery.VirtualService
-	destinationRules    []*discovery.DestinationRule
-	gateways            []*discovery.Gateway
-	envoyFilters        []*discovery.EnvoyFilter
-	rateLimits          []*discovery.RateLimitPolicy
-	peerAuthentications []*discovery.PeerAuthentication
-	sidecars            []*discovery.Sidecar
-	telemetries         []*discovery.Telemetry
-
-	authorizationPolicies  []*discovery.AuthorizationPolicy
-	requestAuthentications []*discovery.RequestAuthentication
-
-	// origin maps "Kind namespace/name" to the document the object came from,
-	// to spot duplicates and to say where a later validation problem is.
-	origin   map[string]string
-	problems []discovery.Problem
-
-	rootNamespace string // "" for discovery.DefaultRootNamespace
-}
-
-// configFiles lists the config files in path order. Any error but one on the
-// root becomes a Problem: an unreadable subfolder should not stop the mesh.
-func (l *loader) configFiles(fsys fs.FS) ([]string, error) {
-	var files []string
-	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
+	next := make(map[string]*parsedFile, len(listed))
+	r.parsed = 0
+	for _, f := range listed {
+		prev := r.files[f.name]
 		switch {
-		case err != nil && name == ".":
-			return err
-		case err != nil:
-			l.problems = append(l.problems, discovery.Problem{Source: name, Reason: err.Error()})
-			return nil
-		case name != "." && isHidden(name):
-			// Editors' swap files, and the ..data folders of a mounted ConfigMap.
-			if d.IsDir() {
-				return fs.SkipDir
+		case prev != nil && f.problem == nil && prev.stamp == f.stamp && prev.problem == nil:
+			next[f.name] = prev // unchanged
+		case ready != nil && !ready(f.name):
+			if prev != nil {
+				next[f.name] = prev // still being written: keep what was read before
 			}
-			return nil
-		case !d.IsDir() && isConfigFile(name):
-			files = append(files, name)
-		}
-		return nil
-	})
-	// WalkDir goes folder by folder: "a/x.yaml" comes before "a.yaml". Sort by
-	// the whole path so that "first" means the same thing to people and code.
-	sort.Strings(files)
-	return files, err
-}
-
-func isHidden(name string) bool { return strings.HasPrefix(path.Base(name), ".") }
-
-func isConfigFile(name string) bool {
-	switch path.Ext(name) {
-	case ".yaml", ".yml", ".json":
-		return true
-	}
-	return false
-}
-
-func (l *loader) loadFile(fsys fs.FS, name string) {
-	data, err := fs.ReadFile(fsys, name)
-	if err != nil {
-		l.problems = append(l.problems, discovery.Problem{Source: name, Reason: err.Error()})
-		return
-	}
-	isJSON := path.Ext(name) == ".json"
-	docs := [][]byte{data}
-	if !isJSON {
-		docs = splitDocuments(data)
-	}
-	for i, doc := range docs {
-		source := fmt.Sprintf("%s#%d", name, i)
-		js, err := toJSON(doc, isJSON)
-		if err != nil {
-			l.problems = append(l.problems, discovery.Problem{Source: source, Reason: err.Error()})
-			continue
-		}
-		l.loadObject(source, js)
-	}
-}
-
-// toJSON converts a document to JSON, the form the API types decode.
-func toJSON(doc []byte, isJSON bool) ([]byte, error) {
-	if isJSON {
-		if len(bytes.TrimSpace(doc)) == 0 {
-			return []byte("null"), nil
-		}
-		if !json.Valid(doc) {
-			return nil, errors.New("not valid JSON")
-		}
-		return doc, nil
-	}
-	// Strict: a key written twice is an error, not a silent "last one wins".
-	js, err := yaml.YAMLToJSONStrict(doc)
-	if err != nil {
-		return nil, fmt.Errorf("not valid YAML: %w", err)
-	}
-	return js, nil
-}
-
-// splitDocuments splits a YAML stream at its "---" lines. It works on lines,
-// not with a YAML parser, so that one broken document cannot hide the
-// documents after it.
-func splitDocuments(data []byte) [][]byte {
-	var docs [][]byte
-	var doc []byte
-	for _, line := range bytes.SplitAfter(data, []byte("\n")) {
-		if isSeparator(line) {
-			docs = append(docs, doc)
-			doc = nil
-			continue
-		}
-		doc = append(doc, line...)
-	}
-	docs = append(docs, doc)
-	// A file that starts with "---" (maybe after a comment header) has no
-	// document before it; don't count one, so indexes match what people see.
-	if len(docs) > 1 && onlyComments(docs[0]) {
-		docs = docs[1:]
-	}
-	return docs
-}
-
-// isSeparator reports whether a line starts a new YAML document: "---",
-// optionally followed by a comment.
-func isSeparator(line []byte) bool {
-	rest, ok := bytes.CutPrefix(line, []byte("---"))
-	if !ok {
-		return false
-	}
-	rest = bytes.TrimSpace(rest)
-	return len(rest) == 0 || rest[0] == '#'
-}
-
-func onlyComments(doc []byte) bool {
-	for _, line := range bytes.Split(doc, []byte("\n")) {
-		line = bytes.TrimSpace(line)
-		if len(line) > 0 && line[0] != '#' {
-			return false
+		default:
+			next[f.name] = r.parse(f, prev)
+			r.parsed++
 		}
 	}
-	return true
+	r.files = next
+	return r.snapshot(version, walkProblems), nil
 }
 
-// header is the part of every object needed to pick its decoder and to
-// name it in a Problem, read leniently before the strict decoding.
-type header struct {
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
-	Metadata   struct {
-		Name      string `json:"name"`
-		Namespace string `json:"namespace"`
-	} `json:"metadata"`
+// parse reads and parses one file. A file that cannot be read at all keeps
+// the objects it held before as unreadable, so that their last good
+// versions are served (a file made unreadable is not a file deleted).
+func (r *reader) parse(f listedFile, prev *parsedFile) *parsedFile {
+	problem := f.problem
+	var data []byte
+	var st stamp
+	if problem == nil {
+		var err error
+		if data, st, err = readFile(f, r.opts.maxFileSize()); err != nil {
+			problem = &discovery.Problem{Source: f.name, Reason: err.Error()}
+		}
+	}
+	if problem != nil {
+		return &parsedFile{name: f.name, stamp: f.stamp, problem: problem, docs: prev.unreadable(problem.Reason)}
+	}
+	return parseFile(f.name, data, st, prev)
 }
 
-// namespace is where the object lives: "default" when unset, as kubectl
-// would apply it, and none for cluster-scoped kinds.
-func (h *header) namespace() string {
-	switch {
-	case clusterScoped[h.Kind]:
-		return ""
-	case h.Metadata.Namespace == "":
-		return "default"
+// snapshot assembles the parsed files into a sealed snapshot.
+func (r *reader) snapshot(version uint64, problems []discovery.Problem) *discovery.Snapshot {
+	in := discovery.Input{RootNamespace: r.opts.RootNamespace}
+	origin := map[string]string{} // "Kind namespace/name" -> source of the object served
+	ignored := map[string]int{}   // "apiVersion Kind" -> documents
+	names := make([]string, 0, len(r.files))
+	for name := range r.files {
+		names = append(names, name)
 	}
-	return h.Metadata.Namespace
+	sort.Strings(names)
+	for _, name := range names {
+		f := r.files[name]
+		if f.problem != nil {
+			problems = append(problems, *f.problem)
+		}
+		for _, d := range f.docs {
+			switch {
+			case d.ignored != "":
+				ignored[d.ignored]++
+			case d.object != nil:
+				// The same object in two files is a mistake that kubectl
+				// would resolve by letting the last apply win; a folder has
+				// no order of applies, so the first one in path order is
+				// kept and the other reported.
+				if first, dup := origin[d.key]; dup {
+					kind, name, _ := strings.Cut(d.key, " ")
+					problems = append(problems, discovery.Problem{Source: d.source, Kind: kind, Name: name, Reason: "duplicate of " + first + ", which is used instead"})
+					continue
+				}
+				origin[d.key] = d.source
+				addObject(&in, d.object)
+			case d.key != "" && d.unreadable:
+				if first, dup := origin[d.key]; dup {
+					problems = append(problems, discovery.Problem{Source: d.source, Reason: "duplicate of " + first + ", which is used instead"})
+					problems = append(problems, d.problems...)
+					continue
+				}
+				origin[d.key] = d.source
+				in.Unreadable = append(in.Unreadable, d.problems...)
+			default:
+				problems = append(problems, d.problems...)
+			}
+		}
+	}
+	s := r.builder.Build(in)
+	s.Version = version
+	// Origins: where each object served came from, for analyze and explain
+	// (file#document; folder/position.go turns that into file:line).
+	s.Origins = origin
+	for i := range s.Problems {
+		if p := &s.Problems[i]; p.Source == "" {
+			p.Source = origin[discovery.ObjectKey(p.Kind, p.Name)]
+		}
+	}
+	s.Problems = append(s.Problems, problems...)
+	s.Notices = notices(len(names), ignored)
+	return s.Seal()
 }
 
-// name is how a Problem names the object: "namespace/name".
-func (h *header) name() string {
-	if ns := h.namespace(); ns != "" {
-		return ns + "/" + h.Metadata.Name
+// notices says what a folder held that the mesh does not read, once per
+// kind, and when it held no config file at all.
+func notices(files int, ignored map[string]int) []discovery.Problem {
+	var out []discovery.Problem
+	if files == 0 {
+		out = append(out, discovery.Problem{Level: discovery.LevelWarning, Source: ".",
+			Reason: "the config folder holds no .yaml, .yml or .json file: the mesh is empty"})
 	}
-	return h.Metadata.Name
+	kinds := make([]string, 0, len(ignored))
+	for k := range ignored {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	for _, k := range kinds {
+		out = append(out, discovery.Problem{Level: discovery.LevelInfo, Source: ".", Kind: k,
+			Reason: fmt.Sprintf("%d document(s) of kind %s ignored: not part of the mesh config", ignored[k], k)})
+	}
+	return out
 }
 
-// loadObject decodes one object and keeps it, or reports why not.
-func (l *loader) loadObject(source string, js []byte) {
-	if bytes.Equal(js, []byte("null")) {
-		return // an empty document, or only comments
-	}
-	if !bytes.HasPrefix(bytes.TrimSpace(js), []byte("{")) {
-		l.problems = append(l.problems, discovery.Problem{Source: source, Reason: "document is not an object"})
-		return
-	}
-	var h header
-	_ = json.Unmarshal(js, &h) // a field of the wrong type stays empty here; the decoder reports it
-	problem := discovery.Problem{Source: source, Kind: h.Kind, Name: h.name()}
-	if field, reason := l.check(&h); reason != "" {
-		problem.Field, problem.Reason = field, reason
-		l.problems = append(l.problems, problem)
-		return
-	}
-	obj, errs := decoders[h.APIVersion+"/"+h.Kind](js, h.namespace())
-	for _, e := range errs {
-		problem.Field, problem.Reason = e.field, e.reason
-		l.problems = append(l.problems, problem)
-	}
-	if len(errs) == 0 {
-		l.origin[h.Kind+" "+h.name()] = source
-		l.add(obj)
-	}
-}
-
-// check finds what makes a document unusable before decoding it: an
-// unsupported kind, a missing name, or a second object of the same name.
-func (l *loader) check(h *header) (field, reason string) {
-	switch {
-	case h.APIVersion == "" || h.Kind == "":
-		return "", "apiVersion and kind are required"
-	case decoders[h.APIVersion+"/"+h.Kind] == nil:
-		return "", fmt.Sprintf("unsupported kind %s %s", h.APIVersion, h.Kind)
-	case h.Metadata.Name == "":
-		return "metadata.name", "name is required"
-	}
-	// The same object in two files is a mistake that kubectl would resolve
-	// by letting the last apply win; a folder has no order of applies, so
-	// the first one in path order is kept and the other reported.
-	if first, ok := l.origin[h.Kind+" "+h.name()]; ok {
-		return "", "duplicate of " + first + ", which is used instead"
-	}
-	return "", ""
-}
-
-// add keeps a decoded object for building the snapshot.
-func (l *loader) add(obj any) {
+// addObject puts a decoded object where the builder reads it.
+func addObject(in *discovery.Input, obj any) {
 	switch o := obj.(type) {
 	case *corev1.Namespace:
 		// Accepted so that a folder may declare its namespaces; the snapshot
 		// has no use for them yet.
 	case *corev1.Service:
-		l.services = append(l.services, o)
+		in.Services = append(in.Services, o)
 	case *corev1.Pod:
-		l.pods = append(l.pods, o)
+		in.Pods = append(in.Pods, o)
 	case *discoveryv1.EndpointSlice:
-		l.slices = append(l.slices, o)
+		in.EndpointSlices = append(in.EndpointSlices, o)
 	case *corev1.Secret:
-		l.secrets = append(l.secrets, o)
+		in.Secrets = append(in.Secrets, o)
 	case *discovery.VirtualService:
-		l.virtualServices = append(l.virtualServices, o)
+		in.VirtualServices = append(in.VirtualServices, o)
 	case *discovery.DestinationRule:
-		l.destinationRules = append(l.destinationRules, o)
+		in.DestinationRules = append(in.DestinationRules, o)
 	case *discovery.Gateway:
-		l.gateways = append(l.gateways, o)
-	case *discovery.EnvoyFilter:
-		l.envoyFilters = append(l.envoyFilters, o)
-	case *discovery.RateLimitPolicy:
-		l.rateLimits = append(l.rateLimits, o)
+		in.Gateways = append(in.Gateways, o)
 	case *discovery.PeerAuthentication:
-		l.peerAuthentications = append(l.peerAuthentications, o)
+		in.PeerAuthentications = append(in.PeerAuthentications, o)
 	case *discovery.Sidecar:
-		l.sidecars = append(l.sidecars, o)
+		in.Sidecars = append(in.Sidecars, o)
+	case *discovery.EnvoyFilter:
+		in.EnvoyFilters = append(in.EnvoyFilters, o)
+	case *discovery.RateLimitPolicy:
+		in.RateLimitPolicies = append(in.RateLimitPolicies, o)
 	case *discovery.AuthorizationPolicy:
-		l.authorizationPolicies = append(l.authorizationPolicies, o)
+		in.AuthorizationPolicies = append(in.AuthorizationPolicies, o)
 	case *discovery.RequestAuthentication:
-		o.Origin = l.origin["RequestAuthentication "+o.Key()]
-		l.requestAuthentications = append(l.requestAuthentications, o)
+		in.RequestAuthentications = append(in.RequestAuthentications, o)
 	case *discovery.Telemetry:
-		l.telemetries = append(l.telemetries, o)
+		in.Telemetries = append(in.Telemetries, o)
 	default:
 		panic(fmt.Sprintf("folder: decoder returned %T", obj))
 	}
 }
 
-// snapshot builds the mesh model from what was loaded, drops invalid Istio
-// objects and seals the result.
-func (l *loader) snapshot(version uint64) *discovery.Snapshot {
-	s := discovery.Build(l.services, l.pods, l.slices)
-	s.Version = version
-	s.VirtualServices = l.virtualServices
-	s.DestinationRules = l.destinationRules
-	s.Gateways = l.gateways
-	s.EnvoyFilters = l.envoyFilters
-	s.RateLimitPolicies = l.rateLimits
-	s.PeerAuthentications = l.peerAuthentications
-	s.Sidecars = l.sidecars
-	s.AuthorizationPolicies = l.authorizationPolicies
-	s.RequestAuthentications = l.requestAuthentications
-	s.RootNamespace = l.rootNamespace
-	s.Telemetries = l.telemetries
-	s.Origins = l.origin
-	l.addSecrets(s)
-	for _, p := range discovery.Validate(s) {
-		p.Source = l.origin[p.Kind+" "+p.Name]
-		s.Problems = append(s.Problems, p)
-	}
-	s.Problems = append(s.Problems, l.problems...)
-	return s.Seal()
+// parsedFile is what one version of a file holds.
+type parsedFile struct {
+	name    string
+	stamp   stamp
+	problem *discovery.Problem // the file could not be read
+	docs    []parsedDoc
 }
 
-// addSecrets keeps the TLS material of the loaded Secrets. It runs before
-// validation, which checks that gateways find the secrets they name.
-func (l *loader) addSecrets(s *discovery.Snapshot) {
-	for _, sec := range l.secrets {
-		tlsSecret, problem := discovery.SecretOf(sec)
-		if problem != nil {
-			problem.Source = l.origin["Secret "+sec.Namespace+"/"+sec.Name]
-			l.problems = append(l.problems, *problem)
+// parsedDoc is one document of a file.
+type parsedDoc struct {
+	source string // "file.yaml#2"
+	// key is "Kind namespace/name" when known: read from the document, or,
+	// for a document that is not even YAML, taken from the document at the
+	// same place in the file's previous version.
+	key      string
+	object   any // decoded and ready to validate; nil when it failed
+	problems []discovery.Problem
+	// unreadable: the document names an object (key) that could not be
+	// decoded; its last good version is served.
+	unreadable bool
+	// ignored is "apiVersion Kind" for a kind that is no mesh config.
+	ignored string
+}
+
+// unreadable turns the objects of a file's previous version into unreadable
+// ones, for a file that can no longer be read.
+func (f *parsedFile) unreadable(reason string) []parsedDoc {
+	if f == nil {
+		return nil
+	}
+	var out []parsedDoc
+	for _, d := range f.docs {
+		if d.key == "" || (d.object == nil && !d.unreadable) {
 			continue
 		}
-		if tlsSecret != nil {
-			s.Secrets = append(s.Secrets, tlsSecret)
+		kind, name, _ := strings.Cut(d.key, " ")
+		out = append(out, parsedDoc{source: d.source, key: d.key, unreadable: true,
+			problems: []discovery.Problem{{Source: d.source, Kind: kind, Name: name, Reason: "the file cannot be read: " + reason}}})
+	}
+	return out
+}
+
+// parseFile parses the documents of a file. prev is the file's previous
+// version, if any: a document that is no longer YAML at all is taken to be
+// the object that the document at its place was.
+func parseFile(name string, data []byte, st stamp, prev *parsedFile) *parsedFile {
+	f := &parsedFile{name: name, stamp: st}
+	isJSON := path.Ext(name) == ".json"
+	docs := []document{{data: data, line: 1}}
+	if !isJSON {
+		docs = splitDocuments(data)
+	}
+	for i, doc := range docs {
+		d := parseDocument(fmt.Sprintf("%s#%d", name, i), doc, isJSON)
+		if d.key == "" && len(d.problems) > 0 && prev != nil && i < len(prev.docs) && prev.docs[i].key != "" {
+			d.key, d.unreadable = prev.docs[i].key, true
+			kind, objName, _ := strings.Cut(d.key, " ")
+			for j := range d.problems {
+				d.problems[j].Kind, d.problems[j].Name = kind, objName
+			}
+		}
+		f.docs = append(f.docs, d)
+	}
+	return f
+}
+
+// parseDocument decodes one document, or says why not.
+func parseDocument(source string, doc document, isJSON bool) parsedDoc {
+	d := parsedDoc{source: source}
+	fail := func(p discovery.Problem) parsedDoc {
+		p.Source = source
+		d.problems = append(d.problems, p)
+		return d
+	}
+	js, err := toJSON(doc, isJSON)
+	if err != nil {
+		return fail(discovery.Problem{Reason: err.Error()})
+	}
+	obj, h, errs, ignored := decodeObject(js)
+	switch {
+	case ignored:
+		d.ignored = h.APIVersion + " " + h.Kind
+		return d
+	case h == nil:
+		if len(errs) == 0 {
+			return d // an empty document, or only comments
+		}
+		return fail(discovery.Problem{Reason: errs[0].reason})
+	}
+	if h.Metadata.Name != "" && len(errs) > 0 && decoders[h.APIVersion+"/"+h.Kind] != nil {
+		d.key, d.unreadable = discovery.ObjectKey(h.Kind, h.name()), true
+	}
+	name := h.name()
+	if h.Metadata.Name == "" {
+		name = ""
+	}
+	for _, e := range errs {
+		d.problems = append(d.problems, discovery.Problem{Source: source, Kind: h.Kind, Name: name, Field: e.field, Reason: e.reason})
+	}
+	if len(errs) == 0 {
+		d.key, d.object = discovery.ObjectKey(h.Kind, h.name()), obj
+		if ra, ok := obj.(*discovery.RequestAuthentication); ok {
+			ra.Origin = source // where its JWKS fetch problems point
 		}
 	}
+	return d
 }

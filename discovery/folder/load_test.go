@@ -441,7 +441,7 @@ spec:
   ports:
   - {name: http, port: 80, targetPort: 8080, appProtocol: http}
   - {name: grpc, port: 9000, targetPort: grpc, protocol: TCP}
-  - {port: 53, protocol: UDP}
+  - {name: dns, port: 53, protocol: UDP}
 `})
 	noProblems(t, snap)
 	svc := snap.ServiceByHost("orders.default.svc.cluster.local")
@@ -451,7 +451,7 @@ spec:
 	want := []discovery.ServicePort{
 		{Name: "http", Port: 80, Protocol: "TCP", TargetPortNumber: 8080, AppProtocol: "http"},
 		{Name: "grpc", Port: 9000, Protocol: "TCP", TargetPortName: "grpc"},
-		{Port: 53, Protocol: "UDP"},
+		{Name: "dns", Port: 53, Protocol: "UDP"},
 	}
 	if !reflect.DeepEqual(svc.Ports, want) {
 		t.Errorf("ports = %+v\nwant %+v", svc.Ports, want)
@@ -492,13 +492,16 @@ func TestLoadFolderRules(t *testing.T) {
 	}
 	want := []string{
 		"a/b.yml#0: Service default/first: duplicate of a.yaml#0, which is used instead",
-		"apps.yaml#0: Deployment default/web: unsupported kind apps/v1 Deployment",
 		"deep/broken.json#0: not valid JSON",
 		"deep/er/list.yaml#0: document is not an object",
 		"scalar.yaml#0: document is not an object",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// A Deployment is no mesh config: listed once as ignored, not a problem.
+	if len(snap.Notices) != 1 || snap.Notices[0].Level != discovery.LevelInfo || snap.Notices[0].Kind != "apps/v1 Deployment" {
+		t.Errorf("notices = %v, want one (info) about apps/v1 Deployment", snap.Notices)
 	}
 }
 
@@ -527,7 +530,7 @@ func TestSplitDocuments(t *testing.T) {
 	for _, tc := range cases {
 		var got []string
 		for _, d := range splitDocuments([]byte(tc.in)) {
-			got = append(got, string(d))
+			got = append(got, string(d.data))
 		}
 		if !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("splitDocuments(%q) = %q, want %q", tc.in, got, tc.want)

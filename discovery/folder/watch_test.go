@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -50,11 +51,19 @@ func (p *published) waitFor(t *testing.T, what string, ok func(*discovery.Snapsh
 // first snapshot: from then on every change is seen.
 func startWatcher(t *testing.T, dir string) *published {
 	t.Helper()
+	p, _ := startWatcherWith(t, &Watcher{Dir: dir})
+	return p
+}
+
+// startWatcherWith runs w (its Dir and settings) like startWatcher.
+func startWatcherWith(t *testing.T, w *Watcher) (*published, *Watcher) {
+	t.Helper()
 	var p published
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	go func() { done <- Watch(ctx, dir, log, p.add) }()
+	w.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	w.Publish = p.add
+	go func() { done <- w.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -62,7 +71,7 @@ func startWatcher(t *testing.T, dir string) *published {
 		}
 	})
 	p.waitFor(t, "version 1", func(s *discovery.Snapshot) bool { return s.Version == 1 })
-	return &p
+	return &p, w
 }
 
 func hasService(name string) func(*discovery.Snapshot) bool {
@@ -141,5 +150,158 @@ func TestWatchReturnsWhenCancelled(t *testing.T) {
 	cancel()
 	if err := Watch(ctx, t.TempDir(), nil, func(*discovery.Snapshot) {}); err != nil {
 		t.Errorf("Watch = %v, want nil", err)
+	}
+}
+
+// eventuallyHealth polls the watcher's health until ok says it is as wanted.
+func eventuallyHealth(t *testing.T, w *Watcher, what string, ok func(error) bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if ok(w.Health()) {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for the watcher to be %s; health: %v", what, w.Health())
+}
+
+func healthy(err error) bool   { return err == nil }
+func unhealthy(err error) bool { return err != nil }
+
+// TestWatchSurvivesTheFolderGoingAway: after rm -rf and mkdir, and after a
+// mv away and back, edits are read again; while the folder is gone the
+// watcher says so and the last snapshot stays.
+func TestWatchSurvivesTheFolderGoingAway(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "mesh")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	replaceFile(t, filepath.Join(dir, "a.yaml"), serviceYAML("a"))
+	p, w := startWatcherWith(t, &Watcher{Dir: dir})
+	if !hasService("a")(p.all()[0]) {
+		t.Fatal("first snapshot without service a")
+	}
+
+	// rm -rf and recreate.
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyHealth(t, w, "unhealthy after rm -rf", unhealthy)
+	// Recreated whole: made aside, then moved into place.
+	fresh := filepath.Join(parent, "mesh.new")
+	if err := os.Mkdir(fresh, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	replaceFile(t, filepath.Join(fresh, "b.yaml"), serviceYAML("b"))
+	if err := os.Rename(fresh, dir); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor(t, "service b in the recreated folder", hasService("b"))
+	eventuallyHealth(t, w, "healthy after the folder is back", healthy)
+	replaceFile(t, filepath.Join(dir, "c.yaml"), serviceYAML("c"))
+	p.waitFor(t, "service c, a later edit", hasService("c"))
+
+	// mv away: edits in the moved folder are not the config folder's.
+	away := filepath.Join(parent, "away")
+	if err := os.Rename(dir, away); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyHealth(t, w, "unhealthy after mv away", unhealthy)
+	last := p.all()[len(p.all())-1]
+	if !hasService("c")(last) {
+		t.Errorf("after mv away the last snapshot lost service c: %v", last.Services)
+	}
+	replaceFile(t, filepath.Join(away, "d.yaml"), serviceYAML("d"))
+	// ... and back.
+	if err := os.Rename(away, dir); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor(t, "service d after mv back", hasService("d"))
+	eventuallyHealth(t, w, "healthy after mv back", healthy)
+	replaceFile(t, filepath.Join(dir, "e.yaml"), serviceYAML("e"))
+	p.waitFor(t, "service e, a later edit", hasService("e"))
+	for _, s := range p.all() {
+		if len(s.Services) == 0 {
+			t.Errorf("snapshot %d is empty: a folder that is gone is never published", s.Version)
+		}
+	}
+
+	// rm -rf, mkdir, then files written into it one by one.
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyHealth(t, w, "unhealthy after the second rm -rf", unhealthy)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	replaceFile(t, filepath.Join(dir, "f.yaml"), serviceYAML("f"))
+	p.waitFor(t, "service f in the folder made again", hasService("f"))
+	replaceFile(t, filepath.Join(dir, "g.yaml"), serviceYAML("g"))
+	p.waitFor(t, "service g, a later edit", hasService("g"))
+}
+
+// TestWatchSkipsFIFOs: a named pipe in the folder neither blocks the
+// watcher nor stops later edits, before or after it is removed.
+func TestWatchSkipsFIFOs(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"a.yaml": serviceYAML("a")})
+	p := startWatcher(t, dir)
+	fifo := filepath.Join(dir, "pipe.yaml")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	replaceFile(t, filepath.Join(dir, "b.yaml"), serviceYAML("b"))
+	p.waitFor(t, "service b, and the FIFO reported", func(s *discovery.Snapshot) bool {
+		return hasService("b")(s) && len(s.Problems) == 1 && s.Problems[0].Source == "pipe.yaml"
+	})
+	if err := os.Remove(fifo); err != nil {
+		t.Fatal(err)
+	}
+	replaceFile(t, filepath.Join(dir, "c.yaml"), serviceYAML("c"))
+	p.waitFor(t, "service c, and no problem", func(s *discovery.Snapshot) bool { return hasService("c")(s) && len(s.Problems) == 0 })
+}
+
+// TestWatchWaitsForFilesWrittenInPlace: a file being written in place is
+// not read while writes keep coming; another file renamed in meanwhile is.
+func TestWatchWaitsForFilesWrittenInPlace(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"a.yaml": serviceYAML("a")})
+	p, _ := startWatcherWith(t, &Watcher{Dir: dir, WriteSettle: time.Hour})
+	f, err := os.OpenFile(filepath.Join(dir, "a.yaml"), os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	half := serviceYAML("rewritten")
+	if _, err := f.WriteString(half[:len(half)/2]); err != nil {
+		t.Fatal(err)
+	}
+	replaceFile(t, filepath.Join(dir, "b.yaml"), serviceYAML("b"))
+	s := p.waitFor(t, "service b", hasService("b"))
+	if !hasService("a")(s) || len(s.Problems) != 0 {
+		t.Errorf("the half-written a.yaml was read: services %v, problems %v", s.Services, s.Problems)
+	}
+}
+
+// TestWatchReadsFilesWrittenInPlaceOnceSettled: the same, with a short
+// WriteSettle: the finished file is read.
+func TestWatchReadsFilesWrittenInPlaceOnceSettled(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"a.yaml": serviceYAML("a")})
+	p, _ := startWatcherWith(t, &Watcher{Dir: dir, WriteSettle: 50 * time.Millisecond})
+	if err := os.WriteFile(filepath.Join(dir, "a.yaml"), []byte(serviceYAML("rewritten")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor(t, "service rewritten", hasService("rewritten"))
+}
+
+func TestWatcherReadyAfterWriteSettle(t *testing.T) {
+	w := &Watcher{WriteSettle: time.Minute, written: map[string]time.Time{}}
+	w.written["a.yaml"] = time.Now()
+	w.written["b.yaml"] = time.Now().Add(-2 * time.Minute)
+	if w.ready("a.yaml") || !w.ready("b.yaml") || !w.ready("c.yaml") {
+		t.Errorf("ready: a %v, b %v, c %v; want false, true, true", w.ready("a.yaml"), w.ready("b.yaml"), w.ready("c.yaml"))
+	}
+	if _, waiting := w.written["b.yaml"]; waiting {
+		t.Error("b.yaml, read, is still waiting")
 	}
 }

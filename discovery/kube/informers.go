@@ -10,6 +10,7 @@ import (
 	networkinglisters "istio.io/client-go/pkg/listers/networking/v1"
 	networkingv1alpha3listers "istio.io/client-go/pkg/listers/networking/v1alpha3"
 	securitylisters "istio.io/client-go/pkg/listers/security/v1"
+	telemetrylisters "istio.io/client-go/pkg/listers/telemetry/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -44,6 +45,8 @@ type informers struct {
 
 	authorizationPolicies  securitylisters.AuthorizationPolicyLister
 	requestAuthentications securitylisters.RequestAuthenticationLister
+	// telemetries: Istio's Telemetry, for its tracing part.
+	telemetries telemetrylisters.TelemetryLister
 
 	// rootNamespace goes into every snapshot (discovery.Snapshot.RootNamespace).
 	rootNamespace string
@@ -76,6 +79,7 @@ func newInformers(kc kubernetes.Interface, ic istioclient.Interface, dyn dynamic
 
 		authorizationPolicies:  isf.Security().V1().AuthorizationPolicies().Lister(),
 		requestAuthentications: isf.Security().V1().RequestAuthentications().Lister(),
+		telemetries:            isf.Telemetry().V1().Telemetries().Lister(),
 	}
 	// Namespaces go into no snapshot yet; they are watched so that the
 	// cache is warm and readiness covers them when namespace labels start
@@ -96,6 +100,7 @@ func newInformers(kc kubernetes.Interface, ic istioclient.Interface, dyn dynamic
 		isf.Networking().V1().Sidecars().Informer(),
 		isf.Security().V1().AuthorizationPolicies().Informer(),
 		isf.Security().V1().RequestAuthentications().Informer(),
+		isf.Telemetry().V1().Telemetries().Informer(),
 	)
 	if err == nil && inf.rateLimits != nil {
 		err = inf.notify(onChange, inf.rateLimits.informer)

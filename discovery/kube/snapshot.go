@@ -8,6 +8,7 @@ import (
 	istiov1 "istio.io/client-go/pkg/apis/networking/v1"
 	istiov1alpha3 "istio.io/client-go/pkg/apis/networking/v1alpha3"
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
+	telemetryv1 "istio.io/client-go/pkg/apis/telemetry/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -27,54 +28,64 @@ type report struct {
 
 // objectKey names an object across kinds: "VirtualService namespace/name",
 // from its kind and the "namespace/name" that a Problem's Name holds.
-func objectKey(kind, name string) string { return kind + " " + name }
+func objectKey(kind, name string) string { return discovery.ObjectKey(kind, name) }
 
 func namespacedName(o metav1.Object) string { return o.GetNamespace() + "/" + o.GetName() }
 
 // snapshot builds a sealed snapshot from the caches. Listing a cache never
 // calls the API server, so this is cheap enough to do after every change.
-func (inf *informers) snapshot(version uint64) (*discovery.Snapshot, *report, error) {
+// b remembers the last good version of each object across builds.
+func (inf *informers) snapshot(b *discovery.Builder, version uint64) (*discovery.Snapshot, *report, error) {
 	c, err := inf.list()
 	if err != nil {
 		return nil, nil, err
 	}
-	s := discovery.Build(c.services, c.pods, c.slices)
-	s.Version = version
 	r := &report{problems: map[string][]discovery.Problem{}, generations: map[string]int64{}}
-	s.VirtualServices = convert(c.virtualServices, r, "VirtualService", func(o *istiov1.VirtualService, m discovery.Meta) *discovery.VirtualService {
-		return &discovery.VirtualService{Meta: m, Spec: &o.Spec}
+	// A policy that does not decode is unreadable: its last good version
+	// is served, as for a misspelt field in a folder.
+	rateLimits, unreadable := ratelimitPolicies(c.rateLimits, r)
+	s := b.Build(discovery.Input{
+		Services:       c.services,
+		Pods:           c.pods,
+		EndpointSlices: c.slices,
+		Secrets:        c.secrets,
+		VirtualServices: convert(c.virtualServices, r, "VirtualService", func(o *istiov1.VirtualService, m discovery.Meta) *discovery.VirtualService {
+			return &discovery.VirtualService{Meta: m, Spec: &o.Spec}
+		}),
+		DestinationRules: convert(c.destinationRules, r, "DestinationRule", func(o *istiov1.DestinationRule, m discovery.Meta) *discovery.DestinationRule {
+			return &discovery.DestinationRule{Meta: m, Spec: &o.Spec}
+		}),
+		Gateways: convert(c.gateways, r, "Gateway", func(o *istiov1.Gateway, m discovery.Meta) *discovery.Gateway {
+			return &discovery.Gateway{Meta: m, Spec: &o.Spec}
+		}),
+		PeerAuthentications: convert(c.peerAuths, r, "PeerAuthentication", func(o *securityv1.PeerAuthentication, m discovery.Meta) *discovery.PeerAuthentication {
+			return &discovery.PeerAuthentication{Meta: m, Created: o.CreationTimestamp.Time, Spec: &o.Spec}
+		}),
+		Sidecars: convert(c.sidecars, r, "Sidecar", func(o *istiov1.Sidecar, m discovery.Meta) *discovery.Sidecar {
+			return &discovery.Sidecar{Meta: m, Created: o.CreationTimestamp.Time, Spec: &o.Spec}
+		}),
+		EnvoyFilters: convert(c.envoyFilters, r, "EnvoyFilter", func(o *istiov1alpha3.EnvoyFilter, m discovery.Meta) *discovery.EnvoyFilter {
+			return &discovery.EnvoyFilter{Meta: m, Spec: &o.Spec}
+		}),
+		RateLimitPolicies: rateLimits,
+		AuthorizationPolicies: convert(c.authorizationPolicies, r, "AuthorizationPolicy", func(o *securityv1.AuthorizationPolicy, m discovery.Meta) *discovery.AuthorizationPolicy {
+			return &discovery.AuthorizationPolicy{Meta: m, Spec: &o.Spec}
+		}),
+		RequestAuthentications: convert(c.requestAuthentications, r, "RequestAuthentication", func(o *securityv1.RequestAuthentication, m discovery.Meta) *discovery.RequestAuthentication {
+			return &discovery.RequestAuthentication{Meta: m, Spec: &o.Spec, Origin: m.Key()}
+		}),
+		Telemetries: convert(c.telemetries, r, "Telemetry", func(o *telemetryv1.Telemetry, m discovery.Meta) *discovery.Telemetry {
+			return &discovery.Telemetry{Meta: m, Spec: &o.Spec}
+		}),
+		RootNamespace: inf.rootNamespace,
+		Unreadable:    unreadable,
 	})
-	s.DestinationRules = convert(c.destinationRules, r, "DestinationRule", func(o *istiov1.DestinationRule, m discovery.Meta) *discovery.DestinationRule {
-		return &discovery.DestinationRule{Meta: m, Spec: &o.Spec}
-	})
-	s.Gateways = convert(c.gateways, r, "Gateway", func(o *istiov1.Gateway, m discovery.Meta) *discovery.Gateway {
-		return &discovery.Gateway{Meta: m, Spec: &o.Spec}
-	})
-	s.PeerAuthentications = convert(c.peerAuths, r, "PeerAuthentication", func(o *securityv1.PeerAuthentication, m discovery.Meta) *discovery.PeerAuthentication {
-		return &discovery.PeerAuthentication{Meta: m, Created: o.CreationTimestamp.Time, Spec: &o.Spec}
-	})
-	s.Sidecars = convert(c.sidecars, r, "Sidecar", func(o *istiov1.Sidecar, m discovery.Meta) *discovery.Sidecar {
-		return &discovery.Sidecar{Meta: m, Created: o.CreationTimestamp.Time, Spec: &o.Spec}
-	})
-	s.EnvoyFilters = convert(c.envoyFilters, r, "EnvoyFilter", func(o *istiov1alpha3.EnvoyFilter, m discovery.Meta) *discovery.EnvoyFilter {
-		return &discovery.EnvoyFilter{Meta: m, Spec: &o.Spec}
-	})
-	var policyProblems []discovery.Problem
-	s.RateLimitPolicies, policyProblems = ratelimitPolicies(c.rateLimits, r)
-	s.AuthorizationPolicies = convert(c.authorizationPolicies, r, "AuthorizationPolicy", func(o *securityv1.AuthorizationPolicy, m discovery.Meta) *discovery.AuthorizationPolicy {
-		return &discovery.AuthorizationPolicy{Meta: m, Spec: &o.Spec}
-	})
-	s.RequestAuthentications = convert(c.requestAuthentications, r, "RequestAuthentication", func(o *securityv1.RequestAuthentication, m discovery.Meta) *discovery.RequestAuthentication {
-		return &discovery.RequestAuthentication{Meta: m, Spec: &o.Spec, Origin: m.Key()}
-	})
-	s.RootNamespace = inf.rootNamespace
-	// Before validation, which checks that gateways find the secrets they name.
-	s.Secrets, s.Problems = tlsSecrets(c.secrets)
-	for _, p := range append(policyProblems, discovery.Validate(s)...) {
+	s.Version = version
+	for i := range s.Problems {
+		p := &s.Problems[i]
 		p.Source = p.Name // an object in a cluster is found by namespace/name
-		s.Problems = append(s.Problems, p)
 		key := objectKey(p.Kind, p.Name)
-		r.problems[key] = append(r.problems[key], p)
+		r.problems[key] = append(r.problems[key], *p)
 	}
 	return s.Seal(), r, nil
 }
@@ -95,11 +106,12 @@ type cached struct {
 
 	authorizationPolicies  []*securityv1.AuthorizationPolicy
 	requestAuthentications []*securityv1.RequestAuthentication
+	telemetries            []*telemetryv1.Telemetry
 }
 
 func (inf *informers) list() (c cached, err error) {
 	everything := labels.Everything()
-	var errs [13]error
+	var errs [14]error
 	c.services, errs[0] = inf.services.List(everything)
 	c.pods, errs[1] = inf.pods.List(everything)
 	c.slices, errs[2] = inf.slices.List(everything)
@@ -112,31 +124,14 @@ func (inf *informers) list() (c cached, err error) {
 	c.authorizationPolicies, errs[9] = inf.authorizationPolicies.List(everything)
 	c.requestAuthentications, errs[10] = inf.requestAuthentications.List(everything)
 	c.peerAuths, errs[11] = inf.peerAuths.List(everything)
-	c.sidecars, errs[12] = inf.sidecars.List(everything)
+	c.telemetries, errs[12] = inf.telemetries.List(everything)
+	c.sidecars, errs[13] = inf.sidecars.List(everything)
 	// Caches list in map order. Sorting the inputs makes the build itself
 	// deterministic, such as which slice an address shared by two comes from.
 	sortObjects(c.services)
 	sortObjects(c.pods)
 	sortObjects(c.slices)
 	return c, errors.Join(errs[:]...)
-}
-
-// tlsSecrets reads the TLS material of Secrets, and what is wrong with the
-// ones that hold some but not a usable certificate and key.
-func tlsSecrets(secrets []*corev1.Secret) ([]*discovery.Secret, []discovery.Problem) {
-	var out []*discovery.Secret
-	var problems []discovery.Problem
-	for _, sec := range secrets {
-		tlsSecret, problem := discovery.SecretOf(sec)
-		if problem != nil {
-			problem.Source = problem.Name
-			problems = append(problems, *problem)
-		}
-		if tlsSecret != nil {
-			out = append(out, tlsSecret)
-		}
-	}
-	return out, problems
 }
 
 // convert turns Istio objects into the snapshot's type, and notes the
@@ -180,6 +175,6 @@ func withoutRules(s *discovery.Snapshot) discovery.Snapshot {
 	c.VirtualServices, c.DestinationRules, c.Gateways = nil, nil, nil
 	c.EnvoyFilters, c.RateLimitPolicies = nil, nil
 	c.AuthorizationPolicies, c.RequestAuthentications, c.PeerAuthentications = nil, nil, nil
-	c.Sidecars = nil
+	c.Telemetries, c.Sidecars = nil, nil
 	return c
 }

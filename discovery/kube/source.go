@@ -51,6 +51,9 @@ type Source struct {
 	settle time.Duration
 	inf    *informers
 	status *statusWriter
+	// builder remembers the last good version of every object, so that an
+	// edit that breaks one keeps its previous version served.
+	builder *discovery.Builder
 
 	dirty   chan struct{} // one token while a rebuild is due
 	version uint64
@@ -68,6 +71,7 @@ func New(opts Options) (*Source, error) {
 		settle:  opts.Settle,
 		dirty:   make(chan struct{}, 1),
 		reports: make(chan struct{}, 1),
+		builder: discovery.NewBuilder(),
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -152,7 +156,7 @@ func (s *Source) takeDirty() {
 // rebuild builds a snapshot from the caches and publishes it unless it is
 // the same as the last one.
 func (s *Source) rebuild(publish func(*discovery.Snapshot)) {
-	snap, r, err := s.inf.snapshot(s.version + 1)
+	snap, r, err := s.inf.snapshot(s.builder, s.version+1)
 	if err != nil {
 		s.log.Error("building mesh snapshot; keeping the last one", "err", err)
 		return

@@ -11,6 +11,7 @@ import (
 	istiometa "istio.io/api/meta/v1alpha1"
 	istiov1 "istio.io/client-go/pkg/apis/networking/v1"
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
+	telemetryv1 "istio.io/client-go/pkg/apis/telemetry/v1"
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -73,7 +74,7 @@ type statusWriter struct {
 }
 
 func newStatusWriter(c istioclient.Interface, inf *informers, log *slog.Logger) *statusWriter {
-	n, sec := c.NetworkingV1(), c.SecurityV1()
+	n, sec, tel := c.NetworkingV1(), c.SecurityV1(), c.TelemetryV1()
 	w := &statusWriter{log: log, now: time.Now, kinds: []func(context.Context, *report, time.Time, *slog.Logger) error{
 		statusKind[*istiov1.VirtualService]{
 			kind:   "VirtualService",
@@ -93,6 +94,12 @@ func newStatusWriter(c istioclient.Interface, inf *informers, log *slog.Logger) 
 			client: func(ns string) statusClient[*istiov1.Gateway] { return n.Gateways(ns) },
 			status: func(o *istiov1.Gateway) *istiometa.IstioStatus { return &o.Status },
 		}.writeAll,
+		statusKind[*istiov1.Sidecar]{
+			kind:   "Sidecar",
+			list:   inf.sidecars.List,
+			client: func(ns string) statusClient[*istiov1.Sidecar] { return n.Sidecars(ns) },
+			status: func(o *istiov1.Sidecar) *istiometa.IstioStatus { return &o.Status },
+		}.writeAll,
 		statusKind[*securityv1.AuthorizationPolicy]{
 			kind:   "AuthorizationPolicy",
 			list:   inf.authorizationPolicies.List,
@@ -110,6 +117,12 @@ func newStatusWriter(c istioclient.Interface, inf *informers, log *slog.Logger) 
 			list:   inf.peerAuths.List,
 			client: func(ns string) statusClient[*securityv1.PeerAuthentication] { return sec.PeerAuthentications(ns) },
 			status: func(o *securityv1.PeerAuthentication) *istiometa.IstioStatus { return &o.Status },
+		}.writeAll,
+		statusKind[*telemetryv1.Telemetry]{
+			kind:   "Telemetry",
+			list:   inf.telemetries.List,
+			client: func(ns string) statusClient[*telemetryv1.Telemetry] { return tel.Telemetries(ns) },
+			status: func(o *telemetryv1.Telemetry) *istiometa.IstioStatus { return &o.Status },
 		}.writeAll,
 	}}
 	if inf.rateLimits != nil {
@@ -164,7 +177,9 @@ func (k statusKind[T]) writeAll(ctx context.Context, r *report, now time.Time, l
 		if !seen || generation != obj.GetGeneration() {
 			continue
 		}
-		problems := r.problems[key]
+		// A warning (an ignored field) leaves the object served: status
+		// says why an object is refused, and this one is not.
+		problems := discovery.Errors(r.problems[key])
 		if Status(k.status(obj), problems, generation, now) == nil {
 			continue
 		}
