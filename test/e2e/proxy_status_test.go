@@ -112,10 +112,12 @@ func TestProxyStatus(t *testing.T) {
 	extra := &harness.Service{Name: "orders", Namespace: ns, Selector: map[string]string{"app": "orders"},
 		Ports: []harness.ServicePort{{Name: "http", Port: 80, TargetPort: 8080}}}
 	m.WriteFile("orders.yaml", extra.YAML())
-	// Clusters and endpoints went out and are not answered: STALE. The new
-	// route table is held back until the proxy has the clusters it names
-	// (make before break): nothing unanswered, so SYNCED, and waiting.
-	changed := map[string]string{"CDS": "STALE", "EDS": "STALE", "RDS": "SYNCED", "LDS": "SYNCED", "SDS": "SYNCED"}
+	// Clusters went out and are not answered: STALE. No load assignment
+	// changed (only changed ones are sent, and the new cluster's goes out
+	// when Envoy asks for it): SYNCED. The new route table is held back
+	// until the proxy has the clusters it names (make before break):
+	// nothing unanswered, so SYNCED, and waiting.
+	changed := map[string]string{"CDS": "STALE", "EDS": "SYNCED", "RDS": "SYNCED", "LDS": "SYNCED", "SDS": "SYNCED"}
 	err = harness.Eventually(converge, 100*time.Millisecond, func() error {
 		var err error
 		if rows, err = proxyStatus(t, m); err != nil {
