@@ -35,6 +35,9 @@ func (c *viewCache) CreateDeltaWatch(req *cachev3.DeltaRequest, sub cachev3.Subs
 		delete(ts.held, name)
 		delete(ts.rejected, name)
 	}
+	if first || len(req.GetResourceNamesSubscribe()) > 0 || len(req.GetResourceNamesUnsubscribe()) > 0 {
+		ts.base, ts.subscriptions = nil, ts.subscriptions+1 // what is wanted changed
+	}
 	if ts.sent != nil && req.GetResponseNonce() == ts.sent.nonce {
 		c.answeredDelta(st, ts, req.GetErrorDetail(), sub)
 	}
@@ -66,6 +69,7 @@ func (c *viewCache) answeredDelta(st *stream, ts *typeSync, nack *rpcstatus.Stat
 			ts.held[name] = unknownVersion
 		}
 		ts.nacked, ts.nackErr, ts.nackedTarget = o, nack.GetMessage(), o.target.Version
+		ts.base = nil
 		o.resources, o.removed = nil, nil // applied to held and rejected
 		c.rejected(st, ts)
 		return
@@ -80,6 +84,12 @@ func (c *viewCache) answeredDelta(st *stream, ts *typeSync, nack *rpcstatus.Stat
 	}
 	ts.acked, ts.nacked, ts.nackErr, ts.nackedTarget = o, nil, "", ""
 	ts.upTo, ts.exact = o.target.Version, exactVersion(o)
+	ts.base = nil
+	if o.exact && o.subscriptions == ts.subscriptions {
+		// It was sent all that target adds or changes, and told to forget
+		// all it held beyond it, and wants what it wanted then.
+		ts.base = o.target
+	}
 	o.resources, o.removed = nil, nil // applied to held
 }
 
@@ -94,19 +104,44 @@ func (c *viewCache) stepDelta(st *stream, ts *typeSync, v *View) bool {
 	target := v.typeView(ts.typeURL)
 	resp := &discoverypb.DeltaDiscoveryResponse{TypeUrl: ts.typeURL, SystemVersionInfo: target.Version}
 	changed := map[string]string{}
-	for _, r := range target.sortedResources() {
-		name := r.Name
-		if !wanted(w.sub, name) || ts.held[name] == r.Version || ts.rejected[name] == r.Version {
-			continue
+	add := func(r *Resource) {
+		if version, held := ts.held[r.Name]; !wanted(w.sub, r.Name) || (held && version == r.Version) || ts.rejected[r.Name] == r.Version {
+			return
 		}
-		resp.Resources = append(resp.Resources, &discoverypb.Resource{Name: name, Version: r.Version, Resource: r.Any})
-		changed[name] = r.Version
+		resp.Resources = append(resp.Resources, &discoverypb.Resource{Name: r.Name, Version: r.Version, Resource: r.Any})
+		changed[r.Name] = r.Version
+	}
+	var gone []string // held names target does not have
+	if ts.base != nil {
+		// Only what changed since base can differ from what the proxy holds.
+		d := target.changesSince(ts.base)
+		for _, r := range d.changed {
+			add(r)
+		}
+		for _, name := range d.removed {
+			if _, ok := ts.held[name]; ok {
+				gone = append(gone, name)
+			}
+		}
+	} else {
+		present := 0 // of the names the proxy holds, those target has
+		for _, r := range target.sortedResources() {
+			if _, ok := ts.held[r.Name]; ok {
+				present++
+			}
+			add(r)
+		}
+		for name := range ts.held {
+			if present == len(ts.held) {
+				break // target has every name the proxy holds
+			}
+			if target.Resources[name] == nil {
+				gone = append(gone, name)
+			}
+		}
 	}
 	kept, mayRemove, asked := 0, false, false
-	for name := range ts.held {
-		if target.Resources[name] != nil {
-			continue
-		}
+	for _, name := range gone {
 		if !asked { // only when there is something to remove
 			mayRemove, asked = c.mayRemove(st, ts.typeURL, v), true
 		}
@@ -118,6 +153,9 @@ func (c *viewCache) stepDelta(st *stream, ts *typeSync, v *View) bool {
 	}
 	slices.Sort(resp.RemovedResources) // deterministic responses
 	if len(resp.Resources) == 0 && len(resp.RemovedResources) == 0 {
+		if kept == 0 {
+			ts.base = target
+		}
 		return ts.confirm(target, kept == 0)
 	}
 	if isRouteType(ts.typeURL) && len(resp.Resources) > 0 && !c.routesMayChange(st, v) {
@@ -130,7 +168,7 @@ func (c *viewCache) stepDelta(st *stream, ts *typeSync, v *View) bool {
 		withEncoded(resp, target.allDelta().encoded())
 	}
 	ts.offered = &offer{resp: resp, target: target, exact: kept == 0, version: target.Version,
-		resources: changed, removed: resp.RemovedResources}
+		resources: changed, removed: resp.RemovedResources, subscriptions: ts.subscriptions}
 	ts.watch = nil
 	// go-control-plane keeps its own copy of what it returned; pilotlight
 	// tracks that itself (held), so it is given none to keep.

@@ -63,6 +63,17 @@ type typeSync struct {
 	// NACKed, not sent again to it.
 	held     map[string]string
 	rejected map[string]string
+	// base: a type view the proxy is known to be at, under its current
+	// subscription: it holds each wanted resource of base at base's
+	// version (or rejected that version), and nothing base does not have.
+	// Then what to send for a new target is only what changed between the
+	// two (TypeView.changesSince, built once for every proxy), not a walk
+	// over every name. nil when unknown (a new stream, a changed
+	// subscription, a NACK).
+	base *TypeView
+	// subscriptions counts the changes of what the proxy subscribes to:
+	// an offer made under an earlier subscription cannot become base.
+	subscriptions int
 
 	// upTo: the version of the target type view whose additions and
 	// changes the proxy has confirmed; exact: ... and that it holds nothing
@@ -103,6 +114,8 @@ type offer struct {
 	// Delta: what it adds or changes, and removes.
 	resources map[string]string
 	removed   []string
+	// subscriptions: the stream's count when the offer was made.
+	subscriptions int
 }
 
 func (st *stream) typeState(typeURL string) *typeSync {

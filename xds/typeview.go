@@ -36,6 +36,8 @@ type TypeView struct {
 	// Version, so that no older view is kept alive through a newer one).
 	mu    sync.Mutex
 	since map[string]*resourceSet
+	// changes caches changesSince, the same way.
+	changes map[string]*typeDiff
 	// holders counts the views that hold the type view: one that more
 	// than one proxy holds sends its resources pre-encoded (encoded.go).
 	holders atomic.Int32
@@ -172,6 +174,49 @@ func (tv *TypeView) anysSince(from *TypeView) *resourceSet {
 	}
 	tv.since[from.Version] = out
 	return out
+}
+
+// typeDiff is what changed from one type view to another: the resources
+// that are new or at another version, and the names that went away, both
+// sorted by name.
+type typeDiff struct {
+	changed []*Resource
+	removed []string
+}
+
+// changesSince is what changed from from to tv (Delta responses), built
+// once per pair of views, whatever the number of proxies.
+func (tv *TypeView) changesSince(from *TypeView) *typeDiff {
+	tv.mu.Lock()
+	defer tv.mu.Unlock()
+	if d, ok := tv.changes[from.Version]; ok {
+		return d
+	}
+	d := &typeDiff{}
+	i, j := 0, 0
+	for i < len(tv.sorted) || j < len(from.sorted) {
+		switch {
+		case j == len(from.sorted) || (i < len(tv.sorted) && tv.sorted[i].Name < from.sorted[j].Name):
+			d.changed = append(d.changed, tv.sorted[i])
+			i++
+		case i == len(tv.sorted) || from.sorted[j].Name < tv.sorted[i].Name:
+			d.removed = append(d.removed, from.sorted[j].Name)
+			j++
+		default: // the same name
+			if tv.sorted[i].Version != from.sorted[j].Version {
+				d.changed = append(d.changed, tv.sorted[i])
+			}
+			i, j = i+1, j+1
+		}
+	}
+	if tv.changes == nil {
+		tv.changes = map[string]*typeDiff{}
+	}
+	if len(tv.changes) >= maxCachedDiffs {
+		clear(tv.changes)
+	}
+	tv.changes[from.Version] = d
+	return d
 }
 
 // maxCachedDiffs bounds anysSince's cache per view.

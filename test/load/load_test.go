@@ -25,7 +25,7 @@ import (
 //	LOAD_ROUTE_CHANGES    route changes timed [4]
 //	LOAD_SERVER_ARGS      more flags for pilotlight serve
 //	LOAD_OUT              append the rows to this file too
-//	LOAD_PPROF            save the server's heap (synced) and CPU (endpoint changes) profiles here
+//	LOAD_PPROF            save the server's heap (synced) and CPU (cold sync, endpoint changes, route changes) profiles here
 func TestLoad(t *testing.T) {
 	if os.Getenv("LOAD_SERVICES") == "" {
 		t.Skip("LOAD_SERVICES not set (make bench-load runs a small point)")

@@ -94,6 +94,9 @@ type ChangeResult struct {
 	samples []time.Duration // every sidecar's latency, of every change
 }
 
+// coldSyncProfile is how long the CPU profile of a cold sync runs.
+const coldSyncProfile = 20 * time.Second
+
 // Run measures one point. It fails the test when a sidecar's stream fails
 // or a wait times out.
 func Run(t testing.TB, p Point) *Result {
@@ -137,6 +140,12 @@ func Run(t testing.TB, p Point) *Result {
 	if err := proc.resetPeak(); err != nil {
 		t.Logf("load: cannot reset the peak RSS (%v): the peak is since the server started", err)
 	}
+	stopSyncProfile := func() {}
+	if p.Profiles != "" {
+		// The first seconds of the cold sync, which are all of it on a
+		// small point.
+		stopSyncProfile = startCPUProfile(t, srv, filepath.Join(p.Profiles, fmt.Sprintf("cpu-cold-sync-%s.pb.gz", p.protocol())), coldSyncProfile)
+	}
 	cpu0 := mustCPU(t, proc)
 	start := time.Now()
 	for _, s := range sidecars {
@@ -151,6 +160,7 @@ func Run(t testing.TB, p Point) *Result {
 		syncTimes = append(syncTimes, s.syncedAt.Sub(start))
 	}
 	r.ColdSyncCPU = mustCPU(t, proc) - cpu0
+	stopSyncProfile()
 	r.ColdSyncP50, r.ColdSyncP99, r.ColdSync = percentiles(syncTimes)
 	var bytes int64
 	for _, s := range sidecars {
@@ -180,6 +190,9 @@ func Run(t testing.TB, p Point) *Result {
 		measureChange(t, &r.Endpoint, srv, sidecars, c, p.Timeout, func() { src.setReady(t, svc, target, ready) })
 	}
 	stopProfile()
+	if p.Profiles != "" {
+		stopProfile = startCPUProfile(t, srv, filepath.Join(p.Profiles, fmt.Sprintf("cpu-route-changes-%s.pb.gz", p.protocol())), time.Duration(p.RouteChanges)*8*time.Second)
+	}
 	for i := 0; i < p.RouteChanges; i++ {
 		svc := svcs[(2+i/2*89)%len(svcs)]
 		w := changedWeights
@@ -191,6 +204,7 @@ func Run(t testing.TB, p Point) *Result {
 		}}
 		measureChange(t, &r.Route, srv, sidecars, c, p.Timeout, func() { src.setWeights(t, svc, w) })
 	}
+	stopProfile()
 	for _, s := range sidecars {
 		if err := s.failure(); err != nil {
 			t.Fatalf("load: sidecar %s: %v", s.proxy.NodeID, err)
