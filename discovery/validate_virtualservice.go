@@ -5,6 +5,7 @@ package discovery
 
 import (
 	"slices"
+	"strings"
 
 	networking "istio.io/api/networking/v1"
 )
@@ -14,7 +15,12 @@ import (
 // service has.
 type Validator struct {
 	services map[string]*Service // by Hostname
-	rules    []*DestinationRule
+	// subsets are the subset names of the DestinationRules by the FQDN
+	// their host resolves to; wildcardRules, those of a wildcard host.
+	// Resolved once: a mesh of a thousand VirtualServices and rules would
+	// otherwise resolve every rule's host for every destination.
+	subsets       map[string][]string
+	wildcardRules []*DestinationRule
 	// routePorts are, while one VirtualService bound to the mesh is
 	// checked, the ports of the services its hosts name: the ports its
 	// routes are built for.
@@ -23,9 +29,19 @@ type Validator struct {
 
 // NewValidator builds a Validator. The rules should already be valid.
 func NewValidator(services []*Service, rules []*DestinationRule) *Validator {
-	v := &Validator{services: make(map[string]*Service, len(services)), rules: rules}
+	v := &Validator{services: make(map[string]*Service, len(services)), subsets: map[string][]string{}}
 	for _, svc := range services {
 		v.services[svc.Hostname] = svc
+	}
+	for _, dr := range rules {
+		host := ResolveHost(dr.Spec.GetHost(), dr.Namespace)
+		if strings.HasPrefix(host, "*") {
+			v.wildcardRules = append(v.wildcardRules, dr)
+			continue
+		}
+		for _, s := range dr.Spec.GetSubsets() {
+			v.subsets[host] = append(v.subsets[host], s.GetName())
+		}
 	}
 	return v
 }
@@ -143,7 +159,10 @@ func (v *Validator) destination(p *problemList, namespace, path string, d *netwo
 // hasSubset reports whether a DestinationRule for host defines the subset.
 // A rule's host is resolved against the rule's own namespace.
 func (v *Validator) hasSubset(host, subset string) bool {
-	for _, dr := range v.rules {
+	if slices.Contains(v.subsets[host], subset) {
+		return true
+	}
+	for _, dr := range v.wildcardRules {
 		if !hostCovers(ResolveHost(dr.Spec.GetHost(), dr.Namespace), host) {
 			continue
 		}

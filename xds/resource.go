@@ -86,6 +86,31 @@ func (m *marshalMemo) resource(name string, msg proto.Message) (*Resource, error
 	return r, nil
 }
 
+// resources is resource for each of msgs, in order. The messages
+// marshaled already (all but a few, for every proxy but the first of a
+// snapshot) are found under one lock, not one each.
+func (m *marshalMemo) resources(msgs []proto.Message) ([]*Resource, error) {
+	out := make([]*Resource, len(msgs))
+	var missing []int
+	m.mu.Lock()
+	for i, msg := range msgs {
+		if r, ok := m.done[msg]; ok {
+			out[i] = r
+		} else {
+			missing = append(missing, i)
+		}
+	}
+	m.mu.Unlock()
+	for _, i := range missing {
+		r, err := m.resource(resourceName(msgs[i]), msgs[i])
+		if err != nil {
+			return nil, err
+		}
+		out[i] = r
+	}
+	return out, nil
+}
+
 // missingClusters lists the clusters r sends traffic to that are not in
 // clusters, computed once per distinct set of cluster names.
 func (m *marshalMemo) missingClusters(r *Resource, clusters *TypeView) []string {

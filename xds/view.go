@@ -98,13 +98,13 @@ func buildView(prefix string, memo *marshalMemo, p translate.Proxy, res *transla
 // under a new name (a listener whose address went bad) has no previous
 // version of its own, so the one it would replace stays.
 func (memo *marshalMemo) typeViewOf(prefix string, p translate.Proxy, typeURL string, msgs []proto.Message, prev *TypeView, extra func(*Resource) error) (*TypeView, error) {
-	out := make([]*Resource, 0, len(msgs))
+	all, err := memo.resources(msgs)
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0] // filtered in place
 	failed := false
-	for _, m := range msgs {
-		r, err := memo.resource(resourceName(m), m)
-		if err != nil {
-			return nil, err
-		}
+	for _, r := range all {
 		why := r.invalid
 		if why == nil && extra != nil {
 			why = extra(r)
