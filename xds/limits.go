@@ -88,6 +88,9 @@ func (l Limits) ServerOptions() []grpc.ServerOption {
 		// proxy's requests are few: 4 KiB, not gRPC's 32, for each of
 		// thousands of proxies (a larger read bypasses the buffer anyway).
 		grpc.ReadBufferSize(readBufferSize),
+		// A connection's 32 KiB write buffer goes back to a pool once a
+		// write is flushed, instead of staying with each idle proxy.
+		grpc.SharedWriteBuffer(true),
 	}
 }
 

@@ -10,7 +10,8 @@ import (
 	"time"
 )
 
-// saveProfile fetches one of the server's Go profiles (serve --pprof).
+// saveProfile fetches one of the server's Go profiles (serve --pprof); a
+// heap profile with gc=1 holds only what is live.
 func saveProfile(t testing.TB, srv *server, name, path string) {
 	t.Helper()
 	if err := fetchProfile(srv, "/debug/pprof/"+name, path, time.Minute); err != nil {

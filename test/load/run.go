@@ -175,7 +175,7 @@ func Run(t testing.TB, p Point) *Result {
 	r.SyncedRSS, r.PeakRSS = mustMemory(t, proc)
 	stopProfile := func() {}
 	if p.Profiles != "" {
-		saveProfile(t, srv, "heap", filepath.Join(p.Profiles, fmt.Sprintf("heap-synced-%s.pb.gz", p.protocol())))
+		saveProfile(t, srv, "heap?gc=1", filepath.Join(p.Profiles, fmt.Sprintf("heap-synced-%s.pb.gz", p.protocol())))
 		stopProfile = startCPUProfile(t, srv, filepath.Join(p.Profiles, fmt.Sprintf("cpu-endpoint-changes-%s.pb.gz", p.protocol())), time.Duration(p.EndpointChanges)*4*time.Second)
 	}
 
