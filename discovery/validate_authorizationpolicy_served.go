@@ -16,7 +16,8 @@ import (
 //     provider is not usable.
 //   - HTTP-only fields (paths, methods, hosts, requestPrincipals,
 //     request.headers and request.auth.* conditions) in a policy that
-//     applies to a TCP port: there an ALLOW rule is left out (it allows
+//     applies to a TCP port (a workload's, or a gateway's TCP or TLS
+//     passthrough server): there an ALLOW rule is left out (it allows
 //     nothing), and a DENY or AUDIT rule ignores them (it matches more).
 func CheckAuthorizationPolicies(s *Snapshot) []Problem {
 	var problems []Problem
@@ -54,14 +55,17 @@ func tcpPortsOf(s *Snapshot, ap *AuthorizationPolicy) []string {
 		if !PolicyApplies(s.Root(), ap.Meta, ap.Spec.GetSelector(), pod) {
 			continue
 		}
+		var ports []uint32
 		for _, port := range InboundPorts(s.Services, pod) {
-			if port.HTTP {
-				continue
+			if !port.HTTP {
+				ports = append(ports, port.Port)
 			}
-			if pods[port.Port] == nil {
-				order = append(order, port.Port)
+		}
+		for _, port := range append(ports, gatewayL4Ports(s.Gateways, pod)...) {
+			if pods[port] == nil {
+				order = append(order, port)
 			}
-			pods[port.Port] = append(pods[port.Port], pod.Key())
+			pods[port] = append(pods[port], pod.Key())
 		}
 	}
 	var out []string
@@ -72,6 +76,24 @@ func tcpPortsOf(s *Snapshot, ap *AuthorizationPolicy) []string {
 			desc += fmt.Sprintf(" (and %d more pods)", len(names)-1)
 		}
 		out = append(out, desc)
+	}
+	return out
+}
+
+// gatewayL4Ports are the TCP and TLS passthrough server ports of the
+// Gateways that select pod by its labels, where a policy on the pod is
+// network RBAC.
+func gatewayL4Ports(gateways []*Gateway, pod *Pod) []uint32 {
+	var out []uint32
+	for _, gw := range gateways {
+		if len(gw.Spec.GetSelector()) == 0 || !selects(gw.Spec.GetSelector(), pod.Labels) {
+			continue
+		}
+		for _, server := range gw.Spec.GetServers() {
+			if kind := ServerKind(server); kind == GatewayTCP || kind == GatewayPassthrough {
+				out = append(out, server.GetPort().GetNumber())
+			}
+		}
 	}
 	return out
 }

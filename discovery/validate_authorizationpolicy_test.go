@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	networking "istio.io/api/networking/v1"
 	security "istio.io/api/security/v1beta1"
 	"sigs.k8s.io/yaml"
 )
@@ -150,7 +151,15 @@ func TestCheckAuthorizationPolicies(t *testing.T) {
 		Pods: []*Pod{
 			{Meta: Meta{Name: "db-0", Namespace: "shop", Labels: map[string]string{"app": "db"}}},
 			{Meta: Meta{Name: "web-0", Namespace: "shop", Labels: map[string]string{"app": "web"}}},
+			{Meta: Meta{Name: "gw-0", Namespace: "shop", Labels: map[string]string{"istio": "ingressgateway"}}},
 		},
+		Gateways: []*Gateway{{Meta: Meta{Name: "edge", Namespace: "edge"}, Spec: &networking.Gateway{
+			Selector: map[string]string{"istio": "ingressgateway"},
+			Servers: []*networking.Server{
+				{Port: &networking.Port{Number: 80, Name: "http", Protocol: "HTTP"}, Hosts: []string{"*"}},
+				{Port: &networking.Port{Number: 9000, Name: "tcp", Protocol: "TCP"}, Hosts: []string{"*"}},
+			},
+		}}},
 	}
 	cases := []struct {
 		name, spec, field, want string
@@ -160,7 +169,9 @@ func TestCheckAuthorizationPolicies(t *testing.T) {
 		{"ALLOW paths on TCP", `{selector: {matchLabels: {app: db}}, rules: [{to: [{operation: {paths: ["/x"]}}]}]}`,
 			"spec.rules[0]", "to[0].operation.paths only apply to HTTP, and the policy applies to TCP port 3306 of shop/db-0: there the rule is left out"},
 		{"DENY header condition namespace-wide", `{action: DENY, rules: [{when: [{key: "request.headers[x]", values: [v]}]}]}`,
-			"spec.rules[0]", "when[0] (request.headers[x]) only apply to HTTP, and the policy applies to TCP port 3306 of shop/db-0: there those fields are ignored"},
+			"spec.rules[0]", "when[0] (request.headers[x]) only apply to HTTP, and the policy applies to TCP port 3306 of shop/db-0, 9000 of shop/gw-0: there those fields are ignored"},
+		{"paths at a gateway's TCP server", `{selector: {matchLabels: {istio: ingressgateway}}, rules: [{to: [{operation: {paths: ["/x"]}}]}]}`,
+			"spec.rules[0]", "to[0].operation.paths only apply to HTTP, and the policy applies to TCP port 9000 of shop/gw-0: there the rule is left out"},
 		{"CUSTOM", `{action: CUSTOM, provider: {name: opa}, rules: [{}]}`, "spec.action", `action CUSTOM (provider "opa") is not supported`},
 	}
 	for _, c := range cases {

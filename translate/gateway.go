@@ -272,12 +272,19 @@ func (b *gatewayBuilder) passthroughChains(s *gatewayServer, claims *sniClaims) 
 				out = append(out, &listener.FilterChain{
 					Name:             name,
 					FilterChainMatch: match,
-					Filters:          []*listener.Filter{tcpProxyFilter(b.snap, vs.Namespace, name, s.port(), r.GetRoute())},
+					Filters:          b.tcpFilters(tcpProxyFilter(b.snap, vs.Namespace, name, s.port(), r.GetRoute())),
 				})
 			}
 		}
 	}
 	return out
+}
+
+// tcpFilters are the network filters of a TCP or TLS passthrough chain:
+// the gateway pod's AuthorizationPolicies as network RBAC, in action order
+// (a denied connection is closed), then the tcp_proxy.
+func (b *gatewayBuilder) tcpFilters(proxy *listener.Filter) []*listener.Filter {
+	return append(tcpRBACFilters(b.snap.AuthorizationPoliciesFor(b.pod)), proxy)
 }
 
 // tcpListener forwards a TCP server's connections per the first tcp route
@@ -289,7 +296,7 @@ func (b *gatewayBuilder) tcpListener(s *gatewayServer) *listener.Listener {
 		}
 		if r := tcpRouteFor(vs, s.port(), b.l4Source(s.gateway, vs.Namespace)); r != nil {
 			name := fmt.Sprintf("tcp.%d.%s.%s", s.port(), vs.Name, vs.Namespace)
-			chain := &listener.FilterChain{Name: name, Filters: []*listener.Filter{tcpProxyFilter(b.snap, vs.Namespace, name, s.port(), r.GetRoute())}}
+			chain := &listener.FilterChain{Name: name, Filters: b.tcpFilters(tcpProxyFilter(b.snap, vs.Namespace, name, s.port(), r.GetRoute()))}
 			return b.listener(s.port(), []*listener.FilterChain{chain})
 		}
 	}
