@@ -1,6 +1,7 @@
 package telemetry
 
 import (
+	"strconv"
 	"strings"
 
 	accesslogdata "github.com/envoyproxy/go-control-plane/envoy/data/accesslog/v3"
@@ -54,4 +55,32 @@ func responseFlags(f *accesslogdata.ResponseFlags) string {
 		return "-"
 	}
 	return strings.Join(codes, ",")
+}
+
+// requestProtocol is Istio's request_protocol of an HTTP entry: "grpc"
+// when the request's content-type is gRPC's (Envoy logs it as pilotlight
+// asks, translate/telemetry.go), else "http".
+func requestProtocol(r *accesslogdata.HTTPRequestProperties) string {
+	if strings.HasPrefix(r.GetRequestHeaders()["content-type"], "application/grpc") {
+		return "grpc"
+	}
+	return "http"
+}
+
+// grpcStatus is Istio's grpc_response_status: the grpc-status trailer (or
+// header, in a trailers-only response) of a gRPC request; "-" for plain
+// HTTP or when there is none. The value comes from a proxy's log: only
+// gRPC's codes (0 to 16) become label values.
+func grpcStatus(protocol string, r *accesslogdata.HTTPResponseProperties) string {
+	if protocol != "grpc" {
+		return "-"
+	}
+	v, ok := r.GetResponseTrailers()["grpc-status"]
+	if !ok {
+		v = r.GetResponseHeaders()["grpc-status"]
+	}
+	if code, err := strconv.Atoi(v); err == nil && code >= 0 && code <= 16 && strconv.Itoa(code) == v {
+		return v
+	}
+	return "-"
 }

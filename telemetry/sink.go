@@ -142,15 +142,16 @@ func (s *Sink) record(from streamOrigin, msg *accesslogsvc.StreamAccessLogsMessa
 func (s *Sink) recordHTTP(ix *meshIndex, self *discovery.Pod, logName string, e *accesslogdata.HTTPAccessLogEntry) {
 	c := e.GetCommonProperties()
 	a := attribute(ix, self, logName, c, e.GetRequest().GetAuthority())
-	labels := append(a.values("http"),
-		responseCode(e.GetResponse().GetResponseCode().GetValue()), "-", responseFlags(c.GetResponseFlags()), a.securityPolicy)
+	protocol := requestProtocol(e.GetRequest())
+	labels := append(a.values(protocol),
+		responseCode(e.GetResponse().GetResponseCode().GetValue()), grpcStatus(protocol, e.GetResponse()), responseFlags(c.GetResponseFlags()), a.securityPolicy)
 	s.metrics.requests.WithLabelValues(labels...).Inc()
 	s.metrics.duration.WithLabelValues(labels...).Observe(durationMillis(c))
 	req, resp := e.GetRequest(), e.GetResponse()
 	s.metrics.requestBytes.WithLabelValues(labels...).Observe(float64(req.GetRequestHeadersBytes() + req.GetRequestBodyBytes()))
 	s.metrics.responseBytes.WithLabelValues(labels...).Observe(float64(resp.GetResponseHeadersBytes() + resp.GetResponseBodyBytes()))
 	code := e.GetResponse().GetResponseCode().GetValue()
-	s.observeEdge(a, "http", code == 0 || code >= 500, durationMillis(c))
+	s.observeEdge(a, protocol, code == 0 || code >= 500, durationMillis(c))
 }
 
 // observeEdge counts a request on the graph once: by the client's proxy,

@@ -230,3 +230,39 @@ func BenchmarkDecodeAndRecordHTTP(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)*2, "µs-cpu/request(2-reporters)")
 }
+
+// A gRPC request (content-type application/grpc) is request_protocol grpc,
+// with its grpc-status trailer (or header, trailers-only) as
+// grpc_response_status; a status that is not one of gRPC's codes is "-".
+func TestGRPCProtocolAndStatus(t *testing.T) {
+	cases := []struct {
+		name                string
+		contentType         string
+		headers, trailers   map[string]string
+		protocol, grpcState string
+	}{
+		{"plain HTTP", "text/html", nil, nil, "http", "-"},
+		{"gRPC trailer", "application/grpc", nil, map[string]string{"grpc-status": "14"}, "grpc", "14"},
+		{"gRPC trailers-only", "application/grpc+proto", map[string]string{"grpc-status": "5"}, nil, "grpc", "5"},
+		{"gRPC without status", "application/grpc", nil, nil, "grpc", "-"},
+		{"hostile status", "application/grpc", nil, map[string]string{"grpc-status": "17; evil"}, "grpc", "-"},
+		{"status beyond gRPC's codes", "application/grpc", nil, map[string]string{"grpc-status": "99"}, "grpc", "-"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s, reg := demoSink(t)
+			msg := httpEntry(&accesslogdata.AccessLogCommon{
+				UpstreamCluster:       "outbound|80||catalogue.sock-shop.svc.cluster.local",
+				UpstreamRemoteAddress: addr("127.10.0.3", 8080),
+			}, "catalogue.sock-shop", 200)
+			e := msg.GetHttpLogs().GetLogEntry()[0]
+			e.Request.RequestHeaders = map[string]string{"content-type": c.contentType}
+			e.Response.ResponseHeaders, e.Response.ResponseTrailers = c.headers, c.trailers
+			s.record(origin("sleep", translate.AccessLogSource), msg)
+			want := map[string]string{"request_protocol": c.protocol, "grpc_response_status": c.grpcState}
+			if got := series(reg, "istio_requests_total", want); len(got) != 1 {
+				t.Errorf("want one series with %v; all: %v", want, series(reg, "istio_requests_total", nil))
+			}
+		})
+	}
+}

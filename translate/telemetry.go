@@ -115,7 +115,16 @@ func (m *Mesh) grpcAccessLog(logName string, tcp bool) *accesslog.AccessLog {
 		}},
 		TransportApiVersion: core.ApiVersion_V3,
 	}
-	var cfg proto.Message = &grpcals.HttpGrpcAccessLogConfig{CommonConfig: common}
+	// The headers that tell gRPC from plain HTTP, for Istio's
+	// request_protocol and grpc_response_status labels: the request's
+	// content-type (additional_request_headers_to_log), and grpc-status,
+	// a trailer, or a header in a trailers-only response
+	// (additional_response_trailers_to_log, _headers_to_log).
+	var cfg proto.Message = &grpcals.HttpGrpcAccessLogConfig{CommonConfig: common,
+		AdditionalRequestHeadersToLog:   []string{"content-type"},
+		AdditionalResponseHeadersToLog:  []string{"grpc-status"},
+		AdditionalResponseTrailersToLog: []string{"grpc-status"},
+	}
 	name := "envoy.access_loggers.http_grpc"
 	if tcp {
 		cfg, name = &grpcals.TcpGrpcAccessLogConfig{CommonConfig: common}, "envoy.access_loggers.tcp_grpc"

@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"strconv"
 	"testing"
 	"time"
@@ -61,6 +62,15 @@ func TestIstioMetrics(t *testing.T) {
 			}
 		}
 	}
+	// A request that says it is gRPC (its content-type) is counted as
+	// request_protocol grpc: Envoy logs the content-type because the
+	// access log config asks for it. No grpc-status came back: "-".
+	grpcHeader := http.Header{"Content-Type": {"application/grpc"}, "User-Agent": {chromeUA}}
+	for i := 0; i < 2; i++ {
+		if a, err := harness.Do(s.client.Client(), http.MethodGet, catalogueURL+"status/203", grpcHeader); err != nil || a.Status != 203 {
+			t.Fatalf("gRPC-typed GET: %v %v, want 203", a, err)
+		}
+	}
 
 	catalogue := map[string]string{
 		"destination_service": "catalogue.sock-shop.svc.cluster.local", "destination_service_name": "catalogue",
@@ -94,6 +104,7 @@ func TestIstioMetrics(t *testing.T) {
 			count{merge(catalogue, side, map[string]string{"response_code": "202"}), 3},
 			count{merge(catalogue, side, map[string]string{"response_code": "404"}), 4},
 			count{merge(catalogue, side, map[string]string{"response_code": "500"}), 2},
+			count{merge(catalogue, side, map[string]string{"response_code": "203", "request_protocol": "grpc", "grpc_response_status": "-"}), 2},
 		)
 	}
 	var after harness.Metrics
