@@ -108,17 +108,26 @@ func TestLoadSmoke(t *testing.T) {
 	for _, delta := range []bool{false, true} {
 		p := Point{Mesh: Mesh{Services: 12, Endpoints: 4, Namespaces: 3}, Proxies: 12, Delta: delta,
 			EndpointChanges: 2, RouteChanges: 2, Timeout: 2 * time.Minute}
-		t.Run(p.protocol(), func(t *testing.T) {
-			r := Run(t, p)
-			if r.Endpoint.ResourcesPerProxy != 2 {
-				t.Errorf("an endpoint change sent %.1f load assignments per sidecar, want the 2 that changed", r.Endpoint.ResourcesPerProxy)
-			}
-			if r.Route.ResourcesPerProxy != 1 {
-				t.Errorf("a route change sent %.1f route tables per sidecar, want 1", r.Route.ResourcesPerProxy)
-			}
-			if r.Endpoint.Proxies != float64(p.Proxies) || r.Route.Proxies != float64(p.Proxies) {
-				t.Errorf("changes reached %v and %v sidecars, want every one of %d", r.Endpoint.Proxies, r.Route.Proxies, p.Proxies)
-			}
-		})
+		t.Run(p.protocol(), func(t *testing.T) { checkSmoke(t, p, p.Proxies) })
+	}
+	// Scoped: each namespace's Sidecar admits only its own namespace, so a
+	// change reaches the 4 sidecars of the changed service's namespace.
+	p := Point{Mesh: Mesh{Services: 12, Endpoints: 4, Namespaces: 3, Scoped: true}, Proxies: 12,
+		EndpointChanges: 2, RouteChanges: 2, Timeout: 2 * time.Minute}
+	t.Run("sotw scoped", func(t *testing.T) { checkSmoke(t, p, p.Proxies/p.Namespaces) })
+}
+
+// checkSmoke runs p and checks what each change sent, and to how many
+// sidecars.
+func checkSmoke(t *testing.T, p Point, reached int) {
+	r := Run(t, p)
+	if r.Endpoint.ResourcesPerProxy != 2 {
+		t.Errorf("an endpoint change sent %.1f load assignments per sidecar, want the 2 that changed", r.Endpoint.ResourcesPerProxy)
+	}
+	if r.Route.ResourcesPerProxy != 1 {
+		t.Errorf("a route change sent %.1f route tables per sidecar, want 1", r.Route.ResourcesPerProxy)
+	}
+	if r.Endpoint.Proxies != float64(reached) || r.Route.Proxies != float64(reached) {
+		t.Errorf("changes reached %v and %v sidecars, want %d", r.Endpoint.Proxies, r.Route.Proxies, reached)
 	}
 }

@@ -202,7 +202,7 @@ func Run(t testing.TB, p Point) *Result {
 		c := &change{Kind: "route", TypeURL: resourcev3.RouteType, Want: map[string]func([]byte) bool{
 			translate.HTTPProxyRouteName: func(raw []byte) bool { return hasWeights(raw, virtualHost(svc), w) },
 		}}
-		measureChange(t, &r.Route, srv, sidecars, c, p.Timeout, func() { src.setWeights(t, svc, w) })
+		measureChange(t, &r.Route, srv, routeHolders(sidecars, svc, p.Scoped), c, p.Timeout, func() { src.setWeights(t, svc, w) })
 	}
 	stopProfile()
 	for _, s := range sidecars {
@@ -211,6 +211,23 @@ func Run(t testing.TB, p Point) *Result {
 		}
 	}
 	return r
+}
+
+// routeHolders are the sidecars whose route table has svc's virtual host:
+// all of them, or with scoping (each namespace's Sidecar admits only its
+// own namespace) those of svc's namespace. Every sidecar has a route table
+// of the same name, so the name alone does not tell.
+func routeHolders(sidecars []*sidecar, svc service, scoped bool) []*sidecar {
+	if !scoped {
+		return sidecars
+	}
+	var out []*sidecar
+	for _, s := range sidecars {
+		if s.proxy.Namespace == svc.Namespace {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // measureChange makes one change and adds what it cost to cr.
