@@ -16,11 +16,10 @@ import (
 type Validator struct {
 	services map[string]*Service // by Hostname
 	// subsets are the subset names of the DestinationRules by the FQDN
-	// their host resolves to; wildcardRules, those of a wildcard host.
-	// Resolved once: a mesh of a thousand VirtualServices and rules would
-	// otherwise resolve every rule's host for every destination.
-	subsets       map[string][]string
-	wildcardRules []*DestinationRule
+	// their host resolves to; wildcardSubsets, by wildcard host. Resolved
+	// once: a mesh of a thousand VirtualServices and rules would otherwise
+	// resolve every rule's host for every destination.
+	subsets, wildcardSubsets map[string][]string
 	// routePorts are, while one VirtualService bound to the mesh is
 	// checked, the ports of the services its hosts name: the ports its
 	// routes are built for.
@@ -29,18 +28,19 @@ type Validator struct {
 
 // NewValidator builds a Validator. The rules should already be valid.
 func NewValidator(services []*Service, rules []*DestinationRule) *Validator {
-	v := &Validator{services: make(map[string]*Service, len(services)), subsets: map[string][]string{}}
+	v := &Validator{services: make(map[string]*Service, len(services)),
+		subsets: map[string][]string{}, wildcardSubsets: map[string][]string{}}
 	for _, svc := range services {
 		v.services[svc.Hostname] = svc
 	}
 	for _, dr := range rules {
 		host := ResolveHost(dr.Spec.GetHost(), dr.Namespace)
+		index := v.subsets
 		if strings.HasPrefix(host, "*") {
-			v.wildcardRules = append(v.wildcardRules, dr)
-			continue
+			index = v.wildcardSubsets
 		}
 		for _, s := range dr.Spec.GetSubsets() {
-			v.subsets[host] = append(v.subsets[host], s.GetName())
+			index[host] = append(index[host], s.GetName())
 		}
 	}
 	return v
@@ -162,14 +162,9 @@ func (v *Validator) hasSubset(host, subset string) bool {
 	if slices.Contains(v.subsets[host], subset) {
 		return true
 	}
-	for _, dr := range v.wildcardRules {
-		if !hostCovers(ResolveHost(dr.Spec.GetHost(), dr.Namespace), host) {
-			continue
-		}
-		for _, s := range dr.Spec.Subsets {
-			if s.Name == subset {
-				return true
-			}
+	for pattern, subsets := range v.wildcardSubsets {
+		if hostCovers(pattern, host) && slices.Contains(subsets, subset) {
+			return true
 		}
 	}
 	return false

@@ -153,17 +153,10 @@ func (tv *TypeView) anysSince(from *TypeView) *resourceSet {
 	if out, ok := tv.since[from.Version]; ok {
 		return out
 	}
-	var anys []*anypb.Any
-	i := 0
-	for _, r := range tv.sorted {
-		// Both are sorted by name: walk them together.
-		for i < len(from.sorted) && from.sorted[i].Name < r.Name {
-			i++
-		}
-		if i < len(from.sorted) && from.sorted[i].Name == r.Name && from.sorted[i].Version == r.Version {
-			continue
-		}
-		anys = append(anys, r.Any)
+	changed := tv.changesSinceLocked(from).changed
+	anys := make([]*anypb.Any, len(changed))
+	for i, r := range changed {
+		anys[i] = r.Any
 	}
 	out := newResourceSet(anys, func() []byte { return encodeSotw(anys) })
 	if tv.since == nil {
@@ -184,11 +177,17 @@ type typeDiff struct {
 	removed []string
 }
 
-// changesSince is what changed from from to tv (Delta responses), built
-// once per pair of views, whatever the number of proxies.
+// changesSince is what changed from from to tv (Delta responses, and
+// anysSince's state-of-the-world ones), built once per pair of views,
+// whatever the number of proxies.
 func (tv *TypeView) changesSince(from *TypeView) *typeDiff {
 	tv.mu.Lock()
 	defer tv.mu.Unlock()
+	return tv.changesSinceLocked(from)
+}
+
+// changesSinceLocked is changesSince with tv.mu held.
+func (tv *TypeView) changesSinceLocked(from *TypeView) *typeDiff {
 	if d, ok := tv.changes[from.Version]; ok {
 		return d
 	}
