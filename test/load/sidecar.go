@@ -211,22 +211,7 @@ func (s *sidecar) onSotw(resp *discoverypb.DiscoveryResponse, send func(*discove
 	default:
 		return fmt.Errorf("unexpected type %s", resp.GetTypeUrl())
 	}
-	if err := send(ack); err != nil {
-		return err
-	}
-	for _, req := range next {
-		if err := send(req); err != nil {
-			return err
-		}
-	}
-	if !s.ldsStarted && s.warm() {
-		s.ldsStarted = true
-		if err := send(&discoverypb.DiscoveryRequest{TypeUrl: resourcev3.ListenerType}); err != nil {
-			return err
-		}
-	}
-	s.afterResponse(resp.GetTypeUrl())
-	return nil
+	return answer(s, send, ack, next, &discoverypb.DiscoveryRequest{TypeUrl: resourcev3.ListenerType}, resp.GetTypeUrl())
 }
 
 // state is the sidecar's state of a type it names resources of, and the
@@ -357,21 +342,26 @@ func (s *sidecar) onDelta(resp *discoverypb.DeltaDiscoveryResponse, send func(*d
 	default:
 		return fmt.Errorf("unexpected type %s", resp.GetTypeUrl())
 	}
-	if err := send(&discoverypb.DeltaDiscoveryRequest{TypeUrl: resp.GetTypeUrl(), ResponseNonce: resp.GetNonce()}); err != nil {
-		return err
-	}
-	for _, req := range next {
+	ack := &discoverypb.DeltaDiscoveryRequest{TypeUrl: resp.GetTypeUrl(), ResponseNonce: resp.GetNonce()}
+	return answer(s, send, ack, next, &discoverypb.DeltaDiscoveryRequest{TypeUrl: resourcev3.ListenerType}, resp.GetTypeUrl())
+}
+
+// answer sends what a response of typeURL calls for, in Envoy's order (in
+// either protocol): its ACK, the requests for what it newly names, and,
+// once the clusters are warm, the first request for listeners.
+func answer[R any](s *sidecar, send func(R) error, ack R, next []R, listeners R, typeURL string) error {
+	for _, req := range append([]R{ack}, next...) {
 		if err := send(req); err != nil {
 			return err
 		}
 	}
 	if !s.ldsStarted && s.warm() {
 		s.ldsStarted = true
-		if err := send(&discoverypb.DeltaDiscoveryRequest{TypeUrl: resourcev3.ListenerType}); err != nil {
+		if err := send(listeners); err != nil {
 			return err
 		}
 	}
-	s.afterResponse(resp.GetTypeUrl())
+	s.afterResponse(typeURL)
 	return nil
 }
 
