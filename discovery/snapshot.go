@@ -269,6 +269,15 @@ func (s *Snapshot) Seal() *Snapshot {
 // ServiceByHost finds a service by FQDN.
 func (s *Snapshot) ServiceByHost(host string) *Service { return s.servicesByHost[host] }
 
+// ServicesIn lists the services of one namespace (a part of Services,
+// which Seal sorted by namespace/name: keys with the prefix "ns/" are
+// contiguous there). Read it, never change it.
+func (s *Snapshot) ServicesIn(namespace string) []*Service {
+	from := sort.Search(len(s.Services), func(i int) bool { return s.Services[i].Key() >= namespace+"/" })
+	to := sort.Search(len(s.Services), func(i int) bool { return s.Services[i].Key() >= namespace+"0" }) // '0' follows '/'
+	return s.Services[from:to:to]
+}
+
 // Pod finds a pod by namespace and name.
 func (s *Snapshot) Pod(namespace, name string) *Pod { return s.podsByKey[namespace+"/"+name] }
 

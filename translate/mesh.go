@@ -1,6 +1,8 @@
 package translate
 
 import (
+	"fmt"
+	"slices"
 	"sort"
 	"sync"
 
@@ -42,6 +44,10 @@ type Mesh struct {
 	// sourceSelectors: the match.sourceLabels of VirtualServices, whose
 	// route tables then depend on the proxy (virtualservice_source.go).
 	sourceSelectors func() []map[string]string
+
+	// inbound: the inbound clusters of pods, by local address and ports
+	// (inboundClustersFor).
+	inbound sync.Map
 
 	mu          sync.Mutex
 	proxyRoutes map[string]*route.RouteConfiguration // by routeSource.key: namespace + sourceLabels met
@@ -122,11 +128,11 @@ func (m *Mesh) ForProxy(p Proxy) *Resources {
 		Routes:          []*route.RouteConfiguration{out.proxyRouteConfig(out.proxySource(p))},
 	}
 	if pod := m.snap.Pod(p.Namespace, p.PodName); pod != nil && p.Type == Sidecar {
-		ports := discovery.InboundPorts(m.snap.Services, pod)
+		ports := discovery.InboundPorts(m.snap.ServicesIn(pod.Namespace), pod)
 		inbound := portNumbers(ports)
 		// "inbound|…" sorts before "outbound|…", and both parts are sorted
 		// already: no need to sort thousands of clusters per proxy.
-		res.Clusters = inboundClusters(pod, inbound)
+		res.Clusters = m.inboundClustersFor(pod, inbound)
 		if p.Captured() {
 			out.addCaptureView(res, pod, ports, m)
 		} else {
@@ -162,6 +168,20 @@ func (m *Mesh) LoadAssignments() []*endpoint.ClusterLoadAssignment { return m.lo
 // (shared: read it, never change it), as ForProxy gives them.
 func (m *Mesh) LoadAssignmentsFor(p Proxy) []*endpoint.ClusterLoadAssignment {
 	return m.loadAssignments()
+}
+
+// inboundClustersFor are the inbound clusters of a pod's ports, one list
+// for all the pods with the same local address and ports (every real pod's
+// is 127.0.0.1), so that they are marshaled once, not once per proxy, and
+// a view of the same clusters is the same list. The list is clipped: what
+// appends to it gets a copy.
+func (m *Mesh) inboundClustersFor(pod *discovery.Pod, ports []uint32) []*cluster.Cluster {
+	key := fmt.Sprint(pod.LocalAddress(), ports)
+	if v, ok := m.inbound.Load(key); ok {
+		return v.([]*cluster.Cluster)
+	}
+	v, _ := m.inbound.LoadOrStore(key, slices.Clip(inboundClusters(pod, ports)))
+	return v.([]*cluster.Cluster)
 }
 
 func (m *Mesh) proxyRouteConfig(src routeSource) *route.RouteConfiguration {

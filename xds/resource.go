@@ -3,8 +3,10 @@
 package xds
 
 import (
+	"bytes"
 	"fmt"
 	"hash/fnv"
+	"hash/maphash"
 	"sync"
 
 	"google.golang.org/protobuf/proto"
@@ -25,6 +27,18 @@ type Resource struct {
 	// invalid is why the resource failed its checks (validate.go): it is
 	// never served.
 	invalid error
+	// nameHash and hash are hashes of the name, and of the name and
+	// version, made once: a type view's hashes combine them
+	// (typeview.go) rather than hash every name again per proxy.
+	nameHash, hash uint64
+}
+
+// newResource is a Resource of a marshaled message, with its hashes.
+func newResource(name string, a *anypb.Any) *Resource {
+	r := &Resource{Name: name, Version: contentHash(a.Value), Any: a}
+	r.nameHash = maphash.String(viewSeed, name)
+	r.hash = maphash.Comparable(viewSeed, [2]string{name, r.Version})
+	return r
 }
 
 // marshalMemo marshals and checks each translated message once. translate
@@ -39,11 +53,18 @@ type marshalMemo struct {
 	// applied: messages translate kept from it (the load assignments of
 	// services whose endpoints did not change) keep their Resources.
 	inherited map[proto.Message]*Resource
+	// byContent are the Resources of this memo by name and bytes' hash;
+	// previous, the previous memo's, while a change is applied: a message
+	// translate made anew with the bytes of one the proxies have (a
+	// cluster a route change did not touch) gets that Resource again, its
+	// checks not run again, and stays the same pointer in every view.
+	byContent, previous map[contentKey]*Resource
 	// views interns type views (typeview.go); endpoints caches the
 	// endpoint type views of the proxies that share a list of load
 	// assignments (endpointView).
 	views     *typeViewTable
 	endpoints map[endpointKey]*TypeView
+	lists     *listViews
 	// refsChecked caches the cluster-reference check of a route or listener
 	// against a set of cluster names (by names hash), shared by the many
 	// proxies whose cluster names are the same.
@@ -52,6 +73,8 @@ type marshalMemo struct {
 	problems    *problemLog
 }
 
+type contentKey struct{ name, version string }
+
 type refsKey struct {
 	r     *Resource
 	names uint64
@@ -59,7 +82,8 @@ type refsKey struct {
 
 func newMarshalMemo(problems *problemLog) *marshalMemo {
 	return &marshalMemo{done: map[proto.Message]*Resource{}, refsChecked: map[refsKey][]string{}, anys: anyCache{}, problems: problems,
-		views: newTypeViewTable(), endpoints: map[endpointKey]*TypeView{}}
+		views: newTypeViewTable(), endpoints: map[endpointKey]*TypeView{}, lists: newListViews(),
+		byContent: map[contentKey]*Resource{}}
 }
 
 func (m *marshalMemo) resource(name string, msg proto.Message) (*Resource, error) {
@@ -69,7 +93,7 @@ func (m *marshalMemo) resource(name string, msg proto.Message) (*Resource, error
 		return r, nil
 	}
 	if r, ok := m.inherited[msg]; ok {
-		m.done[msg] = r
+		m.keep(msg, r)
 		return r, nil
 	}
 	a := &anypb.Any{}
@@ -78,12 +102,22 @@ func (m *marshalMemo) resource(name string, msg proto.Message) (*Resource, error
 	if err := anypb.MarshalFrom(a, msg, proto.MarshalOptions{Deterministic: true}); err != nil {
 		return nil, fmt.Errorf("marshal %s %q: %w", msg.ProtoReflect().Descriptor().FullName(), name, err)
 	}
-	r := &Resource{Name: name, Version: contentHash(a.Value), Any: a}
+	r := newResource(name, a)
+	if old := m.previous[contentKey{name, r.Version}]; old != nil && old.Any.TypeUrl == a.TypeUrl && bytes.Equal(old.Any.Value, a.Value) {
+		m.keep(msg, old)
+		return old, nil
+	}
 	var opened []proto.Message
 	r.invalid = validate(msg, func(m proto.Message) { opened = append(opened, m) }, m.anys)
 	r.refs = references(msg, opened)
-	m.done[msg] = r
+	m.keep(msg, r)
 	return r, nil
+}
+
+// keep records r as msg's Resource. Callers hold m.mu.
+func (m *marshalMemo) keep(msg proto.Message, r *Resource) {
+	m.done[msg] = r
+	m.byContent[contentKey{r.Name, r.Version}] = r
 }
 
 // resources is resource for each of msgs, in order. The messages
@@ -141,22 +175,26 @@ func contentHash(b []byte) string {
 	return fmt.Sprintf("%016x", h.Sum64())
 }
 
-// inherit lets the memo reuse prev's Resources of the messages translate
-// carried over (WithUnchangedConfig) until forgetInherited.
-func (m *marshalMemo) inherit(prev *marshalMemo) {
+// inherit lets the memo reuse prev's Resources until forgetInherited: of
+// the messages translate carried over (WithUnchangedConfig, when
+// sameMessages), and of messages with the same bytes.
+func (m *marshalMemo) inherit(prev *marshalMemo, sameMessages bool) {
 	if prev == nil {
 		return
 	}
 	prev.mu.Lock()
-	done := prev.done
+	done, byContent := prev.done, prev.byContent
 	prev.mu.Unlock()
 	m.mu.Lock()
-	m.inherited = done
+	if sameMessages {
+		m.inherited = done
+	}
+	m.previous = byContent
 	m.mu.Unlock()
 }
 
 func (m *marshalMemo) forgetInherited() {
 	m.mu.Lock()
-	m.inherited = nil
+	m.inherited, m.previous = nil, nil
 	m.mu.Unlock()
 }

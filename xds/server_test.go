@@ -365,11 +365,50 @@ func TestEndpointChangeOfAProxysOwnPod(t *testing.T) {
 	for _, r := range eds.sortedResources() {
 		_, subset, host, _ := translate.ParseOutboundClusterName(r.Name)
 		rebuilt := host == snap.Services[0].Hostname
-		if reused := old.Resources[r.Name] == r; reused == rebuilt {
-			t.Errorf("%s: reused %v, want it reused unless its service's endpoints changed", r.Name, reused)
+		if reused := old.Resources[r.Name] == r; reused != (!rebuilt || subset == "v1") {
+			t.Errorf("%s: reused %v, want it reused unless its endpoints changed", r.Name, reused)
 		}
 		if same := old.Resources[r.Name].Version == r.Version; same != (!rebuilt || subset == "v1") {
 			t.Errorf("%s: version unchanged %v", r.Name, same)
 		}
+	}
+}
+
+// A route change translates every proxy again, and translate makes every
+// message anew: the clusters and load assignments it did not change have
+// the bytes the proxies hold, and keep their Resources (not checked
+// again, the same pointers in every view), while the route table is new.
+// Proxies with the same lists share one view of each type.
+func TestRouteChangeKeepsTheResourcesItDidNotChange(t *testing.T) {
+	snap := discoverytest.SyntheticWithClients(3, 2, 2)
+	ts := newTestServer(t, snap)
+	a, b := proxyOf(snap.Pods[0]).NodeID(), proxyOf(snap.Pods[1]).NodeID()
+	before := ts.register(t, a)
+	ts.register(t, b)
+
+	weights := discoverytest.SyntheticWithClients(3, 2, 2)
+	weights.Version = 2
+	weights.VirtualServices[0].Spec.Http[0].Route[0].Weight = 50
+	weights.VirtualServices[0].Spec.Http[0].Route[1].Weight = 50
+	ts.apply(weights)
+	after := ts.cache.Nodes()
+	for _, typeURL := range []string{resourcev3.ClusterType, resourcev3.EndpointType} {
+		old, now := before.typeView(typeURL), after[a].typeView(typeURL)
+		if len(now.sorted) == 0 || len(now.sorted) != len(old.sorted) {
+			t.Fatalf("%s: %d resources, then %d", typeURL, len(old.sorted), len(now.sorted))
+		}
+		for i, r := range now.sorted {
+			if r != old.sorted[i] {
+				t.Errorf("%s %s: a new Resource for the same bytes", typeURL, r.Name)
+			}
+		}
+	}
+	for _, typeURL := range viewTypes {
+		if after[a].typeView(typeURL) != after[b].typeView(typeURL) && typeURL != resourcev3.SecretType {
+			t.Errorf("%s: two client proxies with the same resources hold two views", typeURL)
+		}
+	}
+	if after[a].typeView(resourcev3.RouteType).Version == before.typeView(resourcev3.RouteType).Version {
+		t.Error("the route table did not change with the VirtualService's weights")
 	}
 }

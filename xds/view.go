@@ -56,32 +56,25 @@ func (v *View) typeView(typeURL string) *TypeView {
 // proxy had (nil for a new proxy), supplies the previous version of every
 // resource that fails its checks.
 func buildView(prefix string, memo *marshalMemo, p translate.Proxy, res *translate.Resources, prev *View) (*View, error) {
-	groups := map[string][]proto.Message{}
-	for _, c := range res.Clusters {
-		groups[resourcev3.ClusterType] = append(groups[resourcev3.ClusterType], c)
-	}
-	for _, l := range res.Listeners {
-		groups[resourcev3.ListenerType] = append(groups[resourcev3.ListenerType], l)
-	}
-	for _, r := range res.Routes {
-		groups[resourcev3.RouteType] = append(groups[resourcev3.RouteType], r)
-	}
-	for _, s := range res.Secrets {
-		groups[resourcev3.SecretType] = append(groups[resourcev3.SecretType], s)
+	groups := map[string][]proto.Message{
+		resourcev3.ClusterType:  messages(res.Clusters),
+		resourcev3.ListenerType: messages(res.Listeners),
+		resourcev3.RouteType:    messages(res.Routes),
+		resourcev3.SecretType:   messages(res.Secrets),
 	}
 	v := &View{Proxy: p, Types: map[string]*TypeView{}, Patches: res.Patches}
 	for _, typeURL := range viewTypes {
-		var refs func(*Resource) error
+		var clusters *TypeView // what references are checked against
 		if typeURL == resourcev3.ListenerType || typeURL == resourcev3.RouteType {
 			// Clusters come first in viewTypes: they are final here.
-			refs = clustersExist(memo, v.Types[resourcev3.ClusterType])
+			clusters = v.Types[resourcev3.ClusterType]
 		}
 		var tv *TypeView
 		var err error
 		if typeURL == resourcev3.EndpointType {
 			tv, err = memo.endpointView(prefix, p, res.LoadAssignments, prev.typeView(typeURL))
 		} else {
-			tv, err = memo.typeViewOf(prefix, p, typeURL, groups[typeURL], prev.typeView(typeURL), refs)
+			tv, err = memo.typeViewOf(prefix, p, typeURL, groups[typeURL], prev.typeView(typeURL), clusters)
 		}
 		if err != nil {
 			return nil, err
@@ -91,13 +84,36 @@ func buildView(prefix string, memo *marshalMemo, p translate.Proxy, res *transla
 	return v, nil
 }
 
+// messages is a list of translated resources as proto.Messages.
+func messages[T proto.Message](items []T) []proto.Message {
+	out := make([]proto.Message, len(items))
+	for i, m := range items {
+		out[i] = m
+	}
+	return out
+}
+
 // typeViewOf marshals msgs into a type view. A resource that fails
-// its checks (or extra, when not nil) is reported, and prev's version of it
-// is served instead, if there is one. And while any resource of the type
-// fails, none of prev's resources is dropped: a resource that failed
-// under a new name (a listener whose address went bad) has no previous
-// version of its own, so the one it would replace stays.
-func (memo *marshalMemo) typeViewOf(prefix string, p translate.Proxy, typeURL string, msgs []proto.Message, prev *TypeView, extra func(*Resource) error) (*TypeView, error) {
+// its checks (or sends traffic to a cluster not in clusters, when that is
+// not nil) is reported, and prev's version of it is served instead, if
+// there is one. And while any resource of the type fails, none of prev's
+// resources is dropped: a resource that failed under a new name (a
+// listener whose address went bad) has no previous version of its own, so
+// the one it would replace stays. A list of messages seen before, all
+// good, gets the view made of it then (listview.go); msgs is not changed
+// after.
+func (memo *marshalMemo) typeViewOf(prefix string, p translate.Proxy, typeURL string, msgs []proto.Message, prev *TypeView, clusters *TypeView) (*TypeView, error) {
+	key := keyOf(typeURL, msgs, clusters)
+	memo.mu.Lock()
+	known := memo.lists.find(key, msgs)
+	memo.mu.Unlock()
+	if known != nil {
+		return known, nil
+	}
+	var extra func(*Resource) error
+	if clusters != nil {
+		extra = clustersExist(memo, clusters)
+	}
 	all, err := memo.resources(msgs)
 	if err != nil {
 		return nil, err
@@ -121,8 +137,13 @@ func (memo *marshalMemo) typeViewOf(prefix string, p translate.Proxy, typeURL st
 	if failed {
 		// newTypeView serves the first of a name: these come after.
 		out = append(out, prev.sortedResources()...)
+		return memo.views.view(prefix, out), nil
 	}
-	return memo.views.view(prefix, out), nil
+	tv := memo.views.view(prefix, out)
+	memo.mu.Lock()
+	memo.lists.add(key, msgs, tv)
+	memo.mu.Unlock()
+	return tv, nil
 }
 
 // clustersExist checks that a route configuration or listener sends
@@ -177,11 +198,7 @@ func (m *marshalMemo) endpointView(prefix string, p translate.Proxy, las []*endp
 	if ok {
 		return tv, nil
 	}
-	msgs := make([]proto.Message, len(las))
-	for i, la := range las {
-		msgs[i] = la
-	}
-	tv, err := m.typeViewOf(prefix, p, resourcev3.EndpointType, msgs, prev, nil)
+	tv, err := m.typeViewOf(prefix, p, resourcev3.EndpointType, messages(las), prev, nil)
 	if err != nil {
 		return nil, err
 	}
