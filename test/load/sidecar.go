@@ -32,7 +32,8 @@ type sidecar struct {
 	delta   bool
 	names   *names
 	secrets *secretsOf
-	bytes   atomic.Int64 // payload bytes received on the wire
+	codec   *responseCodec // its connection's
+	bytes   atomic.Int64   // payload bytes received on the wire
 	// responses counts the responses received, by type URL.
 	responses sync.Map
 
@@ -86,7 +87,7 @@ func (ts *typeState) want(ids []int32) (added, dropped []int32) {
 }
 
 func newSidecar(p Proxy, delta bool, n *names, secrets *secretsOf) *sidecar {
-	return &sidecar{proxy: p, delta: delta, names: n, secrets: secrets, synced: make(chan struct{})}
+	return &sidecar{proxy: p, delta: delta, names: n, secrets: secrets, codec: newResponseCodec(), synced: make(chan struct{})}
 }
 
 // warm: it has the endpoints and secrets of all its clusters (Envoy then
@@ -123,7 +124,7 @@ func (s *sidecar) connectAndServe(ctx context.Context, addr string, creds Creden
 		return err
 	}
 	opts = append(opts, grpc.WithStatsHandler(statsHandler{s}),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20)))
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20)), s.codec.option())
 	conn, err := grpc.NewClient(addr, opts...)
 	if err != nil {
 		return err
@@ -164,7 +165,9 @@ func (s *sidecar) serveSotw(ctx context.Context, ads discoverypb.AggregatedDisco
 		if err != nil {
 			return err
 		}
-		if err := s.onSotw(resp, send); err != nil {
+		err = s.onSotw(resp, send)
+		s.codec.release() // resp is not read after
+		if err != nil {
 			return err
 		}
 	}
@@ -278,7 +281,9 @@ func (s *sidecar) serveDelta(ctx context.Context, ads discoverypb.AggregatedDisc
 		if err != nil {
 			return err
 		}
-		if err := s.onDelta(resp, send, kept); err != nil {
+		err = s.onDelta(resp, send, kept)
+		s.codec.release()
+		if err != nil {
 			return err
 		}
 	}
