@@ -43,6 +43,11 @@ type history struct {
 	// object is unchanged), what was worked out about it: so that a build
 	// after an edit costs little for the objects the edit did not touch.
 	memo map[any]*memo
+	// validator is the last build's VirtualService Validator, and
+	// validatorID numbers its inputs: the same number while they are the
+	// same (validatorContext).
+	validator   *Validator
+	validatorID uint64
 }
 
 type lastGood struct {
@@ -51,11 +56,14 @@ type lastGood struct {
 }
 
 type memo struct {
-	key      string
-	checked  bool // problems is the result of a check that depends on the object alone
-	problems []Problem
-	model    any // the object's snapshot form (a *Service for a *corev1.Service)
-	seen     uint64
+	key     string
+	checked bool // problems is the result of a check that depends on the object alone
+	// checkedIn: problems is the result of a check in this context
+	// (keepInContext), 0 for none.
+	checkedIn uint64
+	problems  []Problem
+	model     any // the object's snapshot form (a *Service for a *corev1.Service)
+	seen      uint64
 }
 
 func newHistory() *history {
@@ -95,26 +103,34 @@ type keyed interface{ Key() string }
 // when check depends on more than the object (the VirtualService checks
 // read services and DestinationRules).
 func keepValid[T keyed](ps *pass, kind string, items []T, check func(T) []Problem) []T {
-	return keep(ps, kind, items, T.Key, check, false)
+	return keep(ps, kind, items, T.Key, check, false, 0)
+}
+
+// keepInContext is keepValid for a check that depends on the object and a
+// context (what else it reads), numbered by ctx: its result is remembered
+// per item while the context number is the same.
+func keepInContext[T keyed](ps *pass, kind string, items []T, check func(T) []Problem, ctx uint64) []T {
+	return keep(ps, kind, items, T.Key, check, false, ctx)
 }
 
 // keepSelfContained is keepValid for a check that depends on the object
 // alone: its result is remembered while the object is unchanged.
 func keepSelfContained[T keyed](ps *pass, kind string, items []T, check func(T) []Problem) []T {
-	return keep(ps, kind, items, T.Key, check, true)
+	return keep(ps, kind, items, T.Key, check, true, 0)
 }
 
 // keepObjects is keepSelfContained for Kubernetes API types.
 func keepObjects[T metav1.Object](ps *pass, kind string, items []T, check func(T) []Problem) []T {
-	return keep(ps, kind, items, func(o T) string { return o.GetNamespace() + "/" + o.GetName() }, check, true)
+	return keep(ps, kind, items, func(o T) string { return o.GetNamespace() + "/" + o.GetName() }, check, true, 0)
 }
 
 // keep returns the objects of one kind to serve: each item that check
 // finds no problem with, and, for an item that fails (or an object of this
 // kind whose current version was unreadable), its last good version when
 // there is one and it passes check now. name gives "namespace/name". With
-// selfContained, check's result is remembered per item (a pointer).
-func keep[T any](ps *pass, kind string, items []T, name func(T) string, check func(T) []Problem, selfContained bool) []T {
+// selfContained, check's result is remembered per item (a pointer); with
+// a context number (not 0), while the number is the same.
+func keep[T any](ps *pass, kind string, items []T, name func(T) string, check func(T) []Problem, selfContained bool, ctx uint64) []T {
 	out := make([]T, 0, len(items))
 	byIdentity := reflect.TypeFor[T]().Kind() == reflect.Pointer
 	for _, item := range items {
@@ -123,9 +139,9 @@ func keep[T any](ps *pass, kind string, items []T, name func(T) string, check fu
 			ps.read[m.key] = true
 		}
 		problems := m.problems
-		if !m.checked {
+		if !m.checked && (ctx == 0 || m.checkedIn != ctx) {
 			problems = append(checkObjectName(kind, name(item)), check(item)...)
-			m.problems, m.checked = problems, selfContained
+			m.problems, m.checked, m.checkedIn = problems, selfContained, ctx
 		}
 		errs := errorsOf(problems)
 		if len(errs) == 0 { // none, or warnings only: served
@@ -193,6 +209,18 @@ func previous[T any](ps *pass, key string, check func(T) []Problem) (T, bool) {
 		return zero, false
 	}
 	return prev, true
+}
+
+// validatorContext numbers what VirtualService checks read: the same
+// number as the last build's while v checks against the same services and
+// subsets (an endpoint-only change), so that unchanged VirtualServices are
+// not checked again; a new one otherwise.
+func (h *history) validatorContext(v *Validator) uint64 {
+	if !v.sameAs(h.validator) {
+		h.validatorID++
+	}
+	h.validator = v
+	return h.validatorID
 }
 
 func (ps *pass) remember(key string, item any) {

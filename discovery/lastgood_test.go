@@ -390,3 +390,37 @@ func TestLastGoodOfAnUnreadableObject(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// A VirtualService that did not change (the same object) is checked again
+// when the subsets it names change, and keeps its result while only pods
+// change.
+func TestUnchangedVirtualServiceIsCheckedAgainstChangedRules(t *testing.T) {
+	b := discovery.NewBuilder()
+	vs := &discovery.VirtualService{Meta: discovery.Meta{Kind: "VirtualService", Name: "catalogue", Namespace: "shop"},
+		Spec: specOf(t, &networking.VirtualService{}, "hosts: [catalogue]\nhttp:\n- route:\n  - destination: {host: catalogue, subset: v3}\n")}
+	services := context(t).Services // the same objects in every build
+	build := func(subsets string, podIP string) *discovery.Snapshot {
+		in := context(t)
+		in.Services = services
+		in.DestinationRules[0].Spec = specOf(t, &networking.DestinationRule{}, "host: catalogue\nsubsets: "+subsets+"\n")
+		in.Pods[0].Status.PodIP = podIP
+		in.VirtualServices = []*discovery.VirtualService{vs}
+		return b.Build(in).Seal()
+	}
+	without := "[{name: v1, labels: {version: v1}}]"
+	with := "[{name: v1, labels: {version: v1}}, {name: v3, labels: {version: v2}}]"
+	for i, step := range []struct {
+		subsets, podIP string
+		served         bool
+	}{
+		{without, "10.0.0.1", false},
+		{with, "10.0.0.1", true},
+		{with, "10.0.0.9", true}, // a pod changed: the same result
+		{without, "10.0.0.9", false},
+	} {
+		s := build(step.subsets, step.podIP)
+		if served := len(s.VirtualServices) == 1; served != step.served {
+			t.Errorf("build %d: served %v, want %v (problems %v)", i, served, step.served, problemsOf(s, "VirtualService"))
+		}
+	}
+}

@@ -113,7 +113,7 @@ func tlsSecrets(ps *pass, secrets []*corev1.Secret) []*Secret {
 			return []Problem{*r.problem}
 		}
 		return nil
-	}, false)
+	}, false, 0)
 	var out []*Secret
 	for _, r := range kept {
 		if r.tls != nil {

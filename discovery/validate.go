@@ -39,7 +39,7 @@ func (ps *pass) validateRules(s *Snapshot) {
 	s.Sidecars = keepSelfContained(ps, "Sidecar", s.Sidecars, ValidateSidecar)
 	ps.problems = append(ps.problems, CheckSidecarSelection(s)...)
 	v := NewValidator(s.Services, s.DestinationRules)
-	s.VirtualServices = keepValid(ps, "VirtualService", s.VirtualServices, v.VirtualService)
+	s.VirtualServices = keepInContext(ps, "VirtualService", s.VirtualServices, v.VirtualService, ps.h.validatorContext(v))
 	ps.problems = append(ps.problems, CheckGatewaySecrets(s)...)
 	ps.problems = append(ps.problems, CheckPeerAuthenticationSelectors(s)...)
 	s.EnvoyFilters = keepSelfContained(ps, "EnvoyFilter", s.EnvoyFilters, ValidateEnvoyFilter)

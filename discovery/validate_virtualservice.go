@@ -43,7 +43,46 @@ func NewValidator(services []*Service, rules []*DestinationRule) *Validator {
 			index[host] = append(index[host], s.GetName())
 		}
 	}
+	for _, index := range []map[string][]string{v.subsets, v.wildcardSubsets} {
+		for _, names := range index {
+			slices.Sort(names) // whatever the order of the rules (sameAs)
+		}
+	}
 	return v
+}
+
+// sameAs: v checks against the same services and subsets as o, so it
+// finds what o finds in any VirtualService: they read nothing else.
+func (v *Validator) sameAs(o *Validator) bool {
+	if o == nil || len(v.services) != len(o.services) {
+		return false
+	}
+	for host, svc := range v.services {
+		if !sameForRoutes(svc, o.services[host]) {
+			return false
+		}
+	}
+	return sameSubsets(v.subsets, o.subsets) && sameSubsets(v.wildcardSubsets, o.wildcardSubsets)
+}
+
+// sameForRoutes: the two are the same service as far as a VirtualService
+// check reads one (its name and ports; a check that comes to read more
+// must compare it here too). A folder re-read or an informer update
+// makes a new object of a service whose pods changed in the same file.
+func sameForRoutes(a, b *Service) bool {
+	return a == b || (b != nil && a.Namespace == b.Namespace && a.Name == b.Name && a.Hostname == b.Hostname && slices.Equal(a.Ports, b.Ports))
+}
+
+func sameSubsets(a, b map[string][]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for host, names := range a {
+		if other, ok := b[host]; !ok || !slices.Equal(names, other) {
+			return false
+		}
+	}
+	return true
 }
 
 // ValidateVirtualService checks one VirtualService; see Validator.

@@ -1,7 +1,6 @@
 package translate
 
 import (
-	"reflect"
 
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpoint "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
@@ -73,7 +72,7 @@ func (m *Mesh) previousLoadAssignments(svc *discovery.Service) []*endpoint.Clust
 	prev.loadAssignments() // built, and assignmentsByService with them
 	las, ok := prev.assignmentsByService[svc.Key()]
 	endpoints := m.snap.Endpoints[svc.Key()]
-	if !ok || !reflect.DeepEqual(prev.snap.Endpoints[svc.Key()], endpoints) {
+	if !ok || !discovery.SameEndpoints(prev.snap.Endpoints[svc.Key()], endpoints) {
 		return nil
 	}
 	for _, ep := range endpoints {
