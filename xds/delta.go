@@ -34,6 +34,7 @@ func (c *viewCache) CreateDeltaWatch(req *cachev3.DeltaRequest, sub cachev3.Subs
 	for _, name := range req.GetResourceNamesUnsubscribe() {
 		delete(ts.held, name)
 		delete(ts.rejected, name)
+		ts.allHeld = nil
 	}
 	if first || len(req.GetResourceNamesSubscribe()) > 0 || len(req.GetResourceNamesUnsubscribe()) > 0 {
 		ts.base, ts.subscriptions = nil, ts.subscriptions+1 // what is wanted changed
@@ -56,9 +57,14 @@ func (c *viewCache) CreateDeltaWatch(req *cachev3.DeltaRequest, sub cachev3.Subs
 func (c *viewCache) answeredDelta(st *stream, ts *typeSync, nack *rpcstatus.Status, sub cachev3.Subscription) {
 	o := ts.sent
 	ts.sent, ts.lastChange = nil, c.now()
-	for name := range o.resources {
-		if !wanted(sub, name) {
-			delete(o.resources, name)
+	if o.subscriptions != ts.subscriptions {
+		// Offers name only what was wanted then: filter only when the
+		// subscription changed since (a walk of thousands of names less
+		// per response otherwise).
+		for name := range o.resources {
+			if !wanted(sub, name) {
+				delete(o.resources, name)
+			}
 		}
 	}
 	if nack != nil {
@@ -69,10 +75,16 @@ func (c *viewCache) answeredDelta(st *stream, ts *typeSync, nack *rpcstatus.Stat
 			ts.held[name] = unknownVersion
 		}
 		ts.nacked, ts.nackErr, ts.nackedTarget = o, nack.GetMessage(), o.target.Version
-		ts.base = nil
+		ts.base, ts.allHeld = nil, nil
 		o.resources, o.removed = nil, nil // applied to held and rejected
 		c.rejected(st, ts)
 		return
+	}
+	if len(ts.held) == 0 && len(ts.rejected) == 0 && o.resources != nil {
+		// The first response of the type (the cold sync's thousands of
+		// resources): its versions become what the proxy holds, the map
+		// itself rather than a copy.
+		ts.held, o.resources = o.resources, map[string]string{}
 	}
 	for name, version := range o.resources {
 		ts.held[name] = version
@@ -81,6 +93,7 @@ func (c *viewCache) answeredDelta(st *stream, ts *typeSync, nack *rpcstatus.Stat
 	for _, name := range o.removed {
 		delete(ts.held, name)
 		delete(ts.rejected, name)
+		ts.allHeld = nil
 	}
 	ts.acked, ts.nacked, ts.nackErr, ts.nackedTarget = o, nil, "", ""
 	ts.upTo, ts.exact = o.target.Version, exactVersion(o)
@@ -103,13 +116,12 @@ func (c *viewCache) stepDelta(st *stream, ts *typeSync, v *View) bool {
 	}
 	target := v.typeView(ts.typeURL)
 	resp := &discoverypb.DeltaDiscoveryResponse{TypeUrl: ts.typeURL, SystemVersionInfo: target.Version}
-	changed := map[string]string{}
+	var send []*Resource // what the proxy lacks, in order
 	add := func(r *Resource) {
 		if version, held := ts.held[r.Name]; !wanted(w.sub, r.Name) || (held && version == r.Version) || ts.rejected[r.Name] == r.Version {
 			return
 		}
-		resp.Resources = append(resp.Resources, &discoverypb.Resource{Name: r.Name, Version: r.Version, Resource: r.Any})
-		changed[r.Name] = r.Version
+		send = append(send, r)
 	}
 	var gone []string // held names target does not have
 	if ts.base != nil {
@@ -152,20 +164,28 @@ func (c *viewCache) stepDelta(st *stream, ts *typeSync, v *View) bool {
 		}
 	}
 	slices.Sort(resp.RemovedResources) // deterministic responses
-	if len(resp.Resources) == 0 && len(resp.RemovedResources) == 0 {
+	if len(send) == 0 && len(resp.RemovedResources) == 0 {
 		if kept == 0 {
 			ts.base = target
 		}
 		return ts.confirm(target, kept == 0)
 	}
-	if isRouteType(ts.typeURL) && len(resp.Resources) > 0 && !c.routesMayChange(st, v) {
+	if isRouteType(ts.typeURL) && len(send) > 0 && !c.routesMayChange(st, v) {
 		return false
 	}
-	if len(changed) == len(target.sorted) && len(changed) > 0 && target.shared() {
+	changed := make(map[string]string, len(send))
+	for _, r := range send {
+		changed[r.Name] = r.Version
+	}
+	if len(send) == len(target.sorted) && len(send) > 0 && target.shared() {
 		// Everything, as to every new proxy of the view: one copy for all
 		// (encoded.go).
-		resp.Resources = nil
 		withEncoded(resp, target.allDelta().encoded())
+	} else {
+		resp.Resources = make([]*discoverypb.Resource, len(send))
+		for i, r := range send {
+			resp.Resources[i] = &discoverypb.Resource{Name: r.Name, Version: r.Version, Resource: r.Any}
+		}
 	}
 	ts.offered = &offer{resp: resp, target: target, exact: kept == 0, version: target.Version,
 		resources: changed, removed: resp.RemovedResources, subscriptions: ts.subscriptions}

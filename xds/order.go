@@ -92,11 +92,34 @@ func clustersReady(st *stream, v *View) bool {
 		// lookup per cluster, for each of thousands of proxies.
 		return true
 	}
+	if eds.held != nil && holdsAll(eds, endpoints) {
+		// Delta: the proxy holds every load assignment there is.
+		return true
+	}
 	for _, r := range clusters.sortedResources() {
 		if r.eds && endpoints.Resources[r.Name] != nil && !eds.holds(r.Name) {
 			return false
 		}
 	}
+	return true
+}
+
+// holdsAll (Delta): the proxy holds some version of every resource of tv.
+// Found by a walk once per type view and stream, then remembered
+// (typeSync.allHeld); only a view the proxy is at (base) is walked.
+func holdsAll(ts *typeSync, tv *TypeView) bool {
+	if ts.allHeld == tv {
+		return true
+	}
+	if ts.base != tv || len(ts.held) < len(tv.sorted) {
+		return false
+	}
+	for _, r := range tv.sorted {
+		if _, ok := ts.held[r.Name]; !ok {
+			return false
+		}
+	}
+	ts.allHeld = tv
 	return true
 }
 

@@ -71,6 +71,11 @@ type typeSync struct {
 	// over every name. nil when unknown (a new stream, a changed
 	// subscription, a NACK).
 	base *TypeView
+	// allHeld (Delta): a type view each of whose resources the proxy holds
+	// some version of, found once and kept while held can only grow (reset
+	// when a name is dropped or a response NACKed): what make before break
+	// asks of the endpoints for every route change (clustersReady).
+	allHeld *TypeView
 	// subscriptions counts the changes of what the proxy subscribes to:
 	// an offer made under an earlier subscription cannot become base.
 	subscriptions int
