@@ -44,3 +44,28 @@ func TestResponseCodecReadsWhatProtobufReads(t *testing.T) {
 		}
 	}
 }
+
+// A request whose names withNames set marshals to the request with those
+// resource_names, in the sidecar's order.
+func TestWithNamesIsTheRequestWithThoseNames(t *testing.T) {
+	s := newSidecar(Proxy{}, false, newNames(), newSecretsOf())
+	ts := &typeState{}
+	ids := []int32{s.names.idOf("outbound|80||a"), s.names.idOf("outbound|80||b"), s.names.idOf("outbound|80|v1|a")}
+	for _, want := range [][]int32{ids, ids[:1], nil} {
+		ts.want(sortedIDs(append([]int32(nil), want...)))
+		req := &discoverypb.DiscoveryRequest{TypeUrl: resourcev3.EndpointType, VersionInfo: "v", ResponseNonce: "n"}
+		s.withNames(req, ts)
+		raw, err := proto.Marshal(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := &discoverypb.DiscoveryRequest{}
+		if err := proto.Unmarshal(raw, got); err != nil {
+			t.Fatal(err)
+		}
+		expected := &discoverypb.DiscoveryRequest{TypeUrl: resourcev3.EndpointType, VersionInfo: "v", ResponseNonce: "n", ResourceNames: s.nameList(ts.wanted)}
+		if !proto.Equal(got, expected) {
+			t.Errorf("decoded %v, want %v", got, expected)
+		}
+	}
+}
