@@ -103,16 +103,79 @@ func build(ps *pass, services []*corev1.Service, pods []*corev1.Pod, slices []*d
 		slicesByService[key] = append(slicesByService[key], slice)
 	}
 	for _, svc := range s.Services {
-		eps, found := sliceEndpoints(svc, slicesByService[svc.Key()], podsByKey)
+		eps, found := ps.sliceEndpoints(svc, slicesByService[svc.Key()], podsByKey)
 		if !found {
 			eps = podEndpoints(svc, podsByNamespace[svc.Namespace], podsByKey)
+			sortEndpoints(eps)
 		}
 		if len(eps) > 0 {
-			sortEndpoints(eps)
 			s.Endpoints[svc.Key()] = eps
 		}
 	}
 	return s
+}
+
+// endpointsMemo is a service's endpoints made from its EndpointSlices, and
+// what they were made of: the service, its slices and the pods they name
+// (the same objects: sources hand over unchanged ones again). An endpoint
+// change rebuilds the endpoints of the services it touched, not of all.
+type endpointsMemo struct {
+	svc    *Service
+	slices []*discoveryv1.EndpointSlice
+	pods   []podSeen
+	eps    []*Endpoint // sorted; shared by the snapshots, never changed
+	seen   uint64
+}
+
+// podSeen is a pod an endpoint named, as it was looked up (nil: none).
+type podSeen struct {
+	key string
+	pod *Pod
+}
+
+// sliceEndpoints are the service's endpoints from its slices (sorted), the
+// last build's when nothing they are made of changed.
+func (ps *pass) sliceEndpoints(svc *Service, slices []*discoveryv1.EndpointSlice, pods map[string]*Pod) ([]*Endpoint, bool) {
+	key := svc.Key()
+	if m := ps.h.endpoints[key]; m != nil && m.svc == svc && slicesEqual(m.slices, slices) && sameLookups(m.pods, pods) {
+		m.seen = ps.h.build
+		return m.eps, true
+	}
+	var seen []podSeen
+	lookup := func(k string) *Pod {
+		pod := pods[k]
+		seen = append(seen, podSeen{k, pod})
+		return pod
+	}
+	eps, found := sliceEndpoints(svc, slices, lookup)
+	if !found {
+		delete(ps.h.endpoints, key)
+		return nil, false
+	}
+	sortEndpoints(eps)
+	ps.h.endpoints[key] = &endpointsMemo{svc: svc, slices: slices, pods: seen, eps: eps, seen: ps.h.build}
+	return eps, true
+}
+
+func slicesEqual(a, b []*discoveryv1.EndpointSlice) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func sameLookups(seen []podSeen, pods map[string]*Pod) bool {
+	for _, p := range seen {
+		if pods[p.key] != p.pod {
+			return false
+		}
+	}
+	return true
 }
 
 // model is the snapshot form of a Kubernetes object, made by to, or the one
@@ -235,7 +298,7 @@ func MetaOf(kind string, obj metav1.Object) Meta {
 // and whether any slice is labelled with its name. Slices win over selecting
 // pods because that is what Kubernetes itself serves, and because a service
 // without a selector can only get endpoints this way.
-func sliceEndpoints(svc *Service, slices []*discoveryv1.EndpointSlice, pods map[string]*Pod) (eps []*Endpoint, found bool) {
+func sliceEndpoints(svc *Service, slices []*discoveryv1.EndpointSlice, pods func(key string) *Pod) (eps []*Endpoint, found bool) {
 	byAddress := map[string]*Endpoint{}
 	for _, slice := range slices {
 		if slice.Namespace != svc.Namespace || slice.Labels[discoveryv1.LabelServiceName] != svc.Name {
@@ -275,7 +338,7 @@ func slicePorts(svc *Service, slice *discoveryv1.EndpointSlice) map[string]uint3
 	return ports
 }
 
-func sliceEndpoint(addr string, e discoveryv1.Endpoint, ports map[string]uint32, namespace string, pods map[string]*Pod) *Endpoint {
+func sliceEndpoint(addr string, e discoveryv1.Endpoint, ports map[string]uint32, namespace string, pods func(key string) *Pod) *Endpoint {
 	ep := &Endpoint{Address: addr, Ready: endpointReady(e)}
 	mergePorts(ep, ports)
 	if ref := e.TargetRef; ref != nil && (ref.Kind == "Pod" || ref.Kind == "") {
@@ -285,7 +348,7 @@ func sliceEndpoint(addr string, e discoveryv1.Endpoint, ports map[string]uint32,
 		}
 		ep.PodName = ref.Name
 		// Subsets of a DestinationRule select endpoints by pod labels.
-		if pod := pods[ns+"/"+ref.Name]; pod != nil {
+		if pod := pods(ns + "/" + ref.Name); pod != nil {
 			ep.Labels = pod.Labels
 		}
 	}

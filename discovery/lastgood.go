@@ -48,6 +48,9 @@ type history struct {
 	// same (validatorContext).
 	validator   *Validator
 	validatorID uint64
+	// endpoints are the services' endpoints made from slices, by service
+	// key (build.go).
+	endpoints map[string]*endpointsMemo
 }
 
 type lastGood struct {
@@ -67,7 +70,7 @@ type memo struct {
 }
 
 func newHistory() *history {
-	return &history{last: map[string]*lastGood{}, memo: map[any]*memo{}}
+	return &history{last: map[string]*lastGood{}, memo: map[any]*memo{}, endpoints: map[string]*endpointsMemo{}}
 }
 
 // pass is one build's use of the history.
@@ -243,6 +246,11 @@ func (ps *pass) finish() []Problem {
 	for item, m := range ps.h.memo {
 		if m.seen != ps.h.build {
 			delete(ps.h.memo, item)
+		}
+	}
+	for key, m := range ps.h.endpoints {
+		if m.seen != ps.h.build {
+			delete(ps.h.endpoints, key)
 		}
 	}
 	for _, key := range sortedNames(ps.unreadable) {
