@@ -2,6 +2,7 @@ package discovery
 
 import (
 	"net"
+	"slices"
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
@@ -135,9 +136,9 @@ type podSeen struct {
 
 // sliceEndpoints are the service's endpoints from its slices (sorted), the
 // last build's when nothing they are made of changed.
-func (ps *pass) sliceEndpoints(svc *Service, slices []*discoveryv1.EndpointSlice, pods map[string]*Pod) ([]*Endpoint, bool) {
+func (ps *pass) sliceEndpoints(svc *Service, svcSlices []*discoveryv1.EndpointSlice, pods map[string]*Pod) ([]*Endpoint, bool) {
 	key := svc.Key()
-	if m := ps.h.endpoints[key]; m != nil && m.svc == svc && slicesEqual(m.slices, slices) && sameLookups(m.pods, pods) {
+	if m := ps.h.endpoints[key]; m != nil && m.svc == svc && slices.Equal(m.slices, svcSlices) && sameLookups(m.pods, pods) {
 		m.seen = ps.h.build
 		return m.eps, true
 	}
@@ -147,26 +148,14 @@ func (ps *pass) sliceEndpoints(svc *Service, slices []*discoveryv1.EndpointSlice
 		seen = append(seen, podSeen{k, pod})
 		return pod
 	}
-	eps, found := sliceEndpoints(svc, slices, lookup)
+	eps, found := sliceEndpoints(svc, svcSlices, lookup)
 	if !found {
 		delete(ps.h.endpoints, key)
 		return nil, false
 	}
 	sortEndpoints(eps)
-	ps.h.endpoints[key] = &endpointsMemo{svc: svc, slices: slices, pods: seen, eps: eps, seen: ps.h.build}
+	ps.h.endpoints[key] = &endpointsMemo{svc: svc, slices: svcSlices, pods: seen, eps: eps, seen: ps.h.build}
 	return eps, true
-}
-
-func slicesEqual(a, b []*discoveryv1.EndpointSlice) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func sameLookups(seen []podSeen, pods map[string]*Pod) bool {

@@ -4,6 +4,7 @@ package discovery
 // of http, tcp and tls routes.
 
 import (
+	"maps"
 	"slices"
 	"strings"
 
@@ -62,7 +63,8 @@ func (v *Validator) sameAs(o *Validator) bool {
 			return false
 		}
 	}
-	return sameSubsets(v.subsets, o.subsets) && sameSubsets(v.wildcardSubsets, o.wildcardSubsets)
+	return maps.EqualFunc(v.subsets, o.subsets, slices.Equal[[]string]) &&
+		maps.EqualFunc(v.wildcardSubsets, o.wildcardSubsets, slices.Equal[[]string])
 }
 
 // sameForRoutes: the two are the same service as far as a VirtualService
@@ -71,18 +73,6 @@ func (v *Validator) sameAs(o *Validator) bool {
 // makes a new object of a service whose pods changed in the same file.
 func sameForRoutes(a, b *Service) bool {
 	return a == b || (b != nil && a.Namespace == b.Namespace && a.Name == b.Name && a.Hostname == b.Hostname && slices.Equal(a.Ports, b.Ports))
-}
-
-func sameSubsets(a, b map[string][]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for host, names := range a {
-		if other, ok := b[host]; !ok || !slices.Equal(names, other) {
-			return false
-		}
-	}
-	return true
 }
 
 // ValidateVirtualService checks one VirtualService; see Validator.
