@@ -115,7 +115,7 @@ func holdsAll(ts *typeSync, tv *TypeView) bool {
 		return false
 	}
 	for _, r := range tv.sorted {
-		if _, ok := ts.held[r.Name]; !ok {
+		if !ts.holds(r.Name) {
 			return false
 		}
 	}
