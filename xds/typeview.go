@@ -264,19 +264,6 @@ func (t *typeViewTable) view(prefix string, resources []*Resource) *TypeView {
 	return tv
 }
 
-// add interns a view made elsewhere (the endpoint fast path).
-func (t *typeViewTable) add(tv *TypeView) *TypeView {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for _, o := range t.views[tv.allHash] {
-		if o.namesHash == tv.namesHash && o.sameContent(tv.sorted) && o.Version == tv.Version {
-			return o
-		}
-	}
-	t.views[tv.allHash] = append(t.views[tv.allHash], tv)
-	return tv
-}
-
 // names lists the names of a type view, sorted.
 func (tv *TypeView) names() []string {
 	out := make([]string, len(tv.sorted))
