@@ -124,26 +124,32 @@ func decodeDeltaResponse(b []byte, resp *discoverypb.DeltaDiscoveryResponse) boo
 		case deltaRemoved:
 			resp.RemovedResources = append(resp.RemovedResources, string(v))
 		case deltaResources:
-			r := &discoverypb.Resource{}
-			eachField(v, func(num protowire.Number, typ protowire.Type, v []byte, _ uint64) bool {
-				switch {
-				case typ != protowire.BytesType:
-				case num == resourceName:
-					r.Name = string(v)
-				case num == resourceVersion:
-					r.Version = string(v)
-				case num == resourceResource:
-					a, good := decodeAny(v)
-					ok = ok && good
-					r.Resource = a
-				}
-				return ok
-			})
+			r, good := decodeResource(v)
+			ok = ok && good
 			resp.Resources = append(resp.Resources, r)
 		}
 		return ok
 	})
 	return ok && resp.TypeUrl != ""
+}
+
+// decodeResource is a Delta response's resource, its Any's value pointing
+// into b.
+func decodeResource(b []byte) (*discoverypb.Resource, bool) {
+	r, ok := &discoverypb.Resource{}, true
+	eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, _ uint64) bool {
+		switch {
+		case typ != protowire.BytesType:
+		case num == resourceName:
+			r.Name = string(v)
+		case num == resourceVersion:
+			r.Version = string(v)
+		case num == resourceResource:
+			r.Resource, ok = decodeAny(v)
+		}
+		return ok
+	})
+	return r, ok
 }
 
 // decodeAny is an Any whose value points into b.
