@@ -28,11 +28,11 @@ func (c *viewCache) CreateDeltaWatch(req *cachev3.DeltaRequest, sub cachev3.Subs
 		// A reconnecting Envoy says what it still holds: resources at
 		// those versions are not sent again.
 		for name, version := range req.GetInitialResourceVersions() {
-			ts.held[name] = version
+			ts.held.set(name, version)
 		}
 	}
 	for _, name := range req.GetResourceNamesUnsubscribe() {
-		delete(ts.held, name)
+		ts.held.remove(name)
 		delete(ts.rejected, name)
 		ts.allHeld = nil
 	}
@@ -57,43 +57,42 @@ func (c *viewCache) CreateDeltaWatch(req *cachev3.DeltaRequest, sub cachev3.Subs
 func (c *viewCache) answeredDelta(st *stream, ts *typeSync, nack *rpcstatus.Status, sub cachev3.Subscription) {
 	o := ts.sent
 	ts.sent, ts.lastChange = nil, c.now()
+	defer func() { o.resources, o.removed = nil, nil }() // applied to held (and rejected)
 	if o.subscriptions != ts.subscriptions {
 		// Offers name only what was wanted then: filter only when the
 		// subscription changed since (a walk of thousands of names less
 		// per response otherwise).
-		for name := range o.resources {
-			if !wanted(sub, name) {
-				delete(o.resources, name)
-			}
-		}
+		o.resources = slices.DeleteFunc(o.resources, func(r *Resource) bool { return !wanted(sub, r.Name) })
 	}
 	if nack != nil {
-		for name, version := range o.resources {
-			ts.held[name], ts.rejected[name] = unknownVersion, version
+		for _, r := range o.resources {
+			ts.held.set(r.Name, unknownVersion)
+			ts.rejected[r.Name] = r.Version
 		}
 		for _, name := range o.removed {
-			ts.held[name] = unknownVersion
+			ts.held.set(name, unknownVersion)
 		}
 		ts.nacked, ts.nackErr, ts.nackedTarget = o, nack.GetMessage(), o.target.Version
 		ts.base, ts.allHeld = nil, nil
-		o.resources, o.removed = nil, nil // applied to held and rejected
 		c.rejected(st, ts)
 		return
 	}
-	if len(ts.held) == 0 && len(ts.rejected) == 0 && o.resources != nil {
-		// The first response of the type (the cold sync's thousands of
-		// resources): its versions become what the proxy holds, the map
-		// itself rather than a copy.
-		ts.held, o.resources = o.resources, map[string]string{}
-	}
-	for name, version := range o.resources {
-		ts.held[name] = version
-		delete(ts.rejected, name)
-	}
-	for _, name := range o.removed {
-		delete(ts.held, name)
-		delete(ts.rejected, name)
-		ts.allHeld = nil
+	if o.complete && o.subscriptions == ts.subscriptions {
+		// It holds exactly the target now: the cold sync, and each change
+		// sent on top of a view it held whole. Held as that view, shared
+		// with every stream at it (held.go).
+		ts.held.holdWhole(o.target)
+		clear(ts.rejected)
+	} else {
+		for _, r := range o.resources {
+			ts.held.set(r.Name, r.Version)
+			delete(ts.rejected, r.Name)
+		}
+		for _, name := range o.removed {
+			ts.held.remove(name)
+			delete(ts.rejected, name)
+			ts.allHeld = nil
+		}
 	}
 	ts.acked, ts.nacked, ts.nackErr, ts.nackedTarget = o, nil, "", ""
 	ts.upTo, ts.exact = o.target.Version, exactVersion(o)
@@ -103,7 +102,6 @@ func (c *viewCache) answeredDelta(st *stream, ts *typeSync, nack *rpcstatus.Stat
 		// all it held beyond it, and wants what it wanted then.
 		ts.base = o.target
 	}
-	o.resources, o.removed = nil, nil // applied to held
 }
 
 // stepDelta serves one type of a Delta stream: what the target adds or
@@ -117,38 +115,48 @@ func (c *viewCache) stepDelta(st *stream, ts *typeSync, v *View) bool {
 	target := v.typeView(ts.typeURL)
 	resp := &discoverypb.DeltaDiscoveryResponse{TypeUrl: ts.typeURL, SystemVersionInfo: target.Version}
 	var send []*Resource // what the proxy lacks, in order
+	// complete: once it takes send and removes what it holds beyond
+	// target, it holds exactly target. Not so when a resource is left out
+	// because it is not wanted or was rejected at that version.
+	complete := true
 	add := func(r *Resource) {
-		if version, held := ts.held[r.Name]; !wanted(w.sub, r.Name) || (held && version == r.Version) || ts.rejected[r.Name] == r.Version {
+		if !wanted(w.sub, r.Name) || ts.rejected[r.Name] == r.Version {
+			complete = false
+			return
+		}
+		if version, held := ts.held.version(r.Name); held && version == r.Version {
 			return
 		}
 		send = append(send, r)
 	}
 	var gone []string // held names target does not have
 	if ts.base != nil {
-		// Only what changed since base can differ from what the proxy holds.
+		// Only what changed since base can differ from what the proxy holds;
+		// the rest it holds at base's version, or does not want or rejected
+		// (complete only if it held base whole).
+		complete = ts.held.whole() == ts.base
 		d := target.changesSince(ts.base)
 		for _, r := range d.changed {
 			add(r)
 		}
 		for _, name := range d.removed {
-			if _, ok := ts.held[name]; ok {
+			if ts.held.has(name) {
 				gone = append(gone, name)
 			}
 		}
 	} else {
 		present := 0 // of the names the proxy holds, those target has
 		for _, r := range target.sortedResources() {
-			if _, ok := ts.held[r.Name]; ok {
+			if ts.held.has(r.Name) {
 				present++
 			}
 			add(r)
 		}
-		for name := range ts.held {
-			if present == len(ts.held) {
-				break // target has every name the proxy holds
-			}
-			if target.Resources[name] == nil {
-				gone = append(gone, name)
+		if present < ts.held.size() { // target lacks some name the proxy holds
+			for name := range ts.held.names {
+				if target.Resources[name] == nil {
+					gone = append(gone, name)
+				}
 			}
 		}
 	}
@@ -173,10 +181,6 @@ func (c *viewCache) stepDelta(st *stream, ts *typeSync, v *View) bool {
 	if isRouteType(ts.typeURL) && len(send) > 0 && !c.routesMayChange(st, v) {
 		return false
 	}
-	changed := make(map[string]string, len(send))
-	for _, r := range send {
-		changed[r.Name] = r.Version
-	}
 	if len(send) == len(target.sorted) && len(send) > 0 && target.shared() {
 		// Everything, as to every new proxy of the view: one copy for all
 		// (encoded.go).
@@ -188,7 +192,8 @@ func (c *viewCache) stepDelta(st *stream, ts *typeSync, v *View) bool {
 		}
 	}
 	ts.offered = &offer{resp: resp, target: target, exact: kept == 0, version: target.Version,
-		resources: changed, removed: resp.RemovedResources, subscriptions: ts.subscriptions}
+		resources: send, removed: resp.RemovedResources, complete: complete && kept == 0,
+		subscriptions: ts.subscriptions}
 	ts.watch = nil
 	// go-control-plane keeps its own copy of what it returned; pilotlight
 	// tracks that itself (held), so it is given none to keep.

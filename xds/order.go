@@ -111,7 +111,11 @@ func holdsAll(ts *typeSync, tv *TypeView) bool {
 	if ts.allHeld == tv {
 		return true
 	}
-	if ts.base != tv || len(ts.held) < len(tv.sorted) {
+	if ts.held.whole() == tv {
+		ts.allHeld = tv
+		return true
+	}
+	if ts.base != tv || ts.held.size() < len(tv.sorted) {
 		return false
 	}
 	for _, r := range tv.sorted {
@@ -131,8 +135,7 @@ func (ts *typeSync) holds(name string) bool {
 		return false
 	}
 	if ts.held != nil {
-		_, ok := ts.held[name]
-		return ok
+		return ts.held.has(name)
 	}
 	// State of the world: it was sent the resource, and still asks for it
 	// (a name it dropped since, it dropped).

@@ -61,7 +61,7 @@ type typeSync struct {
 	// Delta: the version of each resource the proxy holds, by name, as it
 	// acked them; unknownVersion after a NACK. rejected: the versions it
 	// NACKed, not sent again to it.
-	held     map[string]string
+	held     *heldVersions
 	rejected map[string]string
 	// base: a type view the proxy is known to be at, under its current
 	// subscription: it holds each wanted resource of base at base's
@@ -116,9 +116,11 @@ type offer struct {
 	exact   bool // nothing kept beyond target
 	version string
 	nonce   string
-	// Delta: what it adds or changes, and removes.
-	resources map[string]string
+	// Delta: what it adds or changes, and removes; complete: the proxy
+	// holds exactly target once it takes them.
+	resources []*Resource
 	removed   []string
+	complete  bool
 	// subscriptions: the stream's count when the offer was made.
 	subscriptions int
 }
@@ -128,7 +130,7 @@ func (st *stream) typeState(typeURL string) *typeSync {
 	if ts == nil {
 		ts = &typeSync{typeURL: typeURL}
 		if st.delta {
-			ts.held, ts.rejected = map[string]string{}, map[string]string{}
+			ts.held, ts.rejected = newHeldVersions(), map[string]string{}
 		}
 		st.types[typeURL] = ts
 	}
