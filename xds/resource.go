@@ -49,8 +49,8 @@ func newResource(name string, a *anypb.Any) *Resource {
 type marshalMemo struct {
 	mu   sync.Mutex
 	done map[proto.Message]*Resource
-	// inherited: the previous snapshot's, while an endpoint-only change is
-	// applied: messages translate kept from it (the load assignments of
+	// inherited: the previous memo's, while a change is applied: messages
+	// translate kept from the previous mesh (the load assignments of
 	// services whose endpoints did not change) keep their Resources.
 	inherited map[proto.Message]*Resource
 	// byContent are the Resources of this memo by name and bytes' hash;
@@ -59,6 +59,17 @@ type marshalMemo struct {
 	// cluster a route change did not touch) gets that Resource again, its
 	// checks not run again, and stays the same pointer in every view.
 	byContent, previous map[contentKey]*Resource
+	// lastFull: byContent of the memo of the last full push, which
+	// resolved every resource of every view. An endpoint-only push
+	// resolves only load assignments (and a changed pod's own listeners):
+	// its memo carries lastFull on, and the next full push looks there
+	// too, so that the clusters and listeners no endpoint change touched
+	// get their Resources again, not checked again. nil in a full push's
+	// memo: its own byContent is that. (Only Resources, which the views
+	// hold anyway: not the messages, which would keep the last full
+	// push's translation alive.) olderFull: lastFull of the previous
+	// memo, while a change is applied.
+	lastFull, olderFull map[contentKey]*Resource
 	// views interns type views (typeview.go); endpoints caches the
 	// endpoint type views of the proxies that share a list of load
 	// assignments (endpointView).
@@ -103,9 +114,14 @@ func (m *marshalMemo) resource(name string, msg proto.Message) (*Resource, error
 		return nil, fmt.Errorf("marshal %s %q: %w", msg.ProtoReflect().Descriptor().FullName(), name, err)
 	}
 	r := newResource(name, a)
-	if old := m.previous[contentKey{name, r.Version}]; old != nil && old.Any.TypeUrl == a.TypeUrl && bytes.Equal(old.Any.Value, a.Value) {
-		m.keep(msg, old)
-		return old, nil
+	// Of the same bytes: another proxy's message of this snapshot (proxies
+	// of the same ports get equal listeners, made apart), or one a
+	// proxy has.
+	for _, byContent := range [...]map[contentKey]*Resource{m.byContent, m.previous, m.olderFull} {
+		if old := byContent[contentKey{name, r.Version}]; old != nil && old.Any.TypeUrl == a.TypeUrl && bytes.Equal(old.Any.Value, a.Value) {
+			m.keep(msg, old)
+			return old, nil
+		}
 	}
 	var opened []proto.Message
 	r.invalid = validate(msg, func(m proto.Message) { opened = append(opened, m) }, m.anys)
@@ -177,24 +193,42 @@ func contentHash(b []byte) string {
 
 // inherit lets the memo reuse prev's Resources until forgetInherited: of
 // the messages translate carried over (WithUnchangedConfig, when
-// sameMessages), and of messages with the same bytes.
+// sameMessages), and of messages with the same bytes, prev's own or its
+// last full push's.
 func (m *marshalMemo) inherit(prev *marshalMemo, sameMessages bool) {
 	if prev == nil {
 		return
 	}
 	prev.mu.Lock()
-	done, byContent := prev.done, prev.byContent
+	done, byContent, full := prev.done, prev.byContent, prev.lastFull
 	prev.mu.Unlock()
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	if sameMessages {
 		m.inherited = done
 	}
-	m.previous = byContent
+	m.previous, m.olderFull = byContent, full
+}
+
+// carryLastFull, for an endpoint-only push, keeps what the last full
+// push resolved (lastFull) for the next one.
+func (m *marshalMemo) carryLastFull(prev *marshalMemo) {
+	if prev == nil {
+		return
+	}
+	prev.mu.Lock()
+	full := prev.lastFull
+	if full == nil {
+		full = prev.byContent
+	}
+	prev.mu.Unlock()
+	m.mu.Lock()
+	m.lastFull = full
 	m.mu.Unlock()
 }
 
 func (m *marshalMemo) forgetInherited() {
 	m.mu.Lock()
-	m.inherited, m.previous = nil, nil
+	m.inherited, m.previous, m.olderFull = nil, nil, nil
 	m.mu.Unlock()
 }

@@ -191,16 +191,19 @@ func (s *Server) apply(snap *discovery.Snapshot) {
 		opts = append(opts, translate.WithUnchangedConfig(prev))
 	}
 	mesh := translate.NewMesh(snap, opts...)
+	endpointsOnly := sameConfig && translate.SameServiceIdentities(prev, mesh)
 	s.problems = newProblemLog(snap, s.problems, s.logProblem)
 	memo := newMarshalMemo(s.problems)
 	memo.inherit(prevMemo, sameConfig)
+	if endpointsOnly {
+		memo.carryLastFull(prevMemo)
+	}
 	s.mesh, s.memo = mesh, memo
 	problems := s.problems
 	s.mu.Unlock()
 	defer memo.forgetInherited()
 
 	s.metrics.configProblems.Set(float64(len(snap.Problems)))
-	endpointsOnly := sameConfig && translate.SameServiceIdentities(prev, mesh)
 	if !endpointsOnly {
 		s.names.set(clusterNames(mesh.LoadAssignments()))
 	}

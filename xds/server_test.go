@@ -2,6 +2,7 @@ package xds
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -380,25 +381,45 @@ func TestEndpointChangeOfAProxysOwnPod(t *testing.T) {
 // again, the same pointers in every view), while the route table is new.
 // Proxies with the same lists share one view of each type.
 func TestRouteChangeKeepsTheResourcesItDidNotChange(t *testing.T) {
+	for _, endpointChangesBefore := range []int{0, 2} {
+		t.Run(fmt.Sprintf("after %d endpoint changes", endpointChangesBefore), func(t *testing.T) {
+			testRouteChangeKeepsTheResourcesItDidNotChange(t, endpointChangesBefore)
+		})
+	}
+}
+
+// Endpoint changes between (they resolve only load assignments) must not
+// make the route change marshal and check the rest again.
+func testRouteChangeKeepsTheResourcesItDidNotChange(t *testing.T, endpointChangesBefore int) {
 	snap := discoverytest.SyntheticWithClients(3, 2, 2)
 	ts := newTestServer(t, snap)
 	a, b := proxyOf(snap.Pods[0]).NodeID(), proxyOf(snap.Pods[1]).NodeID()
 	before := ts.register(t, a)
 	ts.register(t, b)
+	for i := range endpointChangesBefore {
+		flipped := discoverytest.SyntheticWithClients(3, 2, 2)
+		flipped.Version = uint64(2 + i)
+		flipped.Endpoints[flipped.Services[0].Key()][1].Ready = i%2 == 1
+		ts.apply(flipped)
+	}
+	if endpointChangesBefore > 0 {
+		before = ts.cache.Nodes()[a]
+	}
 
 	weights := discoverytest.SyntheticWithClients(3, 2, 2)
-	weights.Version = 2
+	weights.Version = 10
+	weights.Endpoints[weights.Services[0].Key()][1].Ready = endpointChangesBefore%2 == 0
 	weights.VirtualServices[0].Spec.Http[0].Route[0].Weight = 50
 	weights.VirtualServices[0].Spec.Http[0].Route[1].Weight = 50
 	ts.apply(weights)
 	after := ts.cache.Nodes()
-	for _, typeURL := range []string{resourcev3.ClusterType, resourcev3.EndpointType} {
+	for _, typeURL := range []string{resourcev3.ClusterType, resourcev3.EndpointType, resourcev3.ListenerType} {
 		old, now := before.typeView(typeURL), after[a].typeView(typeURL)
 		if len(now.sorted) == 0 || len(now.sorted) != len(old.sorted) {
 			t.Fatalf("%s: %d resources, then %d", typeURL, len(old.sorted), len(now.sorted))
 		}
 		for i, r := range now.sorted {
-			if r != old.sorted[i] {
+			if r != old.sorted[i] && (r.Version == old.sorted[i].Version || typeURL != resourcev3.ListenerType) {
 				t.Errorf("%s %s: a new Resource for the same bytes", typeURL, r.Name)
 			}
 		}
