@@ -13,8 +13,14 @@ import (
 // Pods matter to config only for the proxy of that pod (its inbound side,
 // a gateway's selection): compare those one by one with SamePod.
 func SameConfig(a, b *Snapshot) bool {
+	return SameConfigButVirtualServices(a, b) && SameVirtualServices(a, b)
+}
+
+// SameConfigButVirtualServices is SameConfig but for VirtualServices: what
+// routes traffic may differ, what clusters and load assignments are made
+// of may not (a weight shift of a canary).
+func SameConfigButVirtualServices(a, b *Snapshot) bool {
 	return reflect.DeepEqual(a.Services, b.Services) &&
-		sameRules(a.VirtualServices, b.VirtualServices, func(v *VirtualService) (Meta, proto.Message) { return v.Meta, v.Spec }) &&
 		sameRules(a.DestinationRules, b.DestinationRules, func(d *DestinationRule) (Meta, proto.Message) { return d.Meta, d.Spec }) &&
 		sameRules(a.Gateways, b.Gateways, func(g *Gateway) (Meta, proto.Message) { return g.Meta, g.Spec }) &&
 		sameRules(a.PeerAuthentications, b.PeerAuthentications, func(p *PeerAuthentication) (Meta, proto.Message) { return p.Meta, p.Spec }) &&
@@ -25,6 +31,12 @@ func SameConfig(a, b *Snapshot) bool {
 		// A gateway's listeners and SDS secrets follow its certificates.
 		reflect.DeepEqual(a.Secrets, b.Secrets) &&
 		sameSecurity(a, b)
+}
+
+// SameVirtualServices reports whether two snapshots hold the same
+// VirtualServices.
+func SameVirtualServices(a, b *Snapshot) bool {
+	return sameRules(a.VirtualServices, b.VirtualServices, func(v *VirtualService) (Meta, proto.Message) { return v.Meta, v.Spec })
 }
 
 // sameSecurity compares the security kinds and what they depend on: the

@@ -38,3 +38,42 @@ func TestSameEndpointsComparesEveryField(t *testing.T) {
 		t.Error("lists of different lengths are the same")
 	}
 }
+
+// SameConfigButVirtualServices compares every field of config but
+// VirtualServices, and SameConfig those too: a snapshot that differs in
+// any one of them (a kind added later included) is not the same config.
+func TestSameConfigComparesEveryKindOfConfig(t *testing.T) {
+	notConfig := map[string]bool{"Version": true, "Pods": true, "Endpoints": true, "Origins": true, "Problems": true, "Notices": true}
+	typ := reflect.TypeFor[Snapshot]()
+	for i := range typ.NumField() {
+		field := typ.Field(i)
+		if !field.IsExported() || notConfig[field.Name] {
+			continue
+		}
+		var a, b Snapshot
+		f := reflect.ValueOf(&b).Elem().Field(i)
+		switch f.Kind() {
+		case reflect.Slice:
+			f.Set(reflect.Append(f, reflect.New(field.Type.Elem().Elem())))
+		case reflect.String:
+			f.SetString("other")
+		case reflect.Map:
+			m := reflect.MakeMap(field.Type)
+			m.SetMapIndex(reflect.ValueOf("other"), reflect.Zero(field.Type.Elem()))
+			f.Set(m)
+		default:
+			t.Fatalf("field %s of kind %s: teach this test (and SameConfig) to compare it", field.Name, f.Kind())
+		}
+		if SameConfig(&a, &b) {
+			t.Errorf("snapshots that differ in %s have the same config", field.Name)
+		}
+		if got, want := SameConfigButVirtualServices(&a, &b), field.Name == "VirtualServices"; got != want {
+			t.Errorf("snapshots that differ in %s: SameConfigButVirtualServices = %v, want %v", field.Name, got, want)
+		}
+	}
+	var a, b Snapshot
+	b.Version, b.Pods = 2, []*Pod{{}}
+	if !SameConfig(&a, &b) {
+		t.Error("snapshots that differ only in version and pods do not have the same config")
+	}
+}

@@ -16,17 +16,40 @@ const connectTimeout = 10 * time.Second
 // buildOutboundClusters makes one EDS cluster per service port, and one per
 // DestinationRule subset of it, all fed over ADS.
 func (m *Mesh) buildOutboundClusters() []*cluster.Cluster {
-	var out []*cluster.Cluster
-	for _, svc := range m.snap.Services {
-		for _, port := range svc.Ports {
-			out = append(out, m.outboundCluster(svc.Hostname, "", port))
-			for _, subset := range m.rules.subsets(svc.Hostname) {
-				out = append(out, m.outboundCluster(svc.Hostname, subset.Name, port))
+	made := &madeClusters{identities: m.serviceIdentities()}
+	if e := m.earlierClusters; e != nil && sameIdentities(e.identities, made.identities) {
+		// Made of the same services, rules and identities: the same.
+		made.clusters = e.clusters
+	} else {
+		for _, svc := range m.snap.Services {
+			for _, port := range svc.Ports {
+				made.clusters = append(made.clusters, m.outboundCluster(svc.Hostname, "", port))
+				for _, subset := range m.rules.subsets(svc.Hostname) {
+					made.clusters = append(made.clusters, m.outboundCluster(svc.Hostname, subset.Name, port))
+				}
 			}
 		}
+		sortByName(made.clusters, func(c *cluster.Cluster) string { return c.Name })
 	}
-	sortByName(out, func(c *cluster.Cluster) string { return c.Name })
-	return out
+	m.madeClusters.Store(made)
+	return made.clusters
+}
+
+// madeClusters are a mesh's outbound clusters and the service identities
+// they were made for (their mTLS subject alt names).
+type madeClusters struct {
+	clusters   []*cluster.Cluster
+	identities map[string][]string
+}
+
+// clustersToCarry are the outbound clusters a following mesh may take:
+// this mesh's if it made them, else those it was given (an endpoint-only
+// change in between makes none).
+func (m *Mesh) clustersToCarry() *madeClusters {
+	if made := m.madeClusters.Load(); made != nil {
+		return made
+	}
+	return m.earlierClusters
 }
 
 // outboundCluster is the cluster outbound|port|subset|host, shaped by the

@@ -17,7 +17,7 @@ type hostPort struct {
 // buildLoadAssignments makes the EDS resource of every outbound cluster:
 // the ready endpoints of the service port, narrowed to the subset's labels.
 // A PASSTHROUGH cluster (ORIGINAL_DST) has no endpoints and gets none.
-// With WithUnchangedConfig, a service whose endpoints are those it had in
+// In a mesh made by NewMeshFollowing, a service whose endpoints are those it had in
 // the previous mesh keeps that mesh's resources (the same pointers), so
 // that only what changed is built, marshaled and sent again.
 func (m *Mesh) buildLoadAssignments() []*endpoint.ClusterLoadAssignment {

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	endpoint "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
@@ -36,10 +37,17 @@ type Mesh struct {
 	outboundClusters func() []*cluster.Cluster
 	loadAssignments  func() []*endpoint.ClusterLoadAssignment
 	// assignmentsByService: the load assignments, by service key (set by
-	// loadAssignments); unchangedFrom: the previous mesh, when only
-	// endpoints changed (WithUnchangedConfig).
+	// loadAssignments); unchangedFrom: the previous mesh, until they are
+	// made (NewMeshFollowing).
 	assignmentsByService map[string][]*endpoint.ClusterLoadAssignment
 	unchangedFrom        *Mesh
+	// earlierClusters: the outbound clusters of an earlier mesh of the
+	// same config but perhaps for VirtualServices (NewMeshFollowing);
+	// madeClusters: this mesh's, once made (cluster.go). What is carried
+	// from mesh to mesh is these, not the meshes: no chain of meshes is
+	// kept alive.
+	earlierClusters *madeClusters
+	madeClusters    atomic.Pointer[madeClusters]
 
 	// sourceSelectors: the match.sourceLabels of VirtualServices, whose
 	// route tables then depend on the proxy (virtualservice_source.go).
@@ -104,6 +112,19 @@ func NewMesh(snap *discovery.Snapshot, opts ...Option) *Mesh {
 	m.sourceSelectors = sync.OnceValue(func() []map[string]string { return sourceSelectors(snap.VirtualServices) })
 	m.l4Ports = sync.OnceValue(func() []*l4ServicePort { return l4ServicePorts(snap) })
 	m.envoyFilters = sync.OnceValue(func() *compiledEnvoyFilters { return compileEnvoyFilters(snap) })
+	return m
+}
+
+// NewMeshFollowing is NewMesh for a snapshot whose config is prev's but
+// perhaps for VirtualServices (discovery.SameConfigButVirtualServices):
+// what that leaves as it was is prev's own, the same messages, to be
+// marshaled and sent again by no one: the load assignments of services
+// whose endpoints and pods did not change (buildLoadAssignments), and,
+// while the service identities are the same, the outbound clusters
+// (buildOutboundClusters). prev is not kept past that.
+func NewMeshFollowing(prev *Mesh, snap *discovery.Snapshot, opts ...Option) *Mesh {
+	m := NewMesh(snap, opts...)
+	m.unchangedFrom, m.earlierClusters = prev, prev.clustersToCarry()
 	return m
 }
 

@@ -36,11 +36,3 @@ func (m *Mesh) fallbackCluster() string {
 	}
 	return PassthroughCluster
 }
-
-// WithUnchangedConfig says that the snapshot has the same config as prev's
-// (discovery.SameConfig: services, rules, policies) and differs at most in
-// endpoints and pods: the load assignments of services whose endpoints did
-// not change are prev's own (buildLoadAssignments).
-func WithUnchangedConfig(prev *Mesh) Option {
-	return func(m *Mesh) { m.unchangedFrom = prev }
-}

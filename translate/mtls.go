@@ -206,7 +206,10 @@ func (m *Mesh) buildServiceIdentities() map[string][]string {
 // identities for every service: when they differ, clusters change even if
 // only endpoints did (a pod of a new service account joined a service).
 func SameServiceIdentities(a, b *Mesh) bool {
-	x, y := a.serviceIdentities(), b.serviceIdentities()
+	return sameIdentities(a.serviceIdentities(), b.serviceIdentities())
+}
+
+func sameIdentities(x, y map[string][]string) bool {
 	if len(x) != len(y) {
 		return false
 	}

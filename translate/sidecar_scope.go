@@ -77,7 +77,7 @@ func (m *Mesh) scopedMesh(sc *discovery.Sidecar, ns string) *Mesh {
 	view.Services = scopedServices(m.snap.Services, ports)
 	view.VirtualServices = virtualServices
 	sm := NewMesh(&view, m.options...)
-	sm.unchangedFrom, sm.scopes = nil, nil
+	sm.scopes = nil
 	sm.explain = m.explain // Explain: route tables and listeners of the scope too
 	inScope := func(name string) bool {
 		port, _, host, ok := ParseOutboundClusterName(name)

@@ -192,7 +192,7 @@ func contentHash(b []byte) string {
 }
 
 // inherit lets the memo reuse prev's Resources until forgetInherited: of
-// the messages translate carried over (WithUnchangedConfig, when
+// the messages translate carried over (NewMeshFollowing, when
 // sameMessages), and of messages with the same bytes, prev's own or its
 // last full push's.
 func (m *marshalMemo) inherit(prev *marshalMemo, sameMessages bool) {

@@ -185,16 +185,21 @@ func (s *Server) apply(snap *discovery.Snapshot) {
 	start := time.Now()
 	s.mu.Lock()
 	prev, prevMemo := s.mesh, s.memo
-	sameConfig := prev != nil && discovery.SameConfig(prev.Snapshot(), snap)
-	opts := s.meshOptions()
-	if sameConfig {
-		opts = append(opts, translate.WithUnchangedConfig(prev))
+	// Only VirtualServices changed (a canary's weights): the clusters and
+	// load assignments are the previous mesh's, the same messages, and so
+	// the same Resources, not marshaled again.
+	sameButRoutes := prev != nil && discovery.SameConfigButVirtualServices(prev.Snapshot(), snap)
+	sameConfig := sameButRoutes && discovery.SameVirtualServices(prev.Snapshot(), snap)
+	var mesh *translate.Mesh
+	if sameButRoutes {
+		mesh = translate.NewMeshFollowing(prev, snap, s.meshOptions()...)
+	} else {
+		mesh = translate.NewMesh(snap, s.meshOptions()...)
 	}
-	mesh := translate.NewMesh(snap, opts...)
 	endpointsOnly := sameConfig && translate.SameServiceIdentities(prev, mesh)
 	s.problems = newProblemLog(snap, s.problems, s.logProblem)
 	memo := newMarshalMemo(s.problems)
-	memo.inherit(prevMemo, sameConfig)
+	memo.inherit(prevMemo, sameButRoutes)
 	if endpointsOnly {
 		memo.carryLastFull(prevMemo)
 	}

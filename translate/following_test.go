@@ -1,0 +1,111 @@
+package translate
+
+import (
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pilotlight/pilotlight/discovery"
+	"github.com/pilotlight/pilotlight/discovery/discoverytest"
+)
+
+// A mesh following another takes the clusters and load assignments that
+// its change left as they were (the same messages), and makes anew those
+// it changed.
+func TestMeshFollowingKeepsWhatItsChangeLeft(t *testing.T) {
+	weights := func(s *discovery.Snapshot) {
+		s.VirtualServices[0].Spec.Http[0].Route[0].Weight = 50
+		s.VirtualServices[0].Spec.Http[0].Route[1].Weight = 50
+	}
+	cases := []struct {
+		name         string
+		change       func(*discovery.Snapshot)
+		sameClusters bool
+	}{
+		{name: "weights", change: weights, sameClusters: true},
+		{name: "an endpoint not ready", change: func(s *discovery.Snapshot) {
+			s.Endpoints[s.Services[0].Key()][1].Ready = false
+		}, sameClusters: true},
+		{name: "another service account", change: func(s *discovery.Snapshot) {
+			pod := *s.Pods[0] // of svc-000: its SPIFFE ID is a SAN of the service's clusters
+			pod.ServiceAccount = "other"
+			s.Pods[0] = &pod
+		}, sameClusters: false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			prev := NewMesh(withSidecars(discoverytest.Synthetic(3, 2)))
+			before := map[string]any{}
+			for _, cl := range prev.outboundClusters() {
+				before[cl.Name] = cl
+			}
+			for _, la := range prev.LoadAssignments() {
+				before["eds "+la.ClusterName] = la
+			}
+			snap := withSidecars(discoverytest.Synthetic(3, 2))
+			c.change(snap)
+			next := NewMeshFollowing(prev, snap.Seal()) // indexes the changed pods
+			for _, cl := range next.outboundClusters() {
+				if same := before[cl.Name] == any(cl); same != c.sameClusters {
+					t.Errorf("cluster %s: the previous mesh's %v, want %v", cl.Name, same, c.sameClusters)
+				}
+			}
+			for _, la := range next.LoadAssignments() {
+				// A service's load assignments are made again together.
+				_, _, host, _ := ParseOutboundClusterName(la.ClusterName)
+				changed := host == snap.Services[0].Hostname && c.name != "weights"
+				if same := before["eds "+la.ClusterName] == any(la); same == changed {
+					t.Errorf("load assignment %s: the previous mesh's %v, want %v", la.ClusterName, same, !changed)
+				}
+			}
+		})
+	}
+}
+
+// Clusters are carried over an endpoint change that makes none (the push
+// resolves only load assignments) to the route change after it, and no
+// mesh keeps the one before it alive.
+func TestMeshesFollowingOneAnotherKeepNoChain(t *testing.T) {
+	first := NewMesh(discoverytest.Synthetic(3, 2))
+	clusters := first.outboundClusters()
+	var freed atomic.Int64
+	m := first
+	const meshes = 20
+	for i := range meshes {
+		snap := discoverytest.Synthetic(3, 2)
+		snap.Endpoints[snap.Services[0].Key()][1].Ready = i%2 == 0
+		next := NewMeshFollowing(m, snap)
+		next.LoadAssignments() // what an endpoint-only push makes
+		if m != first {
+			runtime.AddCleanup(m, func(struct{}) { freed.Add(1) }, struct{}{})
+		}
+		m = next
+	}
+	if got := m.outboundClusters(); &got[0] != &clusters[0] {
+		t.Error("the clusters were made again after endpoint changes that changed none")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for freed.Load() < meshes-2 && time.Now().Before(deadline) {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := freed.Load(); n < meshes-2 {
+		t.Errorf("%d of %d earlier meshes freed: a chain of meshes is kept", n, meshes-1)
+	}
+	runtime.KeepAlive(m)
+}
+
+// withSidecars marks every pod as running a sidecar (tlsMode istio), so
+// that its service account is a SPIFFE ID its services' clusters expect.
+func withSidecars(s *discovery.Snapshot) *discovery.Snapshot {
+	for i, pod := range s.Pods {
+		p := *pod
+		p.Labels = map[string]string{discovery.TLSModeLabel: "istio"}
+		for k, v := range pod.Labels {
+			p.Labels[k] = v
+		}
+		s.Pods[i] = &p
+	}
+	return s.Seal()
+}
