@@ -124,14 +124,19 @@ func cookieHash(c *networking.LoadBalancerSettings_ConsistentHashLB_HTTPCookie) 
 // Like Istio, a route splitting traffic gets one policy per hashing
 // destination, in destination order.
 func addHashPolicies(rc *route.RouteConfiguration, r *rules) {
+	for _, vh := range rc.GetVirtualHosts() {
+		addVirtualHostHashPolicies(vh, r)
+	}
+}
+
+// addVirtualHostHashPolicies is addHashPolicies for one virtual host.
+func addVirtualHostHashPolicies(vh *route.VirtualHost, r *rules) {
 	if len(r.destinationRules) == 0 {
 		return
 	}
-	for _, vh := range rc.GetVirtualHosts() {
-		for _, rt := range vh.GetRoutes() {
-			if a := rt.GetRoute(); a != nil {
-				a.HashPolicy = r.hashPolicies(a) // an action may be shared by routes: set, never append
-			}
+	for _, rt := range vh.GetRoutes() {
+		if a := rt.GetRoute(); a != nil {
+			a.HashPolicy = r.hashPolicies(a) // an action may be shared by routes: set, never append
 		}
 	}
 }

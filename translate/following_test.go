@@ -2,9 +2,13 @@ package translate
 
 import (
 	"runtime"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/pilotlight/pilotlight/discovery"
 	"github.com/pilotlight/pilotlight/discovery/discoverytest"
@@ -108,4 +112,63 @@ func withSidecars(s *discovery.Snapshot) *discovery.Snapshot {
 		s.Pods[i] = &p
 	}
 	return s.Seal()
+}
+
+// A following mesh's route table takes the virtual hosts of services whose
+// VirtualService did not change, and makes again those whose did, or
+// whose VirtualService it no longer sees.
+func TestMeshFollowingMakesAgainOnlyTheVirtualHostsOfChangedRules(t *testing.T) {
+	cases := []struct {
+		name   string
+		change func(*discovery.Snapshot)
+		remade []int // services whose virtual host is made again
+	}{
+		{name: "nothing", change: func(*discovery.Snapshot) {}},
+		{name: "weights of svc-001", change: func(s *discovery.Snapshot) {
+			s.VirtualServices[1].Spec.Http[0].Route[0].Weight = 50
+			s.VirtualServices[1].Spec.Http[0].Route[1].Weight = 50
+		}, remade: []int{1}},
+		{name: "svc-002's rule exported elsewhere", change: func(s *discovery.Snapshot) {
+			s.VirtualServices[2].Spec.ExportTo = []string{"other"}
+		}, remade: []int{2}},
+		{name: "svc-000's rule gone", change: func(s *discovery.Snapshot) {
+			s.VirtualServices = s.VirtualServices[1:]
+		}, remade: []int{0}},
+	}
+	table := func(m *Mesh, snap *discovery.Snapshot) *route.RouteConfiguration {
+		pod := snap.Pods[0]
+		return m.ForProxy(Proxy{Type: Sidecar, IP: pod.IP, PodName: pod.Name, Namespace: pod.Namespace}).Routes[0]
+	}
+	routes := func(m *Mesh, snap *discovery.Snapshot) map[string]any {
+		out := map[string]any{}
+		for _, vh := range table(m, snap).GetVirtualHosts() {
+			out[vh.GetName()] = vh
+		}
+		return out
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			first := discoverytest.Synthetic(3, 2)
+			prev := NewMesh(first)
+			before := routes(prev, first)
+			snap := discoverytest.Synthetic(3, 2)
+			c.change(snap)
+			snap.Seal()
+			following := NewMeshFollowing(prev, snap)
+			if got, want := table(following, snap), table(NewMesh(snap), snap); !proto.Equal(got, want) {
+				t.Errorf("the following mesh's route table is not the one a new mesh makes:\n%v\nwant\n%v", got, want)
+			}
+			after := routes(following, snap)
+			if len(after) != len(before) || len(after) != 3 {
+				t.Fatalf("%d virtual hosts, then %d", len(before), len(after))
+			}
+			for i, svc := range snap.Services {
+				name := svc.Hostname + ":80"
+				remade := slices.Contains(c.remade, i)
+				if got := after[name] != before[name]; got != remade {
+					t.Errorf("%s made again: %v, want %v", name, got, remade)
+				}
+			}
+		})
+	}
 }

@@ -48,6 +48,9 @@ type Mesh struct {
 	// kept alive.
 	earlierClusters *madeClusters
 	madeClusters    atomic.Pointer[madeClusters]
+	// earlierHosts, hosts: the same for the virtual hosts of the sidecars'
+	// outbound route tables (virtualhost_reuse.go).
+	earlierHosts, hosts *virtualHosts
 
 	// sourceSelectors: the match.sourceLabels of VirtualServices, whose
 	// route tables then depend on the proxy (virtualservice_source.go).
@@ -101,7 +104,7 @@ func WithTrustDomain(td string) Option { return func(m *Mesh) { m.trustDomain = 
 func NewMesh(snap *discovery.Snapshot, opts ...Option) *Mesh {
 	m := &Mesh{snap: snap, rules: indexRules(snap), proxyRoutes: map[string]*route.RouteConfiguration{},
 		trustDomain: authn.DefaultTrustDomain, peers: authn.NewPeerPolicies(snap.PeerAuthentications, snap.Root()),
-		options: opts, scopes: &sync.Map{}}
+		options: opts, scopes: &sync.Map{}, hosts: newVirtualHosts()}
 	for _, o := range opts {
 		o(m)
 	}
@@ -119,12 +122,14 @@ func NewMesh(snap *discovery.Snapshot, opts ...Option) *Mesh {
 // perhaps for VirtualServices (discovery.SameConfigButVirtualServices):
 // what that leaves as it was is prev's own, the same messages, to be
 // marshaled and sent again by no one: the load assignments of services
-// whose endpoints and pods did not change (buildLoadAssignments), and,
-// while the service identities are the same, the outbound clusters
-// (buildOutboundClusters). prev is not kept past that.
+// whose endpoints and pods did not change (buildLoadAssignments), while
+// the service identities are the same the outbound clusters
+// (buildOutboundClusters), and the virtual hosts of the route tables that
+// no changed VirtualService routes (virtualhost_reuse.go). prev is not
+// kept past that.
 func NewMeshFollowing(prev *Mesh, snap *discovery.Snapshot, opts ...Option) *Mesh {
 	m := NewMesh(snap, opts...)
-	m.unchangedFrom, m.earlierClusters = prev, prev.clustersToCarry()
+	m.unchangedFrom, m.earlierClusters, m.earlierHosts = prev, prev.clustersToCarry(), prev.hostsToCarry()
 	return m
 }
 
@@ -210,7 +215,7 @@ func (m *Mesh) proxyRouteConfig(src routeSource) *route.RouteConfiguration {
 	defer m.mu.Unlock()
 	rc, ok := m.proxyRoutes[src.key]
 	if !ok {
-		rc = httpProxyRouteConfig(m.snap, m.visibleFrom(src.namespace).rules, src)
+		rc = httpProxyRouteConfig(m.snap, m.visibleFrom(src.namespace).rules, src, m.earlierHosts, m.hosts)
 		m.proxyRoutes[src.key] = rc
 	}
 	return rc

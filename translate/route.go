@@ -9,7 +9,9 @@ import (
 // httpProxyRouteConfig is the route table of the outbound HTTP proxy for
 // sidecars in one namespace (src.namespace; src.labels for sourceLabels):
 // one virtual host per HTTP service port.
-func httpProxyRouteConfig(snap *discovery.Snapshot, r *rules, src routeSource) *route.RouteConfiguration {
+// A virtual host earlier (a previous mesh's, made the same way) has is
+// taken as it is; each one made is kept in made.
+func httpProxyRouteConfig(snap *discovery.Snapshot, r *rules, src routeSource, earlier, made *virtualHosts) *route.RouteConfiguration {
 	rc := &route.RouteConfiguration{Name: HTTPProxyRouteName}
 	// Envoy rejects a table where two virtual hosts share a domain; only a
 	// ClusterIP given twice (in a folder) could repeat one: the first keeps it.
@@ -26,17 +28,23 @@ func httpProxyRouteConfig(snap *discovery.Snapshot, r *rules, src routeSource) *
 					domains = append(domains, d)
 				}
 			}
-			rc.VirtualHosts = append(rc.VirtualHosts, &route.VirtualHost{
-				Name:    svc.Hostname + ":" + uitoa(port.Port),
-				Domains: domains,
-				Routes:  serviceRoutes(snap, r, svc, port.Port, src),
-			})
+			key, vs := vhostKey{service: svc.Key(), port: port.Port, source: src.key}, r.virtualServiceFor(svc.Hostname)
+			vh := earlier.find(key, vs, domains)
+			if vh == nil || src.explain != nil {
+				vh = &route.VirtualHost{
+					Name:    svc.Hostname + ":" + uitoa(port.Port),
+					Domains: domains,
+					Routes:  serviceRoutes(snap, r, svc, port.Port, src),
+				}
+				// DestinationRule consistentHash → RouteAction.hash_policy, on
+				// the routes to hashing clusters (destinationrule_lb.go).
+				addVirtualHostHashPolicies(vh, r)
+			}
+			made.keep(key, vs, vh)
+			rc.VirtualHosts = append(rc.VirtualHosts, vh)
 		}
 	}
 	sortByName(rc.VirtualHosts, func(v *route.VirtualHost) string { return v.Name })
-	// DestinationRule consistentHash → RouteAction.hash_policy, on the
-	// routes to hashing clusters (destinationrule_lb.go).
-	addHashPolicies(rc, r)
 	return rc
 }
 

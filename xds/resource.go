@@ -9,6 +9,7 @@ import (
 	"hash/maphash"
 	"sync"
 
+	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 )
@@ -59,17 +60,22 @@ type marshalMemo struct {
 	// cluster a route change did not touch) gets that Resource again, its
 	// checks not run again, and stays the same pointer in every view.
 	byContent, previous map[contentKey]*Resource
-	// lastFull: byContent of the memo of the last full push, which
-	// resolved every resource of every view. An endpoint-only push
-	// resolves only load assignments (and a changed pod's own listeners):
-	// its memo carries lastFull on, and the next full push looks there
-	// too, so that the clusters and listeners no endpoint change touched
-	// get their Resources again, not checked again. nil in a full push's
-	// memo: its own byContent is that. (Only Resources, which the views
-	// hold anyway: not the messages, which would keep the last full
-	// push's translation alive.) olderFull: lastFull of the previous
-	// memo, while a change is applied.
-	lastFull, olderFull map[contentKey]*Resource
+	// vhosts: the results of checking the virtual hosts of route tables,
+	// by message (validate_routes.go); previousVhosts, the previous
+	// memo's, while a change is applied.
+	vhosts, previousVhosts vhostChecks
+	// lastFull: what the memo of the last full push resolved, which was
+	// every resource of every view. An endpoint-only push resolves only
+	// load assignments (and a changed pod's own listeners): its memo
+	// carries lastFull on, and the next full push looks there too, so that
+	// the clusters, listeners and virtual hosts no endpoint change touched
+	// are not checked again. nil in a full push's memo: its own maps are
+	// that. (Only Resources, which the views hold anyway, and the virtual
+	// hosts' results, keyed by the virtual hosts translate carries on
+	// anyway: not the messages of every resource, which would keep the
+	// last full push's translation alive.) olderFull: lastFull of the
+	// previous memo, while a change is applied.
+	lastFull, olderFull *resolved
 	// views interns type views (typeview.go); endpoints caches the
 	// endpoint type views of the proxies that share a list of load
 	// assignments (endpointView).
@@ -86,6 +92,27 @@ type marshalMemo struct {
 
 type contentKey struct{ name, version string }
 
+// resolved is what a memo resolved: its Resources by content, and the
+// results of the virtual hosts it checked.
+type resolved struct {
+	byContent map[contentKey]*Resource
+	vhosts    vhostChecks
+}
+
+func (r *resolved) content() map[contentKey]*Resource {
+	if r == nil {
+		return nil
+	}
+	return r.byContent
+}
+
+func (r *resolved) vhostChecks() vhostChecks {
+	if r == nil {
+		return nil
+	}
+	return r.vhosts
+}
+
 type refsKey struct {
 	r     *Resource
 	names uint64
@@ -94,7 +121,7 @@ type refsKey struct {
 func newMarshalMemo(problems *problemLog) *marshalMemo {
 	return &marshalMemo{done: map[proto.Message]*Resource{}, refsChecked: map[refsKey][]string{}, anys: anyCache{}, problems: problems,
 		views: newTypeViewTable(), endpoints: map[endpointKey]*TypeView{}, lists: newListViews(),
-		byContent: map[contentKey]*Resource{}}
+		byContent: map[contentKey]*Resource{}, vhosts: vhostChecks{}}
 }
 
 func (m *marshalMemo) resource(name string, msg proto.Message) (*Resource, error) {
@@ -117,14 +144,18 @@ func (m *marshalMemo) resource(name string, msg proto.Message) (*Resource, error
 	// Of the same bytes: another proxy's message of this snapshot (proxies
 	// of the same ports get equal listeners, made apart), or one a
 	// proxy has.
-	for _, byContent := range [...]map[contentKey]*Resource{m.byContent, m.previous, m.olderFull} {
+	for _, byContent := range [...]map[contentKey]*Resource{m.byContent, m.previous, m.olderFull.content()} {
 		if old := byContent[contentKey{name, r.Version}]; old != nil && old.Any.TypeUrl == a.TypeUrl && bytes.Equal(old.Any.Value, a.Value) {
 			m.keep(msg, old)
 			return old, nil
 		}
 	}
 	var opened []proto.Message
-	r.invalid = validate(msg, func(m proto.Message) { opened = append(opened, m) }, m.anys)
+	if rc, ok := msg.(*route.RouteConfiguration); ok {
+		r.invalid = validateRouteConfiguration(rc, m.anys, m.vhosts, m.previousVhosts, m.olderFull.vhostChecks())
+	} else {
+		r.invalid = validate(msg, func(m proto.Message) { opened = append(opened, m) }, m.anys)
+	}
 	r.refs = references(msg, opened)
 	m.keep(msg, r)
 	return r, nil
@@ -200,14 +231,14 @@ func (m *marshalMemo) inherit(prev *marshalMemo, sameMessages bool) {
 		return
 	}
 	prev.mu.Lock()
-	done, byContent, full := prev.done, prev.byContent, prev.lastFull
+	done, byContent, vhosts, full := prev.done, prev.byContent, prev.vhosts, prev.lastFull
 	prev.mu.Unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if sameMessages {
 		m.inherited = done
 	}
-	m.previous, m.olderFull = byContent, full
+	m.previous, m.previousVhosts, m.olderFull = byContent, vhosts, full
 }
 
 // carryLastFull, for an endpoint-only push, keeps what the last full
@@ -219,7 +250,7 @@ func (m *marshalMemo) carryLastFull(prev *marshalMemo) {
 	prev.mu.Lock()
 	full := prev.lastFull
 	if full == nil {
-		full = prev.byContent
+		full = &resolved{byContent: prev.byContent, vhosts: prev.vhosts}
 	}
 	prev.mu.Unlock()
 	m.mu.Lock()
@@ -229,6 +260,6 @@ func (m *marshalMemo) carryLastFull(prev *marshalMemo) {
 
 func (m *marshalMemo) forgetInherited() {
 	m.mu.Lock()
-	m.inherited, m.previous, m.olderFull = nil, nil, nil
+	m.inherited, m.previous, m.previousVhosts, m.olderFull = nil, nil, nil, nil
 	m.mu.Unlock()
 }

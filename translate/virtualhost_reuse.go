@@ -1,0 +1,83 @@
+package translate
+
+import (
+	"reflect"
+	"slices"
+	"sync"
+
+	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/pilotlight/pilotlight/discovery"
+)
+
+// The virtual hosts of the sidecars' outbound route tables are kept from
+// one mesh to the next (NewMeshFollowing): a VirtualService change makes
+// again the virtual hosts of the service it routes, not those of the
+// thousand others, which stay the same messages (and so are not checked
+// again when marshaled, xds/validate_routes.go).
+
+// vhostKey names a virtual host of an outbound route table: a service
+// port, as the route source sees it.
+type vhostKey struct {
+	service string // discovery.Service.Key()
+	port    uint32
+	source  string // routeSource.key: the namespace, and the sourceLabels met
+}
+
+// madeVirtualHost is a virtual host and the VirtualService it was made
+// from (nil: none, the route to the whole service).
+type madeVirtualHost struct {
+	vs *discovery.VirtualService
+	vh *route.VirtualHost
+}
+
+// virtualHosts are the virtual hosts one mesh made, by key.
+type virtualHosts struct {
+	mu   sync.Mutex
+	made map[vhostKey]madeVirtualHost
+}
+
+func newVirtualHosts() *virtualHosts { return &virtualHosts{made: map[vhostKey]madeVirtualHost{}} }
+
+// find is the virtual host made for key from the same VirtualService
+// with the same domains, or nil. In a following mesh everything else a
+// virtual host is made of (services, DestinationRules) is the same.
+func (h *virtualHosts) find(key vhostKey, vs *discovery.VirtualService, domains []string) *route.VirtualHost {
+	if h == nil {
+		return nil
+	}
+	h.mu.Lock()
+	e, ok := h.made[key]
+	h.mu.Unlock()
+	if !ok || !sameVirtualService(e.vs, vs) || !slices.Equal(e.vh.GetDomains(), domains) {
+		return nil
+	}
+	return e.vh
+}
+
+func (h *virtualHosts) keep(key vhostKey, vs *discovery.VirtualService, vh *route.VirtualHost) {
+	h.mu.Lock()
+	h.made[key] = madeVirtualHost{vs: vs, vh: vh}
+	h.mu.Unlock()
+}
+
+func (h *virtualHosts) empty() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.made) == 0
+}
+
+// hostsToCarry are the virtual hosts a following mesh may take: this
+// mesh's if it made route tables, else those it was given (an
+// endpoint-only change in between makes none).
+func (m *Mesh) hostsToCarry() *virtualHosts {
+	if !m.hosts.empty() {
+		return m.hosts
+	}
+	return m.earlierHosts
+}
+
+func sameVirtualService(a, b *discovery.VirtualService) bool {
+	return a == b || (a != nil && b != nil && reflect.DeepEqual(a.Meta, b.Meta) && proto.Equal(a.Spec, b.Spec))
+}
