@@ -8,7 +8,8 @@
 #                .cache/kube, scripts/ensure-kube.sh), fortio, the
 #                envoyproxy/ratelimit service (built once into .tools) and
 #                Debian's redis-server (apt-get, when missing;
-#                scripts/ensure-ratelimit.sh), gofmt, go vet, go test
+#                scripts/ensure-ratelimit.sh), gofmt, go vet, go test, then
+#                go test -race of RACE_PKGS (the xds server)
 #   make kube    only build (or find) kube-apiserver, kube-controller-manager, kubectl, etcd
 #   make image   the container image (Dockerfile): a static bin/linux-$(ARCH)/pilotlight,
 #                then $(DOCKER) build -t $(IMAGE)
@@ -31,6 +32,9 @@ GO           ?= go
 PKGS         ?= ./...
 TEST_TIMEOUT ?= 20m
 TEST_FLAGS   ?=
+# The xds server's state is shared by the push, the streams and the views
+# being built for new proxies: its tests run again under the race detector.
+RACE_PKGS    ?= ./xds
 BENCH        ?= .
 BENCH_FLAGS  ?= -benchmem
 FUZZTIME     ?= 2m
@@ -84,7 +88,8 @@ test:
 	  GO="$(GO)" scripts/go-cold.sh "make test" test $(PKGS) && \
 	  echo "go vet $(PKGS)" && $(GO) vet $(PKGS) && \
 	  echo "go test $(PKGS): unit and golden-file tests, then end-to-end tests on real Envoy and a real kube-apiserver (several minutes; packages report as they finish)" && \
-	  $(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) $(PKGS)
+	  $(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) $(PKGS) && \
+	  echo "go test -race $(RACE_PKGS)" && $(GO) test -count=1 -race -timeout $(TEST_TIMEOUT) $(RACE_PKGS)
 
 bench:
 	@ENVOY_BIN="$$(scripts/ensure-envoy.sh)" && export ENVOY_BIN && \

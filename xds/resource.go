@@ -76,6 +76,11 @@ type marshalMemo struct {
 	// last full push's translation alive.) olderFull: lastFull of the
 	// previous memo, while a change is applied.
 	lastFull, olderFull *resolved
+	// superseded: a newer memo reads this one's maps (inherit), without
+	// this one's lock, so they are written no more. A view still being
+	// built on this memo (a proxy that connected as the change came,
+	// firstView) gets its Resources all the same, unrecorded.
+	superseded bool
 	// views interns type views (typeview.go); endpoints caches the
 	// endpoint type views of the proxies that share a list of load
 	// assignments (endpointView).
@@ -152,7 +157,11 @@ func (m *marshalMemo) resource(name string, msg proto.Message) (*Resource, error
 	}
 	var opened []proto.Message
 	if rc, ok := msg.(*route.RouteConfiguration); ok {
-		r.invalid = validateRouteConfiguration(rc, m.anys, m.vhosts, m.previousVhosts, m.olderFull.vhostChecks())
+		checked := m.vhosts
+		if m.superseded {
+			checked = vhostChecks{}
+		}
+		r.invalid = validateRouteConfiguration(rc, m.anys, checked, m.previousVhosts, m.olderFull.vhostChecks())
 	} else {
 		r.invalid = validate(msg, func(m proto.Message) { opened = append(opened, m) }, m.anys)
 	}
@@ -163,6 +172,9 @@ func (m *marshalMemo) resource(name string, msg proto.Message) (*Resource, error
 
 // keep records r as msg's Resource. Callers hold m.mu.
 func (m *marshalMemo) keep(msg proto.Message, r *Resource) {
+	if m.superseded {
+		return
+	}
 	m.done[msg] = r
 	m.byContent[contentKey{r.Name, r.Version}] = r
 }
@@ -231,6 +243,7 @@ func (m *marshalMemo) inherit(prev *marshalMemo, sameMessages bool) {
 		return
 	}
 	prev.mu.Lock()
+	prev.superseded = true
 	done, byContent, vhosts, full := prev.done, prev.byContent, prev.vhosts, prev.lastFull
 	prev.mu.Unlock()
 	m.mu.Lock()
@@ -248,6 +261,7 @@ func (m *marshalMemo) carryLastFull(prev *marshalMemo) {
 		return
 	}
 	prev.mu.Lock()
+	prev.superseded = true
 	full := prev.lastFull
 	if full == nil {
 		full = &resolved{byContent: prev.byContent, vhosts: prev.vhosts}
