@@ -172,3 +172,29 @@ func TestMeshFollowingMakesAgainOnlyTheVirtualHostsOfChangedRules(t *testing.T) 
 		})
 	}
 }
+
+// A pod's inbound ports are found once per pod object and kept by a
+// following mesh; a pod that changed is looked at again.
+func TestInboundPortsAreFoundOncePerPod(t *testing.T) {
+	snap := discoverytest.Synthetic(3, 2)
+	prev := NewMesh(snap)
+	first := prev.inboundPortsOf(snap.Pods[0])
+	if len(first) != 1 || first[0].Port != 8080 {
+		t.Fatalf("inbound ports %v, want 8080", first)
+	}
+	if again := prev.inboundPortsOf(snap.Pods[0]); &again[0] != &first[0] {
+		t.Error("found again for the same pod in the same mesh")
+	}
+	next := discoverytest.Synthetic(3, 2)
+	next.Pods[0] = snap.Pods[0] // the same object: unchanged
+	changed := *next.Pods[1]
+	changed.Labels = map[string]string{"app": "none"} // selected by no service now
+	next.Pods[1] = &changed
+	following := NewMeshFollowing(prev, next.Seal())
+	if kept := following.inboundPortsOf(snap.Pods[0]); &kept[0] != &first[0] {
+		t.Error("a following mesh found the ports of an unchanged pod again")
+	}
+	if ports := following.inboundPortsOf(&changed); len(ports) != 0 {
+		t.Errorf("a pod no service selects has inbound ports %v", ports)
+	}
+}

@@ -51,6 +51,8 @@ type Mesh struct {
 	// earlierHosts, hosts: the same for the virtual hosts of the sidecars'
 	// outbound route tables (virtualhost_reuse.go).
 	earlierHosts, hosts *virtualHosts
+	// earlierPorts, ports: the same for pods' inbound ports (inbound_ports.go).
+	earlierPorts, ports *podPorts
 
 	// sourceSelectors: the match.sourceLabels of VirtualServices, whose
 	// route tables then depend on the proxy (virtualservice_source.go).
@@ -104,7 +106,7 @@ func WithTrustDomain(td string) Option { return func(m *Mesh) { m.trustDomain = 
 func NewMesh(snap *discovery.Snapshot, opts ...Option) *Mesh {
 	m := &Mesh{snap: snap, rules: indexRules(snap), proxyRoutes: map[string]*route.RouteConfiguration{},
 		trustDomain: authn.DefaultTrustDomain, peers: authn.NewPeerPolicies(snap.PeerAuthentications, snap.Root()),
-		options: opts, scopes: &sync.Map{}, hosts: newVirtualHosts()}
+		options: opts, scopes: &sync.Map{}, hosts: newVirtualHosts(), ports: newPodPorts()}
 	for _, o := range opts {
 		o(m)
 	}
@@ -125,11 +127,11 @@ func NewMesh(snap *discovery.Snapshot, opts ...Option) *Mesh {
 // whose endpoints and pods did not change (buildLoadAssignments), while
 // the service identities are the same the outbound clusters
 // (buildOutboundClusters), and the virtual hosts of the route tables that
-// no changed VirtualService routes (virtualhost_reuse.go). prev is not
-// kept past that.
+// no changed VirtualService routes (virtualhost_reuse.go), and pods'
+// inbound ports (inbound_ports.go). prev is not kept past that.
 func NewMeshFollowing(prev *Mesh, snap *discovery.Snapshot, opts ...Option) *Mesh {
 	m := NewMesh(snap, opts...)
-	m.unchangedFrom, m.earlierClusters, m.earlierHosts = prev, prev.clustersToCarry(), prev.hostsToCarry()
+	m.unchangedFrom, m.earlierClusters, m.earlierHosts, m.earlierPorts = prev, prev.clustersToCarry(), prev.hostsToCarry(), prev.portsToCarry()
 	return m
 }
 
@@ -154,7 +156,7 @@ func (m *Mesh) ForProxy(p Proxy) *Resources {
 		Routes:          []*route.RouteConfiguration{out.proxyRouteConfig(out.proxySource(p))},
 	}
 	if pod := m.snap.Pod(p.Namespace, p.PodName); pod != nil && p.Type == Sidecar {
-		ports := discovery.InboundPorts(m.snap.ServicesIn(pod.Namespace), pod)
+		ports := m.inboundPortsOf(pod)
 		inbound := portNumbers(ports)
 		// "inbound|…" sorts before "outbound|…", and both parts are sorted
 		// already: no need to sort thousands of clusters per proxy.
