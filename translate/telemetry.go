@@ -52,20 +52,26 @@ func (m *Mesh) addTelemetry(p Proxy, res *Resources) {
 		return
 	}
 	pod := m.snap.Pod(p.Namespace, p.PodName)
-	m.decorateTelemetry(pod, res.Listeners)
+	res.Listeners = m.decorateTelemetry(pod, res.Listeners)
 	if c := m.tracingCluster(); c != nil && m.tracingFor(pod) != nil {
 		res.Clusters = append(res.Clusters, c)
 	}
 }
 
 // decorateTelemetry adds access logs and tracing to every connection
-// manager and tcp_proxy of the proxy's listeners.
-func (m *Mesh) decorateTelemetry(pod *discovery.Pod, listeners []*listener.Listener) {
+// manager and tcp_proxy of the proxy's listeners. It decorates copies:
+// listeners are shared (every captured sidecar's virtualOutbound is one
+// message, listeners are kept from mesh to mesh), and each proxy's would
+// otherwise add its access log to all of theirs.
+func (m *Mesh) decorateTelemetry(pod *discovery.Pod, listeners []*listener.Listener) []*listener.Listener {
 	if !m.opts.telemetryOn() {
-		return
+		return listeners
 	}
 	tracing := m.tracingFor(pod)
-	for _, l := range listeners {
+	out := make([]*listener.Listener, len(listeners))
+	for i, l := range listeners {
+		l = proto.Clone(l).(*listener.Listener)
+		out[i] = l
 		logName := AccessLogSource
 		if l.TrafficDirection == core.TrafficDirection_INBOUND {
 			logName = AccessLogDestination
@@ -76,6 +82,7 @@ func (m *Mesh) decorateTelemetry(pod *discovery.Pod, listeners []*listener.Liste
 			}
 		}
 	}
+	return out
 }
 
 func (m *Mesh) decorateFilter(f *listener.Filter, logName string, tracing *proxyTracing, dir core.TrafficDirection) {

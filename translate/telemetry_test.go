@@ -5,11 +5,16 @@ import (
 	"strings"
 	"testing"
 
+	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	tcpproxy "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 	telemetry "istio.io/api/telemetry/v1alpha1"
 	typev1beta1 "istio.io/api/type/v1beta1"
 
 	"github.com/pilotlight/pilotlight/discovery"
+	"github.com/pilotlight/pilotlight/discovery/discoverytest"
 	"github.com/pilotlight/pilotlight/discovery/folder"
 )
 
@@ -135,4 +140,48 @@ func TestTelemetryProblemsNameUnknownProviders(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Every proxy's view has one access log per connection manager and
+// tcp_proxy, however many proxies were translated before it: the
+// listeners captured sidecars share (virtualOutbound) are decorated as
+// copies, not in place.
+func TestAccessLogsAreAddedOncePerProxy(t *testing.T) {
+	snap := discoverytest.Synthetic(2, 2)
+	m := NewMesh(snap, WithTelemetry(TelemetryOptions{AccessLogCluster: "als"}))
+	for round := range 3 {
+		for _, pod := range snap.Pods {
+			for _, mode := range []InterceptionMode{InterceptNone, InterceptRedirect} {
+				res := m.ForProxy(Proxy{Type: Sidecar, IP: pod.IP, PodName: pod.Name, Namespace: pod.Namespace, Interception: mode})
+				for _, l := range res.Listeners {
+					for _, fc := range l.FilterChains {
+						for _, f := range fc.Filters {
+							if n := accessLogs(t, f); n > 1 {
+								t.Fatalf("round %d, %s (%s): listener %s, chain %s: %d access logs", round, pod.Name, mode, l.Name, fc.Name, n)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func accessLogs(t *testing.T, f *listener.Filter) int {
+	t.Helper()
+	switch f.Name {
+	case wellknown.HTTPConnectionManager:
+		m := &hcm.HttpConnectionManager{}
+		if err := f.GetTypedConfig().UnmarshalTo(m); err != nil {
+			t.Fatal(err)
+		}
+		return len(m.AccessLog)
+	case wellknown.TCPProxy:
+		tp := &tcpproxy.TcpProxy{}
+		if err := f.GetTypedConfig().UnmarshalTo(tp); err != nil {
+			t.Fatal(err)
+		}
+		return len(tp.AccessLog)
+	}
+	return 0
 }
