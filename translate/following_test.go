@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"google.golang.org/protobuf/proto"
 
@@ -196,5 +197,47 @@ func TestInboundPortsAreFoundOncePerPod(t *testing.T) {
 	}
 	if ports := following.inboundPortsOf(&changed); len(ports) != 0 {
 		t.Errorf("a pod no service selects has inbound ports %v", ports)
+	}
+}
+
+// A sidecar's listeners that no VirtualService shapes are kept by a
+// following mesh while its pod is the same object, and are what a new mesh
+// would make; a pod that changed gets its own made again.
+func TestMeshFollowingKeepsSidecarListeners(t *testing.T) {
+	listeners := func(m *Mesh, pod *discovery.Pod) map[string]*listener.Listener {
+		out := map[string]*listener.Listener{}
+		for _, l := range m.ForProxy(Proxy{Type: Sidecar, IP: pod.IP, PodName: pod.Name, Namespace: pod.Namespace}).Listeners {
+			out[l.Name] = l
+		}
+		return out
+	}
+	snap := discoverytest.Synthetic(3, 2)
+	prev := NewMesh(snap)
+	kept, changed := snap.Pods[0], snap.Pods[1]
+	before, beforeChanged := listeners(prev, kept), listeners(prev, changed)
+	if len(before) != 2 {
+		t.Fatalf("listeners %v, want the HTTP proxy's and one inbound", before)
+	}
+	next := discoverytest.Synthetic(3, 2)
+	next.Pods[0] = kept
+	notReady := *changed
+	notReady.Ready = false
+	next.Pods[1] = &notReady
+	next.VirtualServices[0].Spec.Http[0].Route[0].Weight = 50
+	next.VirtualServices[0].Spec.Http[0].Route[1].Weight = 50
+	following := NewMeshFollowing(prev, next.Seal())
+	fresh := NewMesh(next)
+	for name, l := range listeners(following, kept) {
+		if l != before[name] {
+			t.Errorf("%s made again for an unchanged pod", name)
+		}
+		if want := listeners(fresh, kept)[name]; !proto.Equal(l, want) {
+			t.Errorf("%s is not what a new mesh makes", name)
+		}
+	}
+	for name, l := range listeners(following, &notReady) {
+		if l == beforeChanged[name] {
+			t.Errorf("%s of a changed pod was kept", name)
+		}
 	}
 }

@@ -51,8 +51,10 @@ type Mesh struct {
 	// earlierHosts, hosts: the same for the virtual hosts of the sidecars'
 	// outbound route tables (virtualhost_reuse.go).
 	earlierHosts, hosts *virtualHosts
-	// earlierPorts, ports: the same for pods' inbound ports (inbound_ports.go).
-	earlierPorts, ports *podPorts
+	// earlierPorts, ports: the same for pods' inbound ports (inbound_ports.go),
+	// earlierListeners, listeners for sidecars' listeners (sidecar_listeners.go).
+	earlierPorts, ports         *podPorts
+	earlierListeners, listeners *podListeners
 
 	// sourceSelectors: the match.sourceLabels of VirtualServices, whose
 	// route tables then depend on the proxy (virtualservice_source.go).
@@ -106,7 +108,7 @@ func WithTrustDomain(td string) Option { return func(m *Mesh) { m.trustDomain = 
 func NewMesh(snap *discovery.Snapshot, opts ...Option) *Mesh {
 	m := &Mesh{snap: snap, rules: indexRules(snap), proxyRoutes: map[string]*route.RouteConfiguration{},
 		trustDomain: authn.DefaultTrustDomain, peers: authn.NewPeerPolicies(snap.PeerAuthentications, snap.Root()),
-		options: opts, scopes: &sync.Map{}, hosts: newVirtualHosts(), ports: newPodPorts()}
+		options: opts, scopes: &sync.Map{}, hosts: newVirtualHosts(), ports: newPodPorts(), listeners: newPodListeners()}
 	for _, o := range opts {
 		o(m)
 	}
@@ -127,11 +129,13 @@ func NewMesh(snap *discovery.Snapshot, opts ...Option) *Mesh {
 // whose endpoints and pods did not change (buildLoadAssignments), while
 // the service identities are the same the outbound clusters
 // (buildOutboundClusters), and the virtual hosts of the route tables that
-// no changed VirtualService routes (virtualhost_reuse.go), and pods'
-// inbound ports (inbound_ports.go). prev is not kept past that.
+// no changed VirtualService routes (virtualhost_reuse.go), pods' inbound
+// ports (inbound_ports.go) and sidecars' listeners (sidecar_listeners.go).
+// prev is not kept past that.
 func NewMeshFollowing(prev *Mesh, snap *discovery.Snapshot, opts ...Option) *Mesh {
 	m := NewMesh(snap, opts...)
-	m.unchangedFrom, m.earlierClusters, m.earlierHosts, m.earlierPorts = prev, prev.clustersToCarry(), prev.hostsToCarry(), prev.portsToCarry()
+	m.unchangedFrom, m.earlierClusters, m.earlierHosts = prev, prev.clustersToCarry(), prev.hostsToCarry()
+	m.earlierPorts, m.earlierListeners = prev.portsToCarry(), prev.listenersToCarry()
 	return m
 }
 
@@ -164,9 +168,7 @@ func (m *Mesh) ForProxy(p Proxy) *Resources {
 		if p.Captured() {
 			out.addCaptureView(res, pod, ports, m)
 		} else {
-			res.Listeners = append(res.Listeners, outboundProxyListener(m.snap, pod))
-			httpPorts, tcpPorts := splitInboundPorts(ports)
-			res.Listeners = append(res.Listeners, m.inboundListeners(pod, httpPorts, tcpPorts)...)
+			res.Listeners = append(res.Listeners, m.sidecarListeners(pod, ports)...) // a copy of the list
 			res.Listeners = append(res.Listeners, out.outboundTCPListeners(pod, inbound)...)
 			m.explain.sidecarListeners(pod, res.Listeners) // explain_cluster.go
 		}

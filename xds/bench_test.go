@@ -2,7 +2,12 @@ package xds
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"testing"
+
+	"google.golang.org/protobuf/proto"
+	networking "istio.io/api/networking/v1"
 
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
@@ -85,9 +90,10 @@ func BenchmarkApplyFullChange(b *testing.B) {
 
 // BenchmarkRouteChangeAfterEndpointChange: what a mesh with pods coming
 // and going sees: an endpoint change (only load assignments resolved),
-// then a VirtualService's weights change (every view again). The route
-// change should marshal and check again only what it changed. Mesh: 100
-// services × 4 pods, a sidecar on every pod.
+// then a VirtualService's weights change (every view again). Each
+// snapshot keeps the objects it does not change, as a source does. The
+// route change should make, marshal and check again only what it
+// changed. Mesh: 100 services × 4 pods, a sidecar on every pod.
 func BenchmarkRouteChangeAfterEndpointChange(b *testing.B) {
 	base := discoverytest.Synthetic(100, 4)
 	ts := newTestServer(b, base)
@@ -97,14 +103,44 @@ func BenchmarkRouteChangeAfterEndpointChange(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		flipped := discoverytest.Synthetic(100, 4)
-		flipped.Version = uint64(2 * i)
-		flipped.Endpoints[flipped.Services[0].Key()][1].Ready = false
-		ts.apply(flipped)
-		weights := discoverytest.Synthetic(100, 4)
-		weights.Version = uint64(2*i + 1)
-		weights.VirtualServices[0].Spec.Http[0].Route[0].Weight = int32(10 + i%2)
-		weights.VirtualServices[0].Spec.Http[0].Route[1].Weight = int32(90 - i%2)
-		ts.apply(weights)
+		ts.apply(variant(base, uint64(2*i+2), func(s *discovery.Snapshot) { setReady(s, 1, i%2 == 1) }))
+		ts.apply(variant(base, uint64(2*i+3), func(s *discovery.Snapshot) {
+			setReady(s, 1, i%2 == 1)
+			vs := *s.VirtualServices[0]
+			vs.Spec = proto.Clone(vs.Spec).(*networking.VirtualService)
+			vs.Spec.Http[0].Route[0].Weight, vs.Spec.Http[0].Route[1].Weight = int32(10+i%2), int32(90-i%2)
+			s.VirtualServices = append(slices.Clone(s.VirtualServices[:0]), &vs)
+			s.VirtualServices = append(s.VirtualServices, base.VirtualServices[1:]...)
+		}))
+	}
+}
+
+// variant is base with change made to a shallow copy: the objects change
+// does not replace are base's, as a source hands over again the objects
+// of files that did not change.
+func variant(base *discovery.Snapshot, version uint64, change func(*discovery.Snapshot)) *discovery.Snapshot {
+	s := *base
+	s.Version = version
+	change(&s)
+	return s.Seal()
+}
+
+// setReady sets the readiness of the first service's pod i (a new Pod and
+// Endpoint; the lists copied).
+func setReady(s *discovery.Snapshot, i int, ready bool) {
+	key := s.Services[0].Key()
+	s.Endpoints = maps.Clone(s.Endpoints)
+	eps := slices.Clone(s.Endpoints[key])
+	ep := *eps[i]
+	ep.Ready = ready
+	eps[i] = &ep
+	s.Endpoints[key] = eps
+	s.Pods = slices.Clone(s.Pods)
+	for j, p := range s.Pods {
+		if p.Name == ep.PodName && p.Namespace == s.Services[0].Namespace {
+			pod := *p
+			pod.Ready = ready
+			s.Pods[j] = &pod
+		}
 	}
 }
