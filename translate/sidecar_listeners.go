@@ -1,8 +1,6 @@
 package translate
 
 import (
-	"sync"
-
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 
 	"github.com/pilotlight/pilotlight/discovery"
@@ -18,64 +16,16 @@ import (
 // Telemetry and EnvoyFilters work on copies of them (decorateTelemetry,
 // try).
 
-// podListeners are listeners by pod object.
-type podListeners struct {
-	mu sync.Mutex
-	of map[*discovery.Pod][]*listener.Listener
-}
-
-func newPodListeners() *podListeners {
-	return &podListeners{of: map[*discovery.Pod][]*listener.Listener{}}
-}
-
-func (p *podListeners) get(pod *discovery.Pod) ([]*listener.Listener, bool) {
-	if p == nil {
-		return nil, false
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	ls, ok := p.of[pod]
-	return ls, ok
-}
-
-func (p *podListeners) put(pod *discovery.Pod, ls []*listener.Listener) {
-	p.mu.Lock()
-	p.of[pod] = ls
-	p.mu.Unlock()
-}
-
-func (p *podListeners) empty() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.of) == 0
-}
-
 // sidecarListeners are the HTTP proxy's listener and the inbound ones of
 // a sidecar whose traffic is not captured: shared, callers copy the list
 // before they add to it.
 func (m *Mesh) sidecarListeners(pod *discovery.Pod, ports []discovery.InboundPort) []*listener.Listener {
-	if m.explain == nil {
-		if ls, ok := m.listeners.get(pod); ok {
-			return ls
-		}
-		if ls, ok := m.earlierListeners.get(pod); ok {
-			m.listeners.put(pod, ls)
-			return ls
-		}
+	build := func() []*listener.Listener {
+		httpPorts, tcpPorts := splitInboundPorts(ports)
+		return append([]*listener.Listener{outboundProxyListener(m.snap, pod)}, m.inboundListeners(pod, httpPorts, tcpPorts)...)
 	}
-	httpPorts, tcpPorts := splitInboundPorts(ports)
-	ls := append([]*listener.Listener{outboundProxyListener(m.snap, pod)}, m.inboundListeners(pod, httpPorts, tcpPorts)...)
-	if m.explain == nil {
-		m.listeners.put(pod, ls)
+	if m.explain != nil {
+		return build() // made anew, so that explain records where each part comes from
 	}
-	return ls
-}
-
-// listenersToCarry are the listeners a following mesh may take: this
-// mesh's if it made any, else those it was given.
-func (m *Mesh) listenersToCarry() *podListeners {
-	if !m.listeners.empty() {
-		return m.listeners
-	}
-	return m.earlierListeners
+	return m.listeners.lookup(m.earlierListeners, pod, build)
 }
