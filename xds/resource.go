@@ -53,7 +53,9 @@ type marshalMemo struct {
 	// inherited: the previous memo's, while a change is applied: messages
 	// translate kept from the previous mesh (the load assignments of
 	// services whose endpoints did not change) keep their Resources.
-	inherited map[proto.Message]*Resource
+	// olderDone: the same of lastFull (below), for what translate kept
+	// through endpoint-only changes (clusters, sidecars' listeners).
+	inherited, olderDone map[proto.Message]*Resource
 	// byContent are the Resources of this memo by name and bytes' hash;
 	// previous, the previous memo's, while a change is applied: a message
 	// translate made anew with the bytes of one the proxies have (a
@@ -70,11 +72,9 @@ type marshalMemo struct {
 	// carries lastFull on, and the next full push looks there too, so that
 	// the clusters, listeners and virtual hosts no endpoint change touched
 	// are not checked again. nil in a full push's memo: its own maps are
-	// that. (Only Resources, which the views hold anyway, and the virtual
-	// hosts' results, keyed by the virtual hosts translate carries on
-	// anyway: not the messages of every resource, which would keep the
-	// last full push's translation alive.) olderFull: lastFull of the
-	// previous memo, while a change is applied.
+	// that. (It keeps the last full push's messages alive, most of which
+	// translate carries on anyway: clusters, listeners, virtual hosts.)
+	// olderFull: lastFull of the previous memo, while a change is applied.
 	lastFull, olderFull *resolved
 	// superseded: a newer memo reads this one's maps (inherit), without
 	// this one's lock, so they are written no more. A view still being
@@ -97,11 +97,19 @@ type marshalMemo struct {
 
 type contentKey struct{ name, version string }
 
-// resolved is what a memo resolved: its Resources by content, and the
-// results of the virtual hosts it checked.
+// resolved is what a memo resolved: its Resources by message and by
+// content, and the results of the virtual hosts it checked.
 type resolved struct {
+	done      map[proto.Message]*Resource
 	byContent map[contentKey]*Resource
 	vhosts    vhostChecks
+}
+
+func (r *resolved) messages() map[proto.Message]*Resource {
+	if r == nil {
+		return nil
+	}
+	return r.done
 }
 
 func (r *resolved) content() map[contentKey]*Resource {
@@ -136,6 +144,10 @@ func (m *marshalMemo) resource(name string, msg proto.Message) (*Resource, error
 		return r, nil
 	}
 	if r, ok := m.inherited[msg]; ok {
+		m.keep(msg, r)
+		return r, nil
+	}
+	if r, ok := m.olderDone[msg]; ok {
 		m.keep(msg, r)
 		return r, nil
 	}
@@ -249,7 +261,7 @@ func (m *marshalMemo) inherit(prev *marshalMemo, sameMessages bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if sameMessages {
-		m.inherited = done
+		m.inherited, m.olderDone = done, full.messages()
 	}
 	m.previous, m.previousVhosts, m.olderFull = byContent, vhosts, full
 }
@@ -264,7 +276,7 @@ func (m *marshalMemo) carryLastFull(prev *marshalMemo) {
 	prev.superseded = true
 	full := prev.lastFull
 	if full == nil {
-		full = &resolved{byContent: prev.byContent, vhosts: prev.vhosts}
+		full = &resolved{done: prev.done, byContent: prev.byContent, vhosts: prev.vhosts}
 	}
 	prev.mu.Unlock()
 	m.mu.Lock()
@@ -274,6 +286,6 @@ func (m *marshalMemo) carryLastFull(prev *marshalMemo) {
 
 func (m *marshalMemo) forgetInherited() {
 	m.mu.Lock()
-	m.inherited, m.previous, m.previousVhosts, m.olderFull = nil, nil, nil, nil
+	m.inherited, m.olderDone, m.previous, m.previousVhosts, m.olderFull = nil, nil, nil, nil, nil
 	m.mu.Unlock()
 }
