@@ -59,15 +59,44 @@ func (c requestCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	if !ok {
 		return c.proto.Unmarshal(data, v)
 	}
-	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
-	defer buf.Free()
-	b := buf.ReadOnlyData()
+	b, release := contiguous(data)
+	defer release()
 	if decodeRequest(b, req, c.names.get(), c.lists) {
 		return nil
 	}
 	proto.Reset(req)
-	return proto.Unmarshal(buf.ReadOnlyData(), req)
+	return proto.Unmarshal(b, req)
 }
+
+// contiguous is data in one piece. A large request comes in pieces (16 KB
+// HTTP/2 frames); gRPC's pool would copy them into a buffer of the next
+// size up and zero all of it first (a megabyte for each 150 KB ACK of
+// 3,000 names). These buffers are overwritten, never zeroed: decodeRequest
+// and protobuf copy what they keep.
+func contiguous(data mem.BufferSlice) (b []byte, release func()) {
+	if len(data) == 1 {
+		return data[0].ReadOnlyData(), func() {}
+	}
+	n := data.Len()
+	bp, _ := requestBuffers.Get().(*[]byte)
+	if bp == nil || cap(*bp) < n {
+		bp = new([]byte)
+		*bp = make([]byte, n)
+	}
+	b = (*bp)[:n]
+	data.CopyTo(b)
+	return b, func() {
+		if cap(*bp) <= maxPooledRequest {
+			requestBuffers.Put(bp)
+		}
+	}
+}
+
+// requestBuffers are contiguous's buffers; one larger than
+// maxPooledRequest (a request far beyond any sidecar's) is not kept.
+var requestBuffers sync.Pool
+
+const maxPooledRequest = 1 << 20
 
 // Field numbers of DiscoveryRequest, from its descriptor.
 var (
