@@ -48,34 +48,30 @@ func newResource(name string, a *anypb.Any) *Resource {
 // marshal per proxy" into "one marshal per resource" for the life of one
 // mesh snapshot. The checks ride along: validated once, like marshaled once.
 type marshalMemo struct {
-	mu   sync.Mutex
-	done map[proto.Message]*Resource
-	// inherited: the previous memo's, while a change is applied: messages
-	// translate kept from the previous mesh (the load assignments of
-	// services whose endpoints did not change) keep their Resources.
-	// olderDone: the same of lastFull (below), for what translate kept
-	// through endpoint-only changes (clusters, sidecars' listeners).
-	inherited, olderDone map[proto.Message]*Resource
-	// byContent are the Resources of this memo by name and bytes' hash;
-	// previous, the previous memo's, while a change is applied: a message
+	mu sync.Mutex
+	// resolved: this memo's Resources by message and by content, and its
+	// checks of virtual hosts.
+	resolved
+	// previous: the previous memo's, while a change is applied: a message
 	// translate made anew with the bytes of one the proxies have (a
 	// cluster a route change did not touch) gets that Resource again, its
-	// checks not run again, and stays the same pointer in every view.
-	byContent, previous map[contentKey]*Resource
-	// vhosts: the results of checking the virtual hosts of route tables,
-	// by message (validate_routes.go); previousVhosts, the previous
-	// memo's, while a change is applied.
-	vhosts, previousVhosts vhostChecks
+	// checks not run again, and stays the same pointer in every view; and,
+	// when byMessage, a message translate kept from the previous mesh
+	// (NewMeshFollowing: the load assignments of services whose endpoints
+	// did not change, the clusters) is found by pointer, not marshaled.
+	// olderFull: the previous memo's lastFull, looked up the same way.
+	previous, olderFull *resolved
+	byMessage           bool
 	// lastFull: what the memo of the last full push resolved, which was
 	// every resource of every view. An endpoint-only push resolves only
 	// load assignments (and a changed pod's own listeners): its memo
 	// carries lastFull on, and the next full push looks there too, so that
 	// the clusters, listeners and virtual hosts no endpoint change touched
-	// are not checked again. nil in a full push's memo: its own maps are
-	// that. (It keeps the last full push's messages alive, most of which
-	// translate carries on anyway: clusters, listeners, virtual hosts.)
-	// olderFull: lastFull of the previous memo, while a change is applied.
-	lastFull, olderFull *resolved
+	// are not marshaled or checked again. nil in a full push's memo: its
+	// own maps are that. (It keeps the last full push's messages alive,
+	// most of which translate carries on anyway: clusters, listeners,
+	// virtual hosts.)
+	lastFull *resolved
 	// superseded: a newer memo reads this one's maps (inherit), without
 	// this one's lock, so they are written no more. A view still being
 	// built on this memo (a proxy that connected as the change came,
@@ -98,33 +94,33 @@ type marshalMemo struct {
 type contentKey struct{ name, version string }
 
 // resolved is what a memo resolved: its Resources by message and by
-// content, and the results of the virtual hosts it checked.
+// content, and the results of the virtual hosts it checked
+// (validate_routes.go).
 type resolved struct {
 	done      map[proto.Message]*Resource
 	byContent map[contentKey]*Resource
 	vhosts    vhostChecks
 }
 
-func (r *resolved) messages() map[proto.Message]*Resource {
+// lookup and checks read a resolved that may be nil (none).
+func (r *resolved) lookup(msg proto.Message) (*Resource, bool) {
 	if r == nil {
-		return nil
+		return nil, false
 	}
-	return r.done
+	res, ok := r.done[msg]
+	return res, ok
 }
 
-func (r *resolved) content() map[contentKey]*Resource {
-	if r == nil {
-		return nil
-	}
-	return r.byContent
-}
-
-func (r *resolved) vhostChecks() vhostChecks {
+func (r *resolved) checks() vhostChecks {
 	if r == nil {
 		return nil
 	}
 	return r.vhosts
 }
+
+// earlier are what this memo may reuse besides its own: the previous
+// memo's, then the last full push's; nil where there is none.
+func (m *marshalMemo) earlier() [2]*resolved { return [2]*resolved{m.previous, m.olderFull} }
 
 type refsKey struct {
 	r     *Resource
@@ -132,9 +128,9 @@ type refsKey struct {
 }
 
 func newMarshalMemo(problems *problemLog) *marshalMemo {
-	return &marshalMemo{done: map[proto.Message]*Resource{}, refsChecked: map[refsKey][]string{}, anys: anyCache{}, problems: problems,
+	return &marshalMemo{refsChecked: map[refsKey][]string{}, anys: anyCache{}, problems: problems,
 		views: newTypeViewTable(), endpoints: map[endpointKey]*TypeView{}, lists: newListViews(),
-		byContent: map[contentKey]*Resource{}, vhosts: vhostChecks{}}
+		resolved: resolved{done: map[proto.Message]*Resource{}, byContent: map[contentKey]*Resource{}, vhosts: vhostChecks{}}}
 }
 
 func (m *marshalMemo) resource(name string, msg proto.Message) (*Resource, error) {
@@ -143,13 +139,14 @@ func (m *marshalMemo) resource(name string, msg proto.Message) (*Resource, error
 	if r, ok := m.done[msg]; ok {
 		return r, nil
 	}
-	if r, ok := m.inherited[msg]; ok {
-		m.keep(msg, r)
-		return r, nil
-	}
-	if r, ok := m.olderDone[msg]; ok {
-		m.keep(msg, r)
-		return r, nil
+	earlier := m.earlier()
+	if m.byMessage {
+		for _, e := range earlier {
+			if r, ok := e.lookup(msg); ok {
+				m.keep(msg, r)
+				return r, nil
+			}
+		}
 	}
 	a := &anypb.Any{}
 	// Deterministic: map fields in a stable order, so that unchanged config
@@ -161,11 +158,9 @@ func (m *marshalMemo) resource(name string, msg proto.Message) (*Resource, error
 	// Of the same bytes: another proxy's message of this snapshot (proxies
 	// of the same ports get equal listeners, made apart), or one a
 	// proxy has.
-	for _, byContent := range [...]map[contentKey]*Resource{m.byContent, m.previous, m.olderFull.content()} {
-		if old := byContent[contentKey{name, r.Version}]; old != nil && old.Any.TypeUrl == a.TypeUrl && bytes.Equal(old.Any.Value, a.Value) {
-			m.keep(msg, old)
-			return old, nil
-		}
+	if old := m.sameBytes(r, earlier); old != nil {
+		m.keep(msg, old)
+		return old, nil
 	}
 	var opened []proto.Message
 	if rc, ok := msg.(*route.RouteConfiguration); ok {
@@ -173,13 +168,27 @@ func (m *marshalMemo) resource(name string, msg proto.Message) (*Resource, error
 		if m.superseded {
 			checked = vhostChecks{}
 		}
-		r.invalid = validateRouteConfiguration(rc, m.anys, checked, m.previousVhosts, m.olderFull.vhostChecks())
+		r.invalid = validateRouteConfiguration(rc, m.anys, checked, earlier[0].checks(), earlier[1].checks())
 	} else {
 		r.invalid = validate(msg, func(m proto.Message) { opened = append(opened, m) }, m.anys)
 	}
 	r.refs = references(msg, opened)
 	m.keep(msg, r)
 	return r, nil
+}
+
+// sameBytes is the Resource of r's name and bytes this memo or an earlier
+// one has, or nil.
+func (m *marshalMemo) sameBytes(r *Resource, earlier [2]*resolved) *Resource {
+	for _, e := range [...]*resolved{&m.resolved, earlier[0], earlier[1]} {
+		if e == nil {
+			continue
+		}
+		if old := e.byContent[contentKey{r.Name, r.Version}]; old != nil && old.Any.TypeUrl == r.Any.TypeUrl && bytes.Equal(old.Any.Value, r.Any.Value) {
+			return old
+		}
+	}
+	return nil
 }
 
 // keep records r as msg's Resource. Callers hold m.mu.
@@ -246,46 +255,37 @@ func contentHash(b []byte) string {
 	return fmt.Sprintf("%016x", h.Sum64())
 }
 
-// inherit lets the memo reuse prev's Resources until forgetInherited: of
-// the messages translate carried over (NewMeshFollowing, when
-// sameMessages), and of messages with the same bytes, prev's own or its
-// last full push's.
-func (m *marshalMemo) inherit(prev *marshalMemo, sameMessages bool) {
+// inherit lets the memo reuse prev's Resources, and those of prev's last
+// full push, until forgetInherited: of messages with the same bytes, and,
+// when byMessage, of the messages translate carried over
+// (NewMeshFollowing).
+func (m *marshalMemo) inherit(prev *marshalMemo, byMessage bool) {
 	if prev == nil {
 		return
 	}
 	prev.mu.Lock()
 	prev.superseded = true
-	done, byContent, vhosts, full := prev.done, prev.byContent, prev.vhosts, prev.lastFull
+	own, full := prev.resolved, prev.lastFull // a copy of the maps, not prev itself
 	prev.mu.Unlock()
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	if sameMessages {
-		m.inherited, m.olderDone = done, full.messages()
-	}
-	m.previous, m.previousVhosts, m.olderFull = byContent, vhosts, full
+	m.previous, m.olderFull, m.byMessage = &own, full, byMessage
+	m.mu.Unlock()
 }
 
 // carryLastFull, for an endpoint-only push, keeps what the last full
-// push resolved (lastFull) for the next one.
-func (m *marshalMemo) carryLastFull(prev *marshalMemo) {
-	if prev == nil {
-		return
-	}
-	prev.mu.Lock()
-	prev.superseded = true
-	full := prev.lastFull
-	if full == nil {
-		full = &resolved{done: prev.done, byContent: prev.byContent, vhosts: prev.vhosts}
-	}
-	prev.mu.Unlock()
+// push resolved (lastFull) for the next one: the previous memo's lastFull,
+// or the previous memo's own when it was a full push's. After inherit.
+func (m *marshalMemo) carryLastFull() {
 	m.mu.Lock()
-	m.lastFull = full
+	m.lastFull = m.olderFull
+	if m.lastFull == nil {
+		m.lastFull = m.previous
+	}
 	m.mu.Unlock()
 }
 
 func (m *marshalMemo) forgetInherited() {
 	m.mu.Lock()
-	m.inherited, m.olderDone, m.previous, m.previousVhosts, m.olderFull = nil, nil, nil, nil, nil
+	m.previous, m.olderFull, m.byMessage = nil, nil, false
 	m.mu.Unlock()
 }

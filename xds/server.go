@@ -185,9 +185,9 @@ func (s *Server) apply(snap *discovery.Snapshot) {
 	start := time.Now()
 	s.mu.Lock()
 	prev, prevMemo := s.mesh, s.memo
-	// Only VirtualServices changed (a canary's weights): the clusters and
-	// load assignments are the previous mesh's, the same messages, and so
-	// the same Resources, not marshaled again.
+	// Nothing but VirtualServices (a canary's weights) and endpoints
+	// changed: what they do not shape is the previous mesh's, the same
+	// messages, and so the same Resources, not marshaled again.
 	sameButRoutes := prev != nil && discovery.SameConfigButVirtualServices(prev.Snapshot(), snap)
 	sameConfig := sameButRoutes && discovery.SameVirtualServices(prev.Snapshot(), snap)
 	var mesh *translate.Mesh
@@ -201,7 +201,7 @@ func (s *Server) apply(snap *discovery.Snapshot) {
 	memo := newMarshalMemo(s.problems)
 	memo.inherit(prevMemo, sameButRoutes)
 	if endpointsOnly {
-		memo.carryLastFull(prevMemo)
+		memo.carryLastFull()
 	}
 	s.mesh, s.memo = mesh, memo
 	problems := s.problems
