@@ -53,8 +53,8 @@ type Mesh struct {
 	earlierHosts, hosts *virtualHosts
 	// earlierPorts, ports: the same for pods' inbound ports (inbound_ports.go),
 	// earlierListeners, listeners for sidecars' listeners (sidecar_listeners.go).
-	earlierPorts, ports         *byPod[[]discovery.InboundPort]
-	earlierListeners, listeners *byPod[[]*listener.Listener]
+	earlierPorts, ports         *carried[*discovery.Pod, []discovery.InboundPort]
+	earlierListeners, listeners *carried[*discovery.Pod, []*listener.Listener]
 
 	// sourceSelectors: the match.sourceLabels of VirtualServices, whose
 	// route tables then depend on the proxy (virtualservice_source.go).
@@ -108,7 +108,8 @@ func WithTrustDomain(td string) Option { return func(m *Mesh) { m.trustDomain = 
 func NewMesh(snap *discovery.Snapshot, opts ...Option) *Mesh {
 	m := &Mesh{snap: snap, rules: indexRules(snap), proxyRoutes: map[string]*route.RouteConfiguration{},
 		trustDomain: authn.DefaultTrustDomain, peers: authn.NewPeerPolicies(snap.PeerAuthentications, snap.Root()),
-		options: opts, scopes: &sync.Map{}, hosts: newVirtualHosts(), ports: newByPod[[]discovery.InboundPort](), listeners: newByPod[[]*listener.Listener]()}
+		options: opts, scopes: &sync.Map{}, hosts: newCarried[vhostKey, madeVirtualHost](),
+		ports: newCarried[*discovery.Pod, []discovery.InboundPort](), listeners: newCarried[*discovery.Pod, []*listener.Listener]()}
 	for _, o := range opts {
 		o(m)
 	}
@@ -134,7 +135,8 @@ func NewMesh(snap *discovery.Snapshot, opts ...Option) *Mesh {
 // prev is not kept past that.
 func NewMeshFollowing(prev *Mesh, snap *discovery.Snapshot, opts ...Option) *Mesh {
 	m := NewMesh(snap, opts...)
-	m.unchangedFrom, m.earlierClusters, m.earlierHosts = prev, prev.clustersToCarry(), prev.hostsToCarry()
+	m.unchangedFrom, m.earlierClusters = prev, prev.clustersToCarry()
+	m.earlierHosts = prev.hosts.carry(prev.earlierHosts)
 	m.earlierPorts, m.earlierListeners = prev.ports.carry(prev.earlierPorts), prev.listeners.carry(prev.earlierListeners)
 	return m
 }

@@ -29,7 +29,7 @@ func httpProxyRouteConfig(snap *discovery.Snapshot, r *rules, src routeSource, e
 				}
 			}
 			key, vs := vhostKey{service: svc.Key(), port: port.Port, source: src.key}, r.virtualServiceFor(svc.Hostname)
-			vh := earlier.find(key, vs, domains)
+			vh := findVirtualHost(earlier, key, vs, domains)
 			if vh == nil || src.explain != nil {
 				vh = &route.VirtualHost{
 					Name:    svc.Hostname + ":" + uitoa(port.Port),
@@ -40,7 +40,7 @@ func httpProxyRouteConfig(snap *discovery.Snapshot, r *rules, src routeSource, e
 				// the routes to hashing clusters (destinationrule_lb.go).
 				addVirtualHostHashPolicies(vh, r)
 			}
-			made.keep(key, vs, vh)
+			made.put(key, madeVirtualHost{vs: vs, vh: vh})
 			rc.VirtualHosts = append(rc.VirtualHosts, vh)
 		}
 	}

@@ -3,7 +3,6 @@ package translate
 import (
 	"reflect"
 	"slices"
-	"sync"
 
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"google.golang.org/protobuf/proto"
@@ -33,49 +32,18 @@ type madeVirtualHost struct {
 }
 
 // virtualHosts are the virtual hosts one mesh made, by key.
-type virtualHosts struct {
-	mu   sync.Mutex
-	made map[vhostKey]madeVirtualHost
-}
+type virtualHosts = carried[vhostKey, madeVirtualHost]
 
-func newVirtualHosts() *virtualHosts { return &virtualHosts{made: map[vhostKey]madeVirtualHost{}} }
-
-// find is the virtual host made for key from the same VirtualService
-// with the same domains, or nil. In a following mesh everything else a
-// virtual host is made of (services, DestinationRules) is the same.
-func (h *virtualHosts) find(key vhostKey, vs *discovery.VirtualService, domains []string) *route.VirtualHost {
-	if h == nil {
-		return nil
-	}
-	h.mu.Lock()
-	e, ok := h.made[key]
-	h.mu.Unlock()
+// findVirtualHost is the virtual host earlier made for key from the same
+// VirtualService with the same domains, or nil. In a following mesh
+// everything else a virtual host is made of (services, DestinationRules)
+// is the same.
+func findVirtualHost(earlier *virtualHosts, key vhostKey, vs *discovery.VirtualService, domains []string) *route.VirtualHost {
+	e, ok := earlier.get(key)
 	if !ok || !sameVirtualService(e.vs, vs) || !slices.Equal(e.vh.GetDomains(), domains) {
 		return nil
 	}
 	return e.vh
-}
-
-func (h *virtualHosts) keep(key vhostKey, vs *discovery.VirtualService, vh *route.VirtualHost) {
-	h.mu.Lock()
-	h.made[key] = madeVirtualHost{vs: vs, vh: vh}
-	h.mu.Unlock()
-}
-
-func (h *virtualHosts) empty() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.made) == 0
-}
-
-// hostsToCarry are the virtual hosts a following mesh may take: this
-// mesh's if it made route tables, else those it was given (an
-// endpoint-only change in between makes none).
-func (m *Mesh) hostsToCarry() *virtualHosts {
-	if !m.hosts.empty() {
-		return m.hosts
-	}
-	return m.earlierHosts
 }
 
 func sameVirtualService(a, b *discovery.VirtualService) bool {
