@@ -36,7 +36,13 @@ func SameConfigButVirtualServices(a, b *Snapshot) bool {
 // SameVirtualServices reports whether two snapshots hold the same
 // VirtualServices.
 func SameVirtualServices(a, b *Snapshot) bool {
-	return sameRules(a.VirtualServices, b.VirtualServices, func(v *VirtualService) (Meta, proto.Message) { return v.Meta, v.Spec })
+	return slices.EqualFunc(a.VirtualServices, b.VirtualServices, SameVirtualService)
+}
+
+// SameVirtualService reports whether two VirtualServices (either may be
+// nil: none) are the same object or equal, as sameRules compares rules.
+func SameVirtualService(a, b *VirtualService) bool {
+	return a == b || (a != nil && b != nil && reflect.DeepEqual(a.Meta, b.Meta) && proto.Equal(a.Spec, b.Spec))
 }
 
 // sameSecurity compares the security kinds and what they depend on: the

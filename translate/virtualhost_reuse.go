@@ -1,11 +1,9 @@
 package translate
 
 import (
-	"reflect"
 	"slices"
 
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/pilotlight/pilotlight/discovery"
 )
@@ -40,12 +38,8 @@ type virtualHosts = carried[vhostKey, madeVirtualHost]
 // is the same.
 func findVirtualHost(earlier *virtualHosts, key vhostKey, vs *discovery.VirtualService, domains []string) *route.VirtualHost {
 	e, ok := earlier.get(key)
-	if !ok || !sameVirtualService(e.vs, vs) || !slices.Equal(e.vh.GetDomains(), domains) {
+	if !ok || !discovery.SameVirtualService(e.vs, vs) || !slices.Equal(e.vh.GetDomains(), domains) {
 		return nil
 	}
 	return e.vh
-}
-
-func sameVirtualService(a, b *discovery.VirtualService) bool {
-	return a == b || (a != nil && b != nil && reflect.DeepEqual(a.Meta, b.Meta) && proto.Equal(a.Spec, b.Spec))
 }
