@@ -175,6 +175,14 @@ func (c *viewCache) stepDelta(st *stream, ts *typeSync, v *View) bool {
 	if len(send) == 0 && len(resp.RemovedResources) == 0 {
 		if kept == 0 {
 			ts.base = target
+			if complete {
+				// It holds exactly target already (a route change leaves
+				// every load assignment as it was): held as that view, so
+				// that what reads held (holdsAll, the next change) finds it
+				// whole instead of walking thousands of names, and the view
+				// it held before can be freed.
+				ts.held.holdWhole(target)
+			}
 		}
 		return ts.confirm(target, kept == 0)
 	}

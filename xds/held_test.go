@@ -169,4 +169,30 @@ func TestDeltaStreamHoldsTheSharedViewItself(t *testing.T) {
 	}
 	ack(resourcev3.EndpointType, change.Nonce)
 	heldWhole("after an endpoint change")
+
+	// A route change makes a new endpoint view with the same load
+	// assignments: nothing to send, and the stream holds the new view.
+	reweighted := discoverytest.Synthetic(3, 2)
+	reweighted.Version = 3
+	reweighted.Pods[1].Ready = false
+	reweighted.Endpoints[reweighted.Services[0].Key()][1].Ready = false
+	reweighted.VirtualServices[2].Spec.Http[0].Route[0].Weight = 70
+	reweighted.VirtualServices[2].Spec.Http[0].Route[1].Weight = 30
+	endpointsNow := func() (view *TypeView, confirmed bool) {
+		ts.cache.mu.Lock()
+		defer ts.cache.mu.Unlock()
+		e := ts.cache.nodes[nodeID]
+		view, confirmed = e.view.typeView(resourcev3.EndpointType), true
+		for st := range e.streams {
+			confirmed = confirmed && st.types[resourcev3.EndpointType].upTo == view.Version
+		}
+		return view, confirmed
+	}
+	before, _ := endpointsNow()
+	ts.apply(reweighted)
+	waitFor(t, "the route change's endpoint view, confirmed", func() bool {
+		after, confirmed := endpointsNow()
+		return after != before && confirmed
+	})
+	heldWhole("after a route change that sent no endpoints")
 }
