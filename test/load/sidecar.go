@@ -125,13 +125,21 @@ func (s *sidecar) run(ctx context.Context, addr string, creds Credentials) {
 	s.mu.Unlock()
 }
 
+const envoyWindow = 256 << 20
+
 func (s *sidecar) connectAndServe(ctx context.Context, addr string, creds Credentials) error {
 	opts, err := creds.DialOptions(s.proxy)
 	if err != nil {
 		return err
 	}
 	opts = append(opts, grpc.WithStatsHandler(statsHandler{s}),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20)), s.codec.option())
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20)), s.codec.option(),
+		// Envoy's HTTP/2 windows, which the bootstrap leaves at their
+		// default (256 MiB, Http2ProtocolOptions initial_stream_window_size
+		// and initial_connection_window_size): gRPC-Go's 64 KiB start
+		// would make the server wait for window updates that Envoy never
+		// makes it wait for.
+		grpc.WithInitialWindowSize(envoyWindow), grpc.WithInitialConnWindowSize(envoyWindow))
 	conn, err := grpc.NewClient(addr, opts...)
 	if err != nil {
 		return err
