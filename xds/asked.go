@@ -112,6 +112,16 @@ func (n *nameSets) of(list []string) *nameSet {
 		return ns
 	}
 	n.mu.Unlock()
+	return n.find(list, true)
+}
+
+// shared is the shared set of a list no request hands over as it is (a
+// Delta stream's sorted names): looked up by content only.
+func (n *nameSets) shared(list []string) *nameSet { return n.find(list, false) }
+
+// find looks a list up by its content, adding it if new; byList: also
+// remember the list itself, which the codec hands over again.
+func (n *nameSets) find(list []string, byList bool) *nameSet {
 	var h maphash.Hash
 	h.SetSeed(n.seed)
 	for _, s := range list {
@@ -123,10 +133,9 @@ func (n *nameSets) of(list []string) *nameSet {
 	defer n.mu.Unlock()
 	for _, ns := range n.sets[key] {
 		if slices.Equal(ns.list, list) { // the same strings (codec.go): cheap
-			if len(n.byList) >= maxNameSets {
-				clear(n.byList)
+			if byList {
+				n.remember(list, ns)
 			}
-			n.byList[&list[0]] = ns
 			return ns
 		}
 	}
@@ -135,13 +144,19 @@ func (n *nameSets) of(list []string) *nameSet {
 	}
 	ns := newNameSet(slices.Clone(list))
 	n.sets[key] = append(n.sets[key], ns)
+	if byList {
+		// The list may be one the codec shares (it never changes): its
+		// next requests are found by it.
+		n.remember(list, ns)
+	}
+	return ns
+}
+
+func (n *nameSets) remember(list []string, ns *nameSet) {
 	if len(n.byList) >= maxNameSets {
 		clear(n.byList)
 	}
-	// The list may be one the codec shares (it never changes): its next
-	// requests are found by it.
 	n.byList[&list[0]] = ns
-	return ns
 }
 
 // keepNames takes the names of a state-of-the-world request for the cache

@@ -189,24 +189,6 @@ func trimNode(node *core.Node) {
 	m.SetUnknown(nil)
 }
 
-// internRequest interns the names a Delta request subscribes to against
-// the stream's view of the type (internNames).
-func (c *viewCache) internRequest(id int64, typeURL string, names []string) {
-	if len(names) == 0 {
-		return
-	}
-	c.mu.Lock()
-	st := c.streams[id]
-	var tv *TypeView
-	if st != nil && st.entry != nil {
-		tv = st.entry.view.typeView(typeURL)
-	}
-	c.mu.Unlock()
-	if tv != nil {
-		internNames(names, tv) // views are immutable: outside the lock
-	}
-}
-
 // closeStream forgets a stream, and its proxy's view with its last stream.
 func (c *viewCache) closeStream(id int64) {
 	c.mu.Lock()

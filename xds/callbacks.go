@@ -78,7 +78,7 @@ func (cb *callbacks) OnStreamDeltaRequest(id int64, r *discoverypb.DeltaDiscover
 	if err := cb.request(id, r, func(n *core.Node) { r.Node = n }); err != nil {
 		return err
 	}
-	cb.cache.internRequest(id, r.GetTypeUrl(), r.GetResourceNamesSubscribe())
+	cb.cache.keepDeltaNames(id, r)
 	return nil
 }
 

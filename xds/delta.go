@@ -22,23 +22,18 @@ func (c *viewCache) CreateDeltaWatch(req *cachev3.DeltaRequest, sub cachev3.Subs
 	if err != nil {
 		return nil, err
 	}
-	first := st.types[req.GetTypeUrl()] == nil
 	ts := st.typeState(req.GetTypeUrl())
-	if first {
+	if !ts.watched {
 		// A reconnecting Envoy says what it still holds: resources at
 		// those versions are not sent again.
+		ts.watched = true
 		for name, version := range req.GetInitialResourceVersions() {
 			ts.held.set(name, version)
 		}
+		ts.base, ts.subscriptions = nil, ts.subscriptions+1
 	}
-	for _, name := range req.GetResourceNamesUnsubscribe() {
-		ts.held.remove(name)
-		delete(ts.rejected, name)
-		ts.allHeld = nil
-	}
-	if first || len(req.GetResourceNamesSubscribe()) > 0 || len(req.GetResourceNamesUnsubscribe()) > 0 {
-		ts.base, ts.subscriptions = nil, ts.subscriptions+1 // what is wanted changed
-	}
+	// What the request subscribes to and unsubscribes from, keepDeltaNames
+	// applied as it came (subscribed.go).
 	if ts.sent != nil && req.GetResponseNonce() == ts.sent.nonce {
 		c.answeredDelta(st, ts, req.GetErrorDetail(), sub)
 	}
@@ -62,7 +57,7 @@ func (c *viewCache) answeredDelta(st *stream, ts *typeSync, nack *rpcstatus.Stat
 		// Offers name only what was wanted then: filter only when the
 		// subscription changed since (a walk of thousands of names less
 		// per response otherwise).
-		o.resources = slices.DeleteFunc(o.resources, func(r *Resource) bool { return !wanted(sub, r.Name) })
+		o.resources = slices.DeleteFunc(o.resources, func(r *Resource) bool { return !ts.wants(sub, r.Name) })
 	}
 	if nack != nil {
 		for _, r := range o.resources {
@@ -120,7 +115,7 @@ func (c *viewCache) stepDelta(st *stream, ts *typeSync, v *View) bool {
 	// because it is not wanted or was rejected at that version.
 	complete := true
 	add := func(r *Resource) {
-		if !wanted(w.sub, r.Name) || ts.rejected[r.Name] == r.Version {
+		if !ts.wants(w.sub, r.Name) || ts.rejected[r.Name] == r.Version {
 			complete = false
 			return
 		}
@@ -212,13 +207,4 @@ func (c *viewCache) stepDelta(st *stream, ts *typeSync, v *View) bool {
 		ts.offered = nil
 	}
 	return false
-}
-
-// wanted: the subscription asks for the resource.
-func wanted(sub cachev3.Subscription, name string) bool {
-	if sub.IsWildcard() {
-		return true
-	}
-	_, ok := sub.SubscribedResources()[name]
-	return ok
 }

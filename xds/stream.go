@@ -46,6 +46,10 @@ type typeSync struct {
 	// hand over, which keepNames took (asked.go).
 	names askedNames
 	kept  *nameSet
+	// Delta: the names the stream subscribed to (subscribed.go), and
+	// whether go-control-plane has handed over a request of the type.
+	subscribed *subscribedNames
+	watched    bool
 
 	offered *offer // handed to go-control-plane, not yet on the wire
 	sent    *offer // on the wire, not yet answered
