@@ -32,8 +32,8 @@ func (c *viewCache) CreateDeltaWatch(req *cachev3.DeltaRequest, sub cachev3.Subs
 		}
 		ts.base, ts.subscriptions = nil, ts.subscriptions+1
 	}
-	// What the request subscribes to and unsubscribes from, keepDeltaNames
-	// applied as it came (subscribed.go).
+	// What the request subscribes to and unsubscribes from was applied as
+	// it came in (keepDeltaNames, subscribed.go).
 	if ts.sent != nil && req.GetResponseNonce() == ts.sent.nonce {
 		c.answeredDelta(st, ts, req.GetErrorDetail(), sub)
 	}

@@ -44,13 +44,18 @@ func (s *subscribedNames) has(name string) bool {
 	return !gone
 }
 
+// empty: no name is subscribed to (a nil set: none).
+func (s *subscribedNames) empty() bool {
+	return s == nil || (s.base == nil && len(s.added) == 0)
+}
+
 // update applies a request's subscribe and unsubscribe lists (without
 // "*"); listed is the shared set of subscribe, if made. The first names a
 // stream subscribes to become its base. Once what differs from base
 // outgrows a quarter of it, the names are taken as a new base, shared
 // again through sets.
 func (s *subscribedNames) update(subscribe, unsubscribe []string, listed *nameSet, sets *nameSets) {
-	if s.base == nil && len(s.added) == 0 && listed != nil {
+	if s.empty() && listed != nil {
 		s.base, subscribe = listed, nil
 	}
 	for _, name := range subscribe {
@@ -132,6 +137,9 @@ func (c *viewCache) keepDeltaNames(id int64, req *discoverypb.DeltaDiscoveryRequ
 	if st != nil && st.entry != nil {
 		tv = st.entry.view.typeView(req.GetTypeUrl())
 	}
+	// Requests of one stream come one at a time: whether the stream has
+	// names yet does not change before the lock is taken again.
+	fresh := st != nil && (st.types[req.GetTypeUrl()] == nil || st.types[req.GetTypeUrl()].subscribed.empty())
 	c.mu.Unlock()
 	if st == nil {
 		return // go-control-plane keeps them
@@ -149,8 +157,9 @@ func (c *viewCache) keepDeltaNames(id int64, req *discoverypb.DeltaDiscoveryRequ
 	}
 	req.ResourceNamesUnsubscribe = unsubWildcard
 	var listed *nameSet
-	if len(names) >= minSharedNames {
-		// Sorted and hashed outside the lock: it may be the base.
+	if fresh && len(names) >= minSharedNames {
+		// The stream's first names, its base: sorted and hashed outside
+		// the lock.
 		listed = c.nameSets.shared(sortedCopy(names))
 	}
 
