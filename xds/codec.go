@@ -130,7 +130,9 @@ func decodeRequest(b []byte, req *discoverypb.DiscoveryRequest, names map[string
 				b = b[len(run):]
 				continue
 			}
-			if !decodeNames(run, req, names) {
+			if len(run) == 0 || !decodeNames(run, req, names) {
+				// No whole field (a length past the end): protobuf's error.
+				// Going on would read the same byte again, forever.
 				return false
 			}
 			lists.add(run, req.ResourceNames)

@@ -141,3 +141,34 @@ func BenchmarkDecodeAckOfThreeThousandNames(b *testing.B) {
 		}
 	}
 }
+
+// FuzzRequestCodec: whatever a client sends, the codec decodes it as
+// protobuf does, or fails where protobuf fails, also when it has seen the
+// request's list of names before.
+func FuzzRequestCodec(f *testing.F) {
+	long := &discoverypb.DiscoveryRequest{TypeUrl: resourcev3.EndpointType, ResponseNonce: "1"}
+	for i := range 40 {
+		long.ResourceNames = append(long.ResourceNames, fmt.Sprintf("outbound|80||svc-%03d.load.svc.cluster.local", i))
+	}
+	seed, _ := proto.Marshal(long)
+	f.Add(seed)
+	f.Add(append(slices.Clone(seed), protoAppendString(nil, 3, "one-more")...))
+	codec := newRequestCodec(&nameTable{})
+	if err := codec.Unmarshal(mem.BufferSlice{mem.SliceBuffer(seed)}, &discoverypb.DiscoveryRequest{}); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		want := &discoverypb.DiscoveryRequest{}
+		wantErr := proto.Unmarshal(b, want)
+		for range 2 {
+			got := &discoverypb.DiscoveryRequest{}
+			err := codec.Unmarshal(inPieces(b, 2), got)
+			if (err == nil) != (wantErr == nil) {
+				t.Fatalf("codec error %v, protobuf's %v", err, wantErr)
+			}
+			if err == nil && !proto.Equal(got, want) {
+				t.Fatalf("decoded %v, protobuf %v", got, want)
+			}
+		}
+	})
+}

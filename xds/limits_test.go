@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
 
@@ -81,6 +82,47 @@ func TestANodeOverTheLimitsIsRefused(t *testing.T) {
 			waitFor(t, "the stream to be forgotten", func() bool { return ts.streamCount() == 0 })
 		})
 	}
+}
+
+// Bytes that are no DiscoveryRequest end the stream with gRPC's error for
+// them, at once, and the server goes on serving. A lone resource_names tag
+// (0x1a, its length missing) once kept the codec reading the same byte
+// forever, a core spinning per such stream.
+func TestARequestThatIsNotProtobufEndsTheStream(t *testing.T) {
+	ts := newTestServer(t, testMesh{subset: "v1"}.snapshot(t))
+	for _, raw := range [][]byte{{0x1a}, {0x1a, 0x05, 'a'}, {0x0a, 0xff}, {0xff}} {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		stream, err := ts.conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true, ClientStreams: true},
+			"/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources", grpc.ForceCodecV2(rawCodec{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := stream.SendMsg(&raw); err != nil && !errors.Is(err, io.EOF) {
+			t.Fatal(err)
+		}
+		err = stream.RecvMsg(new([]byte))
+		cancel()
+		if st := status.Convert(err); st.Code() != codes.Internal || !strings.Contains(st.Message(), "unmarshal") {
+			t.Errorf("request %x: the stream ended with %v, want gRPC's Internal error unmarshalling it", raw, err)
+		}
+	}
+	c := ts.clientFor(t, sleepNode)
+	if err := c.Subscribe(resourcev3.ClusterType); err != nil {
+		t.Fatal(err)
+	}
+	accept(t, c, recv(t, c))
+}
+
+// rawCodec sends and receives messages as the bytes they are.
+type rawCodec struct{}
+
+func (rawCodec) Name() string { return "proto" }
+func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
+	return mem.BufferSlice{mem.SliceBuffer(*v.(*[]byte))}, nil
+}
+func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	*v.(*[]byte) = data.Materialize()
+	return nil
 }
 
 // One stream cycling through node ids (issue 12 measured 5,000 of them,
