@@ -122,14 +122,14 @@ func decodeRequest(b []byte, req *discoverypb.DiscoveryRequest, names map[string
 			return false
 		}
 		if num == reqResourceNames && len(req.ResourceNames) == 0 && lists != nil {
-			// The names are one run of fields: look the run up whole, or
-			// decode it and remember it.
-			run := namesRun(b)
-			if list := lists.get(run); list != nil {
+			// The names are one run of fields: find a run sent before that
+			// b starts with, or decode it and remember it.
+			if list, n := lists.find(b); list != nil {
 				req.ResourceNames = list
-				b = b[len(run):]
+				b = b[n:]
 				continue
 			}
+			run := namesRun(b)
 			if len(run) == 0 || !decodeNames(run, req, names) {
 				// No whole field (a length past the end): protobuf's error.
 				// Going on would read the same byte again, forever.
@@ -223,10 +223,15 @@ func namesRun(b []byte) []byte {
 // (a run of resource_names fields), for the requests that send them again.
 // The lists are shared, read-only: the cache never changes a request's
 // names in place (asked.go).
+//
+// A list is found by its first headBytes, then compared whole: finding
+// where a run of 3,000 fields ends, and hashing all of it, cost more than
+// comparing it with the one it turns out to be.
 type nameLists struct {
-	seed maphash.Seed
-	mu   sync.Mutex
-	runs map[uint64]nameList
+	seed   maphash.Seed
+	mu     sync.Mutex
+	byHead map[uint64][]nameList // newest last
+	count  int
 }
 
 type nameList struct {
@@ -234,38 +239,68 @@ type nameList struct {
 	names []string
 }
 
-// minListBytes: shorter lists are decoded as they come.
-const minListBytes = 1 << 10
+const (
+	// minListBytes: shorter lists are decoded as they come.
+	minListBytes = 1 << 10
+	// headBytes of a run find the lists it may be.
+	headBytes = 256
+	// maxListsPerHead bounds the lists compared for one request: lists
+	// that differ only after their first names (a service added, while
+	// some sidecars still have the list before it).
+	maxListsPerHead = 4
+)
 
 func newNameLists() *nameLists {
-	return &nameLists{seed: maphash.MakeSeed(), runs: map[uint64]nameList{}}
+	return &nameLists{seed: maphash.MakeSeed(), byHead: map[uint64][]nameList{}}
 }
 
-func (l *nameLists) get(run []byte) []string {
-	if len(run) < minListBytes {
-		return nil
+// find returns the names of the run sent before that b starts with, and
+// its length in b; nil when there is none. The run must end where b's
+// fields of names do (as namesRun would find it): a run that b merely
+// starts with, followed by more names, is not the list b holds.
+func (l *nameLists) find(b []byte) ([]string, int) {
+	if len(b) < minListBytes {
+		return nil, 0
 	}
-	key := maphash.Bytes(l.seed, run)
+	key := maphash.Bytes(l.seed, b[:headBytes])
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if e, ok := l.runs[key]; ok && bytes.Equal(e.run, run) {
-		return e.names
+	lists := l.byHead[key] // never changed in place: add appends or replaces
+	l.mu.Unlock()
+	for i := len(lists) - 1; i >= 0; i-- {
+		run := lists[i].run
+		if len(run) <= len(b) && bytes.Equal(b[:len(run)], run) && !startsWithName(b[len(run):]) {
+			return lists[i].names, len(run)
+		}
 	}
-	return nil
+	return nil, 0
 }
 
-// add remembers the names a run of fields decoded to.
+// startsWithName reports whether b starts with a resource_names field.
+func startsWithName(b []byte) bool {
+	num, typ, n := protowire.ConsumeTag(b)
+	return n > 0 && num == reqResourceNames && typ == protowire.BytesType
+}
+
+// add remembers the names a run of fields (namesRun) decoded to.
 func (l *nameLists) add(run []byte, names []string) {
 	if len(run) < minListBytes {
 		return
 	}
-	key := maphash.Bytes(l.seed, run)
+	key := maphash.Bytes(l.seed, run[:headBytes])
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.runs) >= maxNameSets {
-		clear(l.runs)
+	if l.count >= maxNameSets {
+		clear(l.byHead)
+		l.count = 0
 	}
-	l.runs[key] = nameList{run: bytes.Clone(run), names: slices.Clip(names)}
+	lists := l.byHead[key]
+	if len(lists) >= maxListsPerHead {
+		// A new slice, not a shift in place: find may be reading this one.
+		lists = slices.Clone(lists[1:])
+		l.count--
+	}
+	l.byHead[key] = append(lists, nameList{run: bytes.Clone(run), names: slices.Clip(names)})
+	l.count++
 }
 
 func setString(req *discoverypb.DiscoveryRequest, num protowire.Number, s string) {

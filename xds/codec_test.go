@@ -3,6 +3,7 @@ package xds
 import (
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"unsafe"
 
@@ -101,6 +102,65 @@ func TestRequestCodecDecodesAsProtobufDoes(t *testing.T) {
 	if err := newRequestCodec(table).Unmarshal(mem.BufferSlice{mem.SliceBuffer(bad)}, &discoverypb.DiscoveryRequest{}); err == nil {
 		t.Error("a resource name that is not UTF-8 was accepted")
 	}
+}
+
+// A list sent before is found only when it is the request's whole run of
+// names: not when the request starts with it and goes on with more, nor
+// when the request is a prefix of it.
+func TestNameListsFindOnlyTheWholeRun(t *testing.T) {
+	names := func(n int, extra ...string) []string {
+		var out []string
+		for i := range n {
+			out = append(out, fmt.Sprintf("outbound|80||svc-%03d.load.svc.cluster.local", i))
+		}
+		return append(out, extra...)
+	}
+	lists := [][]string{
+		names(100),                // the first list
+		names(100, "one-more"),    // starts with the first one's run
+		names(99),                 // the first one's run starts with it
+		names(100, "another-one"), // more lists with the same first names than are kept
+		names(100, "a-third"),
+		names(100, "a-fourth"),
+		names(100, "a-fifth"),
+	}
+	codec := newRequestCodec(&nameTable{})
+	decode := func(list []string) (*discoverypb.DiscoveryRequest, error) {
+		want := &discoverypb.DiscoveryRequest{TypeUrl: resourcev3.EndpointType, ResourceNames: list, ResponseNonce: "4"}
+		b, _ := proto.Marshal(want)
+		got := &discoverypb.DiscoveryRequest{}
+		if err := codec.Unmarshal(inPieces(b, 3), got); err != nil {
+			return nil, err
+		}
+		if !proto.Equal(got, want) {
+			return nil, fmt.Errorf("decoded %d names ending %q, want %d ending %q", len(got.ResourceNames), got.ResourceNames[len(got.ResourceNames)-1], len(list), list[len(list)-1])
+		}
+		return got, nil
+	}
+	for range 2 { // the second time, each list is found (or decoded again, if evicted)
+		for _, list := range lists {
+			if _, err := decode(list); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	newest := lists[len(lists)-1]
+	first, _ := decode(newest)
+	if again, _ := decode(newest); &again.ResourceNames[0] != &first.ResourceNames[0] {
+		t.Error("the newest list, sent again, was decoded again")
+	}
+	// Streams decode at once (go test -race).
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for _, list := range slices.Concat(lists, lists) {
+				if _, err := decode(list); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // inPieces is a copy of b in n pieces (the last ones empty when b is short).
