@@ -26,6 +26,7 @@ import (
 //	LOAD_SERVER_ARGS      more flags for pilotlight serve
 //	LOAD_OUT              append the rows to this file too
 //	LOAD_PPROF            save the server's heap (synced) and CPU (cold sync, endpoint changes, route changes) profiles here
+//	LOAD_WARM             0: do not grow the harness's heap before the cold sync (heap.go) [1]
 func TestLoad(t *testing.T) {
 	if os.Getenv("LOAD_SERVICES") == "" {
 		t.Skip("LOAD_SERVICES not set (make bench-load runs a small point)")
@@ -42,6 +43,7 @@ func TestLoad(t *testing.T) {
 		ServerArgs:      strings.Fields(os.Getenv("LOAD_SERVER_ARGS")),
 		Timeout:         10 * time.Minute,
 		Profiles:        os.Getenv("LOAD_PPROF"),
+		WarmHeap:        os.Getenv("LOAD_WARM") != "0",
 	}
 	var protocols []bool
 	switch os.Getenv("LOAD_PROTOCOL") {

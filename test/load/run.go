@@ -38,6 +38,9 @@ type Point struct {
 	// Profiles: a folder for the server's Go profiles (serve --pprof): its
 	// heap once synced, its CPU during the endpoint changes.
 	Profiles string
+	// WarmHeap grows the harness's own heap before the cold sync, so the
+	// sync is not timed with the harness's page faults (heap.go).
+	WarmHeap bool
 }
 
 func (p Point) protocol() string {
@@ -136,6 +139,9 @@ func Run(t testing.TB, p Point) *Result {
 	sidecars := make([]*sidecar, len(pods))
 	for i, pod := range pods {
 		sidecars[i] = newSidecar(Proxy{NodeID: pod.NodeID(), Namespace: pod.Namespace, Pod: pod.Name}, p.Delta, n, secrets)
+	}
+	if p.WarmHeap {
+		warmHeap(t, heapFor(p))
 	}
 	if err := proc.resetPeak(); err != nil {
 		t.Logf("load: cannot reset the peak RSS (%v): the peak is since the server started", err)
