@@ -242,12 +242,13 @@ type nameList struct {
 const (
 	// minListBytes: shorter lists are decoded as they come.
 	minListBytes = 1 << 10
-	// headBytes of a run find the lists it may be.
-	headBytes = 256
-	// maxListsPerHead bounds the lists compared for one request: lists
-	// that differ only after their first names (a service added, while
-	// some sidecars still have the list before it).
-	maxListsPerHead = 4
+	// headBytes of a run find the lists it may be; their last tailBytes
+	// are compared before the rest.
+	headBytes, tailBytes = 256, 64
+	// maxListsPerHead bounds the lists kept with the same first names
+	// (sidecars of different scopes that all reach a few services first,
+	// or a service added while some sidecars still have the list before).
+	maxListsPerHead = 64
 )
 
 func newNameLists() *nameLists {
@@ -268,7 +269,13 @@ func (l *nameLists) find(b []byte) ([]string, int) {
 	l.mu.Unlock()
 	for i := len(lists) - 1; i >= 0; i-- {
 		run := lists[i].run
-		if len(run) <= len(b) && bytes.Equal(b[:len(run)], run) && !startsWithName(b[len(run):]) {
+		// Cheap tests first, so that only the list b holds is compared
+		// whole: where b's names would end, and how the run ends.
+		if len(run) > len(b) || startsWithName(b[len(run):]) {
+			continue
+		}
+		tail := max(len(run)-tailBytes, 0)
+		if bytes.Equal(b[tail:len(run)], run[tail:]) && bytes.Equal(b[:tail], run[:tail]) {
 			return lists[i].names, len(run)
 		}
 	}

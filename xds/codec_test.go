@@ -116,13 +116,12 @@ func TestNameListsFindOnlyTheWholeRun(t *testing.T) {
 		return append(out, extra...)
 	}
 	lists := [][]string{
-		names(100),                // the first list
-		names(100, "one-more"),    // starts with the first one's run
-		names(99),                 // the first one's run starts with it
-		names(100, "another-one"), // more lists with the same first names than are kept
-		names(100, "a-third"),
-		names(100, "a-fourth"),
-		names(100, "a-fifth"),
+		names(100),             // the first list
+		names(100, "one-more"), // starts with the first one's run
+		names(99),              // the first one's run starts with it
+	}
+	for i := range maxListsPerHead { // more lists with the same first names than are kept
+		lists = append(lists, names(100, fmt.Sprintf("and-%d", i)))
 	}
 	codec := newRequestCodec(&nameTable{})
 	decode := func(list []string) (*discoverypb.DiscoveryRequest, error) {
@@ -182,23 +181,40 @@ func protoAppendString(b []byte, num int, s string) []byte {
 
 // BenchmarkDecodeAckOfThreeThousandNames: a state-of-the-world EDS ACK of
 // a sidecar at 1000×10 (3,000 names, about 150 KB), as gRPC hands it
-// over: in 16 KB frames, its list of names seen before.
+// over: in 16 KB frames, its list of names seen before; alone, or among
+// as many lists with the same first names as are kept, each one name
+// longer than the one before (the ACK's list the first one).
 func BenchmarkDecodeAckOfThreeThousandNames(b *testing.B) {
-	ack := &discoverypb.DiscoveryRequest{TypeUrl: resourcev3.EndpointType, VersionInfo: "v-1", ResponseNonce: "9"}
-	for i := range 3000 {
-		ack.ResourceNames = append(ack.ResourceNames, fmt.Sprintf("outbound|80|v%d|svc-%03d.ns-%d.svc.cluster.local", i%3, i/3, i%10))
-	}
-	wire, _ := proto.Marshal(ack)
-	table := &nameTable{}
-	table.set(ack.ResourceNames)
-	codec := newRequestCodec(table)
-	data := inPieces(wire, (len(wire)+16383)/16384)
-	b.SetBytes(int64(len(wire)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := codec.Unmarshal(data, &discoverypb.DiscoveryRequest{}); err != nil {
-			b.Fatal(err)
-		}
+	for _, others := range []int{0, maxListsPerHead - 1} {
+		b.Run(fmt.Sprintf("lists=%d", others+1), func(b *testing.B) {
+			ack := &discoverypb.DiscoveryRequest{TypeUrl: resourcev3.EndpointType, VersionInfo: "v-1", ResponseNonce: "9"}
+			for i := range 3000 {
+				ack.ResourceNames = append(ack.ResourceNames, fmt.Sprintf("outbound|80|v%d|svc-%03d.ns-%d.svc.cluster.local", i%3, i/3, i%10))
+			}
+			wire, _ := proto.Marshal(ack)
+			table := &nameTable{}
+			table.set(ack.ResourceNames)
+			codec := newRequestCodec(table)
+			if err := codec.Unmarshal(mem.BufferSlice{mem.SliceBuffer(wire)}, &discoverypb.DiscoveryRequest{}); err != nil {
+				b.Fatal(err)
+			}
+			longer := proto.Clone(ack).(*discoverypb.DiscoveryRequest)
+			for i := range others {
+				longer.ResourceNames = append(longer.ResourceNames, fmt.Sprintf("outbound|80||extra-%d.svc.cluster.local", i))
+				other, _ := proto.Marshal(longer)
+				if err := codec.Unmarshal(mem.BufferSlice{mem.SliceBuffer(other)}, &discoverypb.DiscoveryRequest{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			data := inPieces(wire, (len(wire)+16383)/16384)
+			b.SetBytes(int64(len(wire)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := codec.Unmarshal(data, &discoverypb.DiscoveryRequest{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
