@@ -1,9 +1,6 @@
 package xds
 
 import (
-	"bytes"
-	"hash/maphash"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"unicode/utf8"
@@ -23,9 +20,9 @@ import (
 // thousand names, a hundred kilobytes, every time any endpoint changes,
 // from every proxy. Decoded by protobuf, each name is a new string (and a
 // UTF-8 check), and that was most of what an endpoint change cost the
-// server. requestCodec decodes a DiscoveryRequest's resource names into
-// the strings the server already has for them (nameTable) instead: no
-// allocation, no check again. Everything else, and any request it does
+// server. requestCodec decodes a DiscoveryRequest's resource names (and a
+// DeltaDiscoveryRequest's, codec_delta.go) into the strings the server
+// already has for them (nameTable) instead: no allocation, no check again. Everything else, and any request it does
 // not understand, is decoded by protobuf as usual.
 
 // requestCodec is gRPC's protobuf codec with that one difference.
@@ -55,17 +52,23 @@ func (c requestCodec) Marshal(v any) (mem.BufferSlice, error) {
 }
 
 func (c requestCodec) Unmarshal(data mem.BufferSlice, v any) error {
-	req, ok := v.(*discoverypb.DiscoveryRequest)
-	if !ok {
+	var decode func(b []byte) bool
+	switch req := v.(type) {
+	case *discoverypb.DiscoveryRequest:
+		decode = func(b []byte) bool { return decodeRequest(b, req, c.names.get(), c.lists) }
+	case *discoverypb.DeltaDiscoveryRequest:
+		decode = func(b []byte) bool { return decodeDeltaRequest(b, req, c.names.get(), c.lists) } // codec_delta.go
+	default:
 		return c.proto.Unmarshal(data, v)
 	}
 	b, release := contiguous(data)
 	defer release()
-	if decodeRequest(b, req, c.names.get(), c.lists) {
+	if decode(b) {
 		return nil
 	}
-	proto.Reset(req)
-	return proto.Unmarshal(b, req)
+	msg := v.(proto.Message)
+	proto.Reset(msg)
+	return proto.Unmarshal(b, msg)
 }
 
 // contiguous is data in one piece. A large request comes in pieces (16 KB
@@ -116,27 +119,18 @@ var (
 // sent before (every ACK of every sidecar of a scope sends the same one)
 // is not decoded again: lists holds the decoded ones, by their bytes.
 func decodeRequest(b []byte, req *discoverypb.DiscoveryRequest, names map[string]string, lists *nameLists) bool {
+	ok := true
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 || typ != protowire.BytesType {
 			return false
 		}
 		if num == reqResourceNames && len(req.ResourceNames) == 0 && lists != nil {
-			// The names are one run of fields: find a run sent before that
-			// b starts with, or decode it and remember it.
-			if list, n := lists.find(b); list != nil {
-				req.ResourceNames = list
-				b = b[n:]
-				continue
-			}
-			run := namesRun(b)
-			if len(run) == 0 || !decodeNames(run, req, names) {
-				// No whole field (a length past the end): protobuf's error.
-				// Going on would read the same byte again, forever.
+			list, n := readNames(b, num, names, lists) // codec_names.go
+			if n < 0 {
 				return false
 			}
-			lists.add(run, req.ResourceNames)
-			b = b[len(run):]
+			req.ResourceNames, b = list, b[n:]
 			continue
 		}
 		b = b[n:]
@@ -147,7 +141,7 @@ func decodeRequest(b []byte, req *discoverypb.DiscoveryRequest, names map[string
 		b = b[n:]
 		switch num {
 		case reqResourceNames:
-			if !appendName(req, v, names) {
+			if req.ResourceNames, ok = appendName(req.ResourceNames, v, names); !ok {
 				return false
 			}
 		case reqVersion, reqTypeURL, reqNonce:
@@ -174,140 +168,6 @@ func decodeRequest(b []byte, req *discoverypb.DiscoveryRequest, names map[string
 		}
 	}
 	return true
-}
-
-// decodeNames decodes a run of resource_names fields (namesRun).
-func decodeNames(run []byte, req *discoverypb.DiscoveryRequest, names map[string]string) bool {
-	for len(run) > 0 {
-		_, _, n := protowire.ConsumeTag(run)
-		v, m := protowire.ConsumeBytes(run[n:])
-		if !appendName(req, v, names) {
-			return false
-		}
-		run = run[n+m:]
-	}
-	return true
-}
-
-// appendName appends a name, as the server's own string when it has one.
-func appendName(req *discoverypb.DiscoveryRequest, v []byte, names map[string]string) bool {
-	name, ok := names[string(v)] // no copy to look it up
-	if !ok {
-		if !utf8.Valid(v) {
-			return false
-		}
-		name = string(v)
-	}
-	req.ResourceNames = append(req.ResourceNames, name)
-	return true
-}
-
-// namesRun is the run of resource_names fields b starts with.
-func namesRun(b []byte) []byte {
-	end := 0
-	for end < len(b) {
-		num, typ, n := protowire.ConsumeTag(b[end:])
-		if n < 0 || num != reqResourceNames || typ != protowire.BytesType {
-			break
-		}
-		_, m := protowire.ConsumeBytes(b[end+n:])
-		if m < 0 {
-			break
-		}
-		end += n + m
-	}
-	return b[:end]
-}
-
-// nameLists are the name lists requests sent, decoded, by their bytes
-// (a run of resource_names fields), for the requests that send them again.
-// The lists are shared, read-only: the cache never changes a request's
-// names in place (asked.go).
-//
-// A list is found by its first headBytes, then compared whole: finding
-// where a run of 3,000 fields ends, and hashing all of it, cost more than
-// comparing it with the one it turns out to be.
-type nameLists struct {
-	seed   maphash.Seed
-	mu     sync.Mutex
-	byHead map[uint64][]nameList // newest last
-	count  int
-}
-
-type nameList struct {
-	run   []byte
-	names []string
-}
-
-const (
-	// minListBytes: shorter lists are decoded as they come.
-	minListBytes = 1 << 10
-	// headBytes of a run find the lists it may be; their last tailBytes
-	// are compared before the rest.
-	headBytes, tailBytes = 256, 64
-	// maxListsPerHead bounds the lists kept with the same first names
-	// (sidecars of different scopes that all reach a few services first,
-	// or a service added while some sidecars still have the list before).
-	maxListsPerHead = 64
-)
-
-func newNameLists() *nameLists {
-	return &nameLists{seed: maphash.MakeSeed(), byHead: map[uint64][]nameList{}}
-}
-
-// find returns the names of the run sent before that b starts with, and
-// its length in b; nil when there is none. The run must end where b's
-// fields of names do (as namesRun would find it): a run that b merely
-// starts with, followed by more names, is not the list b holds.
-func (l *nameLists) find(b []byte) ([]string, int) {
-	if len(b) < minListBytes {
-		return nil, 0
-	}
-	key := maphash.Bytes(l.seed, b[:headBytes])
-	l.mu.Lock()
-	lists := l.byHead[key] // never changed in place: add appends or replaces
-	l.mu.Unlock()
-	for i := len(lists) - 1; i >= 0; i-- {
-		run := lists[i].run
-		// Cheap tests first, so that only the list b holds is compared
-		// whole: where b's names would end, and how the run ends.
-		if len(run) > len(b) || startsWithName(b[len(run):]) {
-			continue
-		}
-		tail := max(len(run)-tailBytes, 0)
-		if bytes.Equal(b[tail:len(run)], run[tail:]) && bytes.Equal(b[:tail], run[:tail]) {
-			return lists[i].names, len(run)
-		}
-	}
-	return nil, 0
-}
-
-// startsWithName reports whether b starts with a resource_names field.
-func startsWithName(b []byte) bool {
-	num, typ, n := protowire.ConsumeTag(b)
-	return n > 0 && num == reqResourceNames && typ == protowire.BytesType
-}
-
-// add remembers the names a run of fields (namesRun) decoded to.
-func (l *nameLists) add(run []byte, names []string) {
-	if len(run) < minListBytes {
-		return
-	}
-	key := maphash.Bytes(l.seed, run[:headBytes])
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.count >= maxNameSets {
-		clear(l.byHead)
-		l.count = 0
-	}
-	lists := l.byHead[key]
-	if len(lists) >= maxListsPerHead {
-		// A new slice, not a shift in place: find may be reading this one.
-		lists = slices.Clone(lists[1:])
-		l.count--
-	}
-	l.byHead[key] = append(lists, nameList{run: bytes.Clone(run), names: slices.Clip(names)})
-	l.count++
 }
 
 func setString(req *discoverypb.DiscoveryRequest, num protowire.Number, s string) {

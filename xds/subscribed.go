@@ -144,10 +144,12 @@ func (c *viewCache) keepDeltaNames(id int64, req *discoverypb.DeltaDiscoveryRequ
 	if st == nil {
 		return // go-control-plane keeps them
 	}
-	if tv != nil {
-		internNames(subscribe, tv) // views are immutable: outside the lock
-	}
+	// The request's lists may be shared by other requests (codec_names.go):
+	// read them, never change them in place.
 	names, subWildcard := withoutWildcard(subscribe)
+	if tv != nil {
+		internNames(names, tv) // views are immutable: outside the lock
+	}
 	gone, unsubWildcard := withoutWildcard(unsubscribe)
 	req.ResourceNamesSubscribe = subWildcard
 	if len(names) > 0 {
@@ -178,8 +180,9 @@ func (c *viewCache) keepDeltaNames(id int64, req *discoverypb.DeltaDiscoveryRequ
 	ts.subscriptions++ // what is wanted changed
 }
 
-// withoutWildcard splits "*" from a list of names.
+// withoutWildcard splits "*" from a list of names; rest is a new slice.
 func withoutWildcard(names []string) (rest, wildcard []string) {
+	rest = make([]string, 0, len(names))
 	for _, name := range names {
 		if name == "*" {
 			wildcard = []string{"*"}
