@@ -14,6 +14,7 @@ type fakeTimers struct {
 	mu     sync.Mutex
 	timers []chan time.Time
 	clock  time.Time
+	nows   int // calls of now
 }
 
 func (f *fakeTimers) after(time.Duration) <-chan time.Time {
@@ -27,7 +28,14 @@ func (f *fakeTimers) after(time.Duration) <-chan time.Time {
 func (f *fakeTimers) now() time.Time {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.nows++
 	return f.clock
+}
+
+func (f *fakeTimers) nowCalls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.nows
 }
 
 func (f *fakeTimers) advance(d time.Duration) {
@@ -60,10 +68,17 @@ func (f *fakeTimers) count() int {
 // waits for the burst, and is applied with it.
 func TestDebounceAppliesALoneEndpointChangeAtOnce(t *testing.T) {
 	ft := &fakeTimers{clock: time.Unix(1000, 0)}
-	applied := make(chan uint64, 10)
+	// Each apply with the calls of now so far: the debouncer notes the end
+	// of a burst (now) after apply returns, and the test must not move the
+	// clock before that.
+	type appliedAt struct {
+		version uint64
+		nows    int
+	}
+	applied := make(chan appliedAt, 10)
 	urgent := map[uint64]bool{1: true, 2: true, 4: true}
 	d := &debouncer{quiet: time.Second, maxWait: 10 * time.Second, after: ft.after, now: ft.now,
-		apply:  func(s *discovery.Snapshot) { applied <- s.Version },
+		apply:  func(s *discovery.Snapshot) { applied <- appliedAt{s.Version, ft.nowCalls()} },
 		urgent: func(s *discovery.Snapshot) bool { return urgent[s.Version] }}
 	box := newMailbox()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -73,8 +88,9 @@ func TestDebounceAppliesALoneEndpointChangeAtOnce(t *testing.T) {
 	next := func(what string) uint64 {
 		t.Helper()
 		select {
-		case v := <-applied:
-			return v
+		case a := <-applied:
+			waitFor(t, "the end of the push to be noted", func() bool { return ft.nowCalls() > a.nows })
+			return a.version
 		case <-time.After(10 * time.Second):
 			t.Fatalf("%s: nothing applied", what)
 			return 0
@@ -106,8 +122,8 @@ func TestDebounceAppliesALoneEndpointChangeAtOnce(t *testing.T) {
 	box.put(&discovery.Snapshot{Version: 5})
 	waitFor(t, "the quiet timer of version 5", func() bool { return ft.count() == 2 })
 	select {
-	case v := <-applied:
-		t.Fatalf("config change %d applied before its quiet period", v)
+	case a := <-applied:
+		t.Fatalf("config change %d applied before its quiet period", a.version)
 	default:
 	}
 	ft.fireAll()
