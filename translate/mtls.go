@@ -185,19 +185,30 @@ func (m *Mesh) acceptsMeshTLS(namespace string, ep *discovery.Endpoint, targetPo
 // buildServiceIdentities maps each service host to the SPIFFE IDs of the
 // service accounts of its endpoints' pods (sorted): what a client accepts
 // as the server's certificate.
+//
+// The service accounts are collected first and each made an ID once: a
+// service's pods mostly share one, and the mesh is compared by these on
+// every endpoint change (SameServiceIdentities). Its pods are found in
+// its namespace, so sorting the accounts sorts the IDs.
 func (m *Mesh) buildServiceIdentities() map[string][]string {
 	out := map[string][]string{}
+	var accounts []string
 	for _, svc := range m.snap.Services {
-		var ids []string
+		accounts = accounts[:0]
 		for _, ep := range m.snap.Endpoints[svc.Key()] {
 			if pod := m.snap.Pod(svc.Namespace, ep.PodName); pod != nil && pod.HasSidecar() {
-				ids = append(ids, authn.SpiffeID(m.trustDomain, pod.Namespace, pod.ServiceAccount))
+				accounts = append(accounts, pod.ServiceAccount)
 			}
 		}
-		slices.Sort(ids)
-		if ids = slices.Compact(ids); len(ids) > 0 {
-			out[svc.Hostname] = ids
+		if len(accounts) == 0 {
+			continue
 		}
+		slices.Sort(accounts)
+		ids := make([]string, 0, 1)
+		for _, sa := range slices.Compact(accounts) {
+			ids = append(ids, authn.SpiffeID(m.trustDomain, svc.Namespace, sa))
+		}
+		out[svc.Hostname] = ids
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/pilotlight/pilotlight/discovery"
@@ -35,6 +36,11 @@ func TestServiceIdentities(t *testing.T) {
 	}
 	if SameServiceIdentities(one, other) {
 		t.Error("a pod of a new service account did not change the identities")
+	}
+	mixed := meshOf(webPod("web-1", "web"), webPod("web-2", "admin"), webPod("web-3", "web"), webPod("web-4", "admin"))
+	want := []string{"spiffe://example.org/ns/shop/sa/admin", "spiffe://example.org/ns/shop/sa/web"}
+	if got := mixed.serviceIdentities()["web.shop.svc.cluster.local"]; !slices.Equal(got, want) {
+		t.Errorf("identities of pods of two accounts, interleaved: %v, want %v", got, want)
 	}
 	plain := webPod("web-4", "legacy")
 	plain.Annotations = map[string]string{discovery.InjectLabel: "false"}
