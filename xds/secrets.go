@@ -42,6 +42,9 @@ type workloadSecrets struct {
 
 	mu     sync.Mutex
 	byNode map[string]*workloadCert
+	// firstDue is the earliest RenewAt of byNode's certificates (zero when
+	// it holds none): renewDue looks at each of thousands only from then.
+	firstDue time.Time
 	// roots is the ROOTCA secret: one message for every proxy, so that it is
 	// marshaled once per mesh snapshot.
 	rootsPEM []byte
@@ -79,6 +82,7 @@ func (w *workloadSecrets) secretsFor(nodeID string, id authn.Identity) ([]*tlsv3
 			return nil, err
 		}
 		w.byNode[nodeID] = cur
+		w.firstDue = earlier(w.firstDue, cur.cert.RenewAt())
 	}
 	return []*tlsv3.Secret{cur.secret, w.rootsSecret()}, nil
 }
@@ -90,18 +94,33 @@ func (w *workloadSecrets) renewDue(now time.Time) (map[string]*tlsv3.Secret, err
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	out := map[string]*tlsv3.Secret{}
+	if w.firstDue.IsZero() || now.Before(w.firstDue) {
+		return out, nil // none is due: not one of them is looked at
+	}
+	var firstDue time.Time
 	for nodeID, cur := range w.byNode {
 		if now.Before(cur.cert.RenewAt()) {
+			firstDue = earlier(firstDue, cur.cert.RenewAt())
 			continue
 		}
 		next, err := w.issue(cur.identity)
 		if err != nil {
-			return out, err
+			return out, err // firstDue stays: the next check tries again
 		}
 		w.byNode[nodeID] = next
 		out[nodeID] = next.secret
+		firstDue = earlier(firstDue, next.cert.RenewAt())
 	}
+	w.firstDue = firstDue
 	return out, nil
+}
+
+// earlier is the earlier of two times, zero meaning none.
+func earlier(a, b time.Time) time.Time {
+	if a.IsZero() || b.Before(a) {
+		return b
+	}
+	return a
 }
 
 func (w *workloadSecrets) issue(id authn.Identity) (*workloadCert, error) {

@@ -136,7 +136,8 @@ func TestCertificateRenewedAtHalfLife(t *testing.T) {
 	}
 	clock.t = clock.t.Add(2 * time.Minute)
 	ts.renewCertificates()
-	next := decodeSecrets(t, recv(t, c))
+	renewal := recv(t, c)
+	next := decodeSecrets(t, renewal)
 	second := leafOf(t, next[translate.WorkloadCertSecretName])
 	if second.SerialNumber.Cmp(first.SerialNumber) == 0 {
 		t.Fatal("the renewed certificate has the old serial")
@@ -150,11 +151,25 @@ func TestCertificateRenewedAtHalfLife(t *testing.T) {
 	if _, resent := next[translate.RootCASecretName]; resent || len(next) != 1 {
 		t.Errorf("the renewal response carries %d secrets (ROOTCA again: %v), want only the renewed certificate", len(next), resent)
 	}
+	if err := c.Ack(renewal, translate.WorkloadCertSecretName, translate.RootCASecretName); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the SDS watch to park again", func() bool { return ts.parked(c.NodeID) == 1 })
 	ts.mu.Lock()
 	memoSize := len(ts.memo.done)
 	ts.mu.Unlock()
-	clock.t = clock.t.Add(31 * time.Minute)
+	// The renewed certificate is renewed in its turn, at half its own life.
+	clock.t = clock.t.Add(29 * time.Minute)
 	ts.renewCertificates()
+	if ts.parked(c.NodeID) != 1 {
+		t.Fatal("the renewed certificate was renewed before half its life")
+	}
+	clock.t = clock.t.Add(2 * time.Minute)
+	ts.renewCertificates()
+	third := leafOf(t, decodeSecrets(t, recv(t, c))[translate.WorkloadCertSecretName])
+	if third.SerialNumber.Cmp(second.SerialNumber) == 0 {
+		t.Fatal("the second renewal kept the serial of the first")
+	}
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	if len(ts.memo.done) != memoSize {
