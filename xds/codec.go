@@ -5,9 +5,7 @@ import (
 	"sync/atomic"
 	"unicode/utf8"
 
-	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discoverypb "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
-	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/mem"
@@ -119,18 +117,39 @@ var (
 // sent before (every ACK of every sidecar of a scope sends the same one)
 // is not decoded again: lists holds the decoded ones, by their bytes.
 func decodeRequest(b []byte, req *discoverypb.DiscoveryRequest, names map[string]string, lists *nameLists) bool {
-	ok := true
+	return decodeFields(b, reqResourceNames, &req.ResourceNames, names, lists, func(num protowire.Number, v []byte) (ok bool) {
+		switch num {
+		case reqVersion:
+			req.VersionInfo, ok = validString(v)
+		case reqTypeURL:
+			req.TypeUrl, ok = validString(v)
+		case reqNonce:
+			req.ResponseNonce, ok = validString(v)
+		case reqNode:
+			ok = mergeInto(&req.Node, v)
+		case reqErrorDetail:
+			ok = mergeInto(&req.ErrorDetail, v)
+		}
+		return ok // false for resource_locators, or a field added later
+	})
+}
+
+// decodeFields walks the fields of a request whose every field is of
+// bytes (a string, a message): the names of field namesNum go into
+// *list, a run of them sent before found whole (codec_names.go), and
+// each other field to field, which reports whether it decoded it.
+func decodeFields(b []byte, namesNum protowire.Number, list *[]string, names map[string]string, lists *nameLists, field func(num protowire.Number, v []byte) bool) bool {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 || typ != protowire.BytesType {
 			return false
 		}
-		if num == reqResourceNames && len(req.ResourceNames) == 0 && lists != nil {
-			list, n := readNames(b, num, names, lists) // codec_names.go
+		if num == namesNum && len(*list) == 0 && lists != nil {
+			run, n := readNames(b, num, names, lists)
 			if n < 0 {
 				return false
 			}
-			req.ResourceNames, b = list, b[n:]
+			*list, b = run, b[n:]
 			continue
 		}
 		b = b[n:]
@@ -139,46 +158,37 @@ func decodeRequest(b []byte, req *discoverypb.DiscoveryRequest, names map[string
 			return false
 		}
 		b = b[n:]
-		switch num {
-		case reqResourceNames:
-			if req.ResourceNames, ok = appendName(req.ResourceNames, v, names); !ok {
-				return false
-			}
-		case reqVersion, reqTypeURL, reqNonce:
-			if !utf8.Valid(v) {
-				return false
-			}
-			setString(req, num, string(v))
-		case reqNode:
-			if req.Node == nil {
-				req.Node = &core.Node{}
-			}
-			if (proto.UnmarshalOptions{Merge: true}).Unmarshal(v, req.Node) != nil {
-				return false
-			}
-		case reqErrorDetail:
-			if req.ErrorDetail == nil {
-				req.ErrorDetail = &rpcstatus.Status{}
-			}
-			if (proto.UnmarshalOptions{Merge: true}).Unmarshal(v, req.ErrorDetail) != nil {
-				return false
-			}
-		default:
-			return false // resource_locators, or a field added later
+		ok := false
+		if num == namesNum {
+			*list, ok = appendName(*list, v, names)
+		} else {
+			ok = field(num, v)
+		}
+		if !ok {
+			return false
 		}
 	}
 	return true
 }
 
-func setString(req *discoverypb.DiscoveryRequest, num protowire.Number, s string) {
-	switch num {
-	case reqVersion:
-		req.VersionInfo = s
-	case reqTypeURL:
-		req.TypeUrl = s
-	case reqNonce:
-		req.ResponseNonce = s
+// validString is v as a string, if it is UTF-8 (as protobuf requires).
+func validString(v []byte) (string, bool) {
+	if !utf8.Valid(v) {
+		return "", false
 	}
+	return string(v), true
+}
+
+// mergeInto merges the message v into *dst, made if nil (protobuf's
+// rule for a message field that comes more than once).
+func mergeInto[M any, PM interface {
+	*M
+	proto.Message
+}](dst *PM, v []byte) bool {
+	if *dst == nil {
+		*dst = new(M)
+	}
+	return (proto.UnmarshalOptions{Merge: true}).Unmarshal(v, *dst) == nil
 }
 
 // nameTable holds the names requests are decoded into: the names of the

@@ -1,13 +1,8 @@
 package xds
 
 import (
-	"unicode/utf8"
-
-	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discoverypb "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
-	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
-	"google.golang.org/protobuf/proto"
 )
 
 // A Delta sidecar's first request for endpoints subscribes to every EDS
@@ -32,29 +27,8 @@ var (
 // for anything it does not decode (initial_resource_versions, resource
 // locators, a field added later), which protobuf then decodes.
 func decodeDeltaRequest(b []byte, req *discoverypb.DeltaDiscoveryRequest, names map[string]string, lists *nameLists) bool {
-	ok := true
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 || typ != protowire.BytesType {
-			return false
-		}
-		if num == deltaSubscribe && len(req.ResourceNamesSubscribe) == 0 && lists != nil {
-			list, n := readNames(b, num, names, lists) // codec_names.go
-			if n < 0 {
-				return false
-			}
-			req.ResourceNamesSubscribe, b = list, b[n:]
-			continue
-		}
-		b = b[n:]
-		v, n := protowire.ConsumeBytes(b)
-		if n < 0 {
-			return false
-		}
-		b = b[n:]
+	return decodeFields(b, deltaSubscribe, &req.ResourceNamesSubscribe, names, lists, func(num protowire.Number, v []byte) (ok bool) {
 		switch num {
-		case deltaSubscribe:
-			req.ResourceNamesSubscribe, ok = appendName(req.ResourceNamesSubscribe, v, names)
 		case deltaUnsubscribe:
 			req.ResourceNamesUnsubscribe, ok = appendName(req.ResourceNamesUnsubscribe, v, names)
 		case deltaTypeURL:
@@ -62,29 +36,10 @@ func decodeDeltaRequest(b []byte, req *discoverypb.DeltaDiscoveryRequest, names 
 		case deltaNonce:
 			req.ResponseNonce, ok = validString(v)
 		case deltaNode:
-			if req.Node == nil {
-				req.Node = &core.Node{}
-			}
-			ok = (proto.UnmarshalOptions{Merge: true}).Unmarshal(v, req.Node) == nil
+			ok = mergeInto(&req.Node, v)
 		case deltaErrorDetail:
-			if req.ErrorDetail == nil {
-				req.ErrorDetail = &rpcstatus.Status{}
-			}
-			ok = (proto.UnmarshalOptions{Merge: true}).Unmarshal(v, req.ErrorDetail) == nil
-		default:
-			return false
+			ok = mergeInto(&req.ErrorDetail, v)
 		}
-		if !ok {
-			return false
-		}
-	}
-	return true
-}
-
-// validString is v as a string, if it is UTF-8 (as protobuf requires).
-func validString(v []byte) (string, bool) {
-	if !utf8.Valid(v) {
-		return "", false
-	}
-	return string(v), true
+		return ok
+	})
 }
