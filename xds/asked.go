@@ -93,15 +93,49 @@ type nameSets struct {
 	mu   sync.Mutex
 	sets map[uint64][]*nameSet
 	// byList: the set of a list the codec shares between requests
-	// (codec.go's nameLists), by the list's first element.
+	// (codec_names.go's nameLists), by the list's first element.
 	byList map[*string]*nameSet
+	// bySorted: the same for a Delta stream's first list, whose set is its
+	// names sorted (keepDeltaNames), with the list's length.
+	bySorted map[*string]sortedSet
+}
+
+type sortedSet struct {
+	n   int
+	set *nameSet
 }
 
 // maxNameSets bounds nameSets; a stream keeps the set it uses anyway.
 const maxNameSets = 256
 
 func newNameSets() *nameSets {
-	return &nameSets{seed: maphash.MakeSeed(), sets: map[uint64][]*nameSet{}, byList: map[*string]*nameSet{}}
+	return &nameSets{seed: maphash.MakeSeed(), sets: map[uint64][]*nameSet{}, byList: map[*string]*nameSet{}, bySorted: map[*string]sortedSet{}}
+}
+
+// sortedOf is the set rememberSorted kept for this very list (the same
+// elements, never changed: the codec's), nil when there is none or when
+// look is false.
+func (n *nameSets) sortedOf(list []string, look bool) *nameSet {
+	if !look || len(list) < minSharedNames {
+		return nil
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if e := n.bySorted[&list[0]]; e.set != nil && e.n == len(list) {
+		return e.set
+	}
+	return nil
+}
+
+// rememberSorted keeps the set of a list's names, sorted, for sortedOf.
+// The list must hold no "*" and must not change after.
+func (n *nameSets) rememberSorted(list []string, set *nameSet) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.bySorted) >= maxNameSets {
+		clear(n.bySorted)
+	}
+	n.bySorted[&list[0]] = sortedSet{len(list), set}
 }
 
 // of is the shared set of a list of names.

@@ -145,25 +145,33 @@ func (c *viewCache) keepDeltaNames(id int64, req *discoverypb.DeltaDiscoveryRequ
 		return // go-control-plane keeps them
 	}
 	// The request's lists may be shared by other requests (codec_names.go):
-	// read them, never change them in place.
-	names, subWildcard := withoutWildcard(subscribe)
-	if tv != nil {
-		internNames(names, tv) // views are immutable: outside the lock
+	// read them, never change them in place. A first list the codec handed
+	// over before (a thousand sidecars subscribe the same 3,000 names) has
+	// its set already: its names are not looked at again.
+	var names, gone, subWildcard, unsubWildcard []string
+	listed := c.nameSets.sortedOf(subscribe, fresh && len(unsubscribe) == 0)
+	if listed == nil {
+		names, subWildcard = withoutWildcard(subscribe)
+		if tv != nil {
+			internNames(names, tv) // views are immutable: outside the lock
+		}
+		gone, unsubWildcard = withoutWildcard(unsubscribe)
+		if fresh && len(names) >= minSharedNames {
+			// The stream's first names, its base: sorted and hashed
+			// outside the lock.
+			listed = c.nameSets.shared(sortedCopy(names))
+			if len(subWildcard) == 0 && len(unsubscribe) == 0 {
+				c.nameSets.rememberSorted(subscribe, listed)
+			}
+		}
 	}
-	gone, unsubWildcard := withoutWildcard(unsubscribe)
 	req.ResourceNamesSubscribe = subWildcard
-	if len(names) > 0 {
+	if len(names) > 0 || listed != nil {
 		// Never empty where it was not: an empty first request means
 		// every name (legacy wildcard).
 		req.ResourceNamesSubscribe = append(subWildcard, keptNames...)
 	}
 	req.ResourceNamesUnsubscribe = unsubWildcard
-	var listed *nameSet
-	if fresh && len(names) >= minSharedNames {
-		// The stream's first names, its base: sorted and hashed outside
-		// the lock.
-		listed = c.nameSets.shared(sortedCopy(names))
-	}
 
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -126,7 +126,9 @@ func TestDeltaSubscriptionsAreKeptByTheServerAndShared(t *testing.T) {
 
 	var clients []client
 	var eds []string
-	for i, pod := range snap.Pods[:2] {
+	// The third stream sends the first one's list as it was: the codec
+	// hands over the same list, whose set is then known (nameSets.sortedOf).
+	for i, pod := range snap.Pods[:3] {
 		ctx, cancel := context.WithTimeout(podContext(pod), 10*time.Second)
 		defer cancel()
 		stream, err := discoverypb.NewAggregatedDiscoveryServiceClient(ts.conn).DeltaAggregatedResources(ctx)
@@ -155,10 +157,13 @@ func TestDeltaSubscriptionsAreKeptByTheServerAndShared(t *testing.T) {
 		ack(c, first)
 		clients = append(clients, c)
 	}
-	a, b := edsState(clients[0]), edsState(clients[1])
+	a, b, third := edsState(clients[0]), edsState(clients[1]), edsState(clients[2])
 	ts.cache.mu.Lock()
 	if a.subscribed == nil || b.subscribed == nil || a.subscribed.base == nil || a.subscribed.base != b.subscribed.base {
 		t.Errorf("the streams do not share the set of the names they both subscribed to")
+	}
+	if third.subscribed == nil || third.subscribed.base != a.subscribed.base {
+		t.Errorf("the stream that sent the first one's list again does not share its set")
 	}
 	if sub := a.watch.sub; len(sub.SubscribedResources()) != 1 || sub.IsWildcard() {
 		t.Errorf("go-control-plane's subscription holds %d names (wildcard %v), want the placeholder", len(sub.SubscribedResources()), sub.IsWildcard())
@@ -196,7 +201,7 @@ func TestDeltaSubscriptionsAreKeptByTheServerAndShared(t *testing.T) {
 	}
 	ts.cache.mu.Lock()
 	defer ts.cache.mu.Unlock()
-	if !b.subscribed.has(eds[0]) {
+	if !b.subscribed.has(eds[0]) || !third.subscribed.has(eds[0]) {
 		t.Error("one stream's unsubscription changed the other's names")
 	}
 }
