@@ -77,12 +77,28 @@ func TestKubeProxyIdentity(t *testing.T) {
 		fresh := e.c.PodToken(other, tokenAudience, time.Hour) // never reviewed before the deletion
 		e.c.DeletePod(ns, "other")
 		otherNode := nodeOf("other", other.Status.PodIP)
-		// The API server no longer accepts the bound token.
-		wantRefused(t, conn, fresh, otherNode, codes.Unauthenticated, "token rejected")
+		// The API server soon no longer accepts the bound token: it looks
+		// the pod up in its informers first, which may still hold it for
+		// a moment after the deletion (CI of 3947fbe saw one stream
+		// served then).
+		err := harness.Eventually(converge, 200*time.Millisecond, func() error {
+			c := harness.OpenXDSStream(t, conn, fresh, otherNode)
+			defer c.Close()
+			_ = c.Subscribe(resourcev3.SecretType, "default")
+			if _, err := c.Recv(); err == nil {
+				return fmt.Errorf("the deleted pod's fresh token is still accepted")
+			} else if st := status.Convert(err); st.Code() != codes.Unauthenticated || !strings.Contains(st.Message(), "token rejected") {
+				return harness.Permanent(fmt.Errorf("status %v %q, want Unauthenticated containing %q", st.Code(), st.Message(), "token rejected"))
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 		// sleep's token was reviewed (and cached) before; once the pod is
 		// gone from the mesh, it proves nothing either.
 		e.c.DeletePod(ns, "sleep")
-		err := harness.Eventually(converge, 200*time.Millisecond, func() error {
+		err = harness.Eventually(converge, 200*time.Millisecond, func() error {
 			c := harness.OpenXDSStream(t, conn, sleepToken, sleepNode)
 			defer c.Close()
 			_ = c.Subscribe(resourcev3.SecretType, "default")
