@@ -48,7 +48,7 @@ func TestResponseCodecReadsWhatProtobufReads(t *testing.T) {
 // A request whose names withNames set marshals to the request with those
 // resource_names, in the sidecar's order.
 func TestWithNamesIsTheRequestWithThoseNames(t *testing.T) {
-	s := newSidecar(Proxy{}, false, newNames(), newSecretsOf())
+	s := newSidecar(Proxy{}, false, newNames(), newSecretsOf(), newNeedsOf())
 	ts := &typeState{}
 	ids := []int32{s.names.idOf("outbound|80||a"), s.names.idOf("outbound|80||b"), s.names.idOf("outbound|80|v1|a")}
 	for _, want := range [][]int32{ids, ids[:1], nil} {

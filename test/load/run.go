@@ -134,11 +134,11 @@ func Run(t testing.TB, p Point) *Result {
 	ctx, cancel := context.WithCancel(context.Background())
 	var running sync.WaitGroup
 	t.Cleanup(func() { cancel(); running.Wait() })
-	n, secrets := newNames(), newSecretsOf()
+	n, secrets, clusters := newNames(), newSecretsOf(), newNeedsOf()
 	pods := p.proxies(p.Proxies)
 	sidecars := make([]*sidecar, len(pods))
 	for i, pod := range pods {
-		sidecars[i] = newSidecar(Proxy{NodeID: pod.NodeID(), Namespace: pod.Namespace, Pod: pod.Name}, p.Delta, n, secrets)
+		sidecars[i] = newSidecar(Proxy{NodeID: pod.NodeID(), Namespace: pod.Namespace, Pod: pod.Name}, p.Delta, n, secrets, clusters)
 	}
 	if p.WarmHeap {
 		warmHeap(t, heapFor(p))
