@@ -21,7 +21,7 @@ import (
 // lazily, a slow one. At 1000×10 with 1,000 SotW sidecars on the 2-core
 // machine of docs/performance.md, perf saw 58 % of all CPU time (both
 // cores) in the kernel zeroing pages for the harness, and the sync took
-// 14 to 17 s while the server used 5.5 to 6 CPU-s; with the heap grown
+// 14 to 19 s while the server used about 6 CPU-s; with the heap grown
 // first, 5.9 s. Real sidecars run elsewhere, their memory long in place.
 //
 // warmHeap grows the heap by touching every page of heapFor(p) bytes,
