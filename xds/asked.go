@@ -93,38 +93,52 @@ type nameSets struct {
 	mu   sync.Mutex
 	sets map[uint64][]*nameSet
 	// byList: the set of a list the codec shares between requests
-	// (codec_names.go's nameLists), by the list's first element.
-	byList map[*string]*nameSet
-	// bySorted: the same for a Delta stream's first list, whose set is its
-	// names sorted (keepDeltaNames), with the list's length.
-	bySorted map[*string]sortedSet
+	// (codec_names.go's nameLists), by the list itself.
+	byList map[requestList]*nameSet
 }
 
-type sortedSet struct {
-	n   int
-	set *nameSet
+// requestList is a list the codec hands over again (the same elements, never
+// changed), and whether the set kept for it is the list sorted (a Delta
+// stream's first names, keepDeltaNames) or the list as it is.
+type requestList struct {
+	first  *string
+	n      int
+	sorted bool
+}
+
+func requestListOf(list []string, sorted bool) requestList {
+	return requestList{&list[0], len(list), sorted}
 }
 
 // maxNameSets bounds nameSets; a stream keeps the set it uses anyway.
 const maxNameSets = 256
 
 func newNameSets() *nameSets {
-	return &nameSets{seed: maphash.MakeSeed(), sets: map[uint64][]*nameSet{}, byList: map[*string]*nameSet{}, bySorted: map[*string]sortedSet{}}
+	return &nameSets{seed: maphash.MakeSeed(), sets: map[uint64][]*nameSet{}, byList: map[requestList]*nameSet{}}
 }
 
-// sortedOf is the set rememberSorted kept for this very list (the same
-// elements, never changed: the codec's), nil when there is none or when
-// look is false.
+// listSet is the set kept for the list k names, nil if none.
+func (n *nameSets) listSet(k requestList) *nameSet {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.byList[k]
+}
+
+// keepList keeps the set of the list k names; n.mu is held.
+func (n *nameSets) keepList(k requestList, ns *nameSet) {
+	if len(n.byList) >= maxNameSets {
+		clear(n.byList)
+	}
+	n.byList[k] = ns
+}
+
+// sortedOf is the set rememberSorted kept for this very list, nil when
+// there is none or when look is false.
 func (n *nameSets) sortedOf(list []string, look bool) *nameSet {
 	if !look || len(list) < minSharedNames {
 		return nil
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if e := n.bySorted[&list[0]]; e.set != nil && e.n == len(list) {
-		return e.set
-	}
-	return nil
+	return n.listSet(requestListOf(list, true))
 }
 
 // rememberSorted keeps the set of a list's names, sorted, for sortedOf.
@@ -132,20 +146,14 @@ func (n *nameSets) sortedOf(list []string, look bool) *nameSet {
 func (n *nameSets) rememberSorted(list []string, set *nameSet) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if len(n.bySorted) >= maxNameSets {
-		clear(n.bySorted)
-	}
-	n.bySorted[&list[0]] = sortedSet{len(list), set}
+	n.keepList(requestListOf(list, true), set)
 }
 
 // of is the shared set of a list of names.
 func (n *nameSets) of(list []string) *nameSet {
-	n.mu.Lock()
-	if ns := n.byList[&list[0]]; ns != nil && len(ns.list) == len(list) {
-		n.mu.Unlock()
+	if ns := n.listSet(requestListOf(list, false)); ns != nil {
 		return ns
 	}
-	n.mu.Unlock()
 	return n.find(list, true)
 }
 
@@ -168,7 +176,7 @@ func (n *nameSets) find(list []string, byList bool) *nameSet {
 	for _, ns := range n.sets[key] {
 		if slices.Equal(ns.list, list) { // the same strings (codec.go): cheap
 			if byList {
-				n.remember(list, ns)
+				n.keepList(requestListOf(list, false), ns)
 			}
 			return ns
 		}
@@ -181,16 +189,9 @@ func (n *nameSets) find(list []string, byList bool) *nameSet {
 	if byList {
 		// The list may be one the codec shares (it never changes): its
 		// next requests are found by it.
-		n.remember(list, ns)
+		n.keepList(requestListOf(list, false), ns)
 	}
 	return ns
-}
-
-func (n *nameSets) remember(list []string, ns *nameSet) {
-	if len(n.byList) >= maxNameSets {
-		clear(n.byList)
-	}
-	n.byList[&list[0]] = ns
 }
 
 // keepNames takes the names of a state-of-the-world request for the cache
