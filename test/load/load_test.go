@@ -25,7 +25,7 @@ import (
 //	LOAD_ROUTE_CHANGES    route changes timed [4]
 //	LOAD_SERVER_ARGS      more flags for pilotlight serve
 //	LOAD_OUT              append the rows to this file too
-//	LOAD_PPROF            save the server's heap (synced) and CPU (cold sync, endpoint changes, route changes) profiles here
+//	LOAD_PPROF            save the server's heap (synced) and CPU (cold sync, endpoint changes, route changes) profiles here, and an execution trace (go tool trace) of the first endpoint changes
 //	LOAD_WARM             0: do not grow the harness's heap before the cold sync (heap.go) [1]
 func TestLoad(t *testing.T) {
 	if os.Getenv("LOAD_SERVICES") == "" {

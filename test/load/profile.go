@@ -37,6 +37,22 @@ func startCPUProfile(t testing.TB, srv *server, path string, d time.Duration) fu
 	}
 }
 
+// startTrace records the server's execution trace for d (go tool trace).
+func startTrace(t testing.TB, srv *server, path string, d time.Duration) func() {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		done <- fetchProfile(srv, fmt.Sprintf("/debug/pprof/trace?seconds=%d", int(d.Seconds())), path, d+time.Minute)
+	}()
+	return func() {
+		if err := <-done; err != nil {
+			t.Errorf("load: trace: %v", err)
+			return
+		}
+		t.Logf("load: execution trace in %s (go tool trace %s)", path, path)
+	}
+}
+
 func fetchProfile(srv *server, path, file string, timeout time.Duration) error {
 	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 		return err

@@ -36,7 +36,8 @@ type Point struct {
 	// Timeout bounds each wait: the cold sync, each change.
 	Timeout time.Duration
 	// Profiles: a folder for the server's Go profiles (serve --pprof): its
-	// heap once synced, its CPU during the endpoint changes.
+	// heap once synced, its CPU during the cold sync and the changes, and
+	// an execution trace of the first endpoint changes.
 	Profiles string
 	// WarmHeap grows the harness's own heap before the cold sync, so the
 	// sync is not timed with the harness's page faults (heap.go).
@@ -182,7 +183,11 @@ func Run(t testing.TB, p Point) *Result {
 	stopProfile := func() {}
 	if p.Profiles != "" {
 		saveProfile(t, srv, "heap?gc=1", filepath.Join(p.Profiles, fmt.Sprintf("heap-synced-%s.pb.gz", p.protocol())))
-		stopProfile = startCPUProfile(t, srv, filepath.Join(p.Profiles, fmt.Sprintf("cpu-endpoint-changes-%s.pb.gz", p.protocol())), time.Duration(p.EndpointChanges)*4*time.Second)
+		stopCPU := startCPUProfile(t, srv, filepath.Join(p.Profiles, fmt.Sprintf("cpu-endpoint-changes-%s.pb.gz", p.protocol())), time.Duration(p.EndpointChanges)*4*time.Second)
+		// The first changes' timeline: when the folder was read, the views
+		// built, and each stream woken and written.
+		stopTrace := startTrace(t, srv, filepath.Join(p.Profiles, fmt.Sprintf("trace-endpoint-changes-%s.out", p.protocol())), 8*time.Second)
+		stopProfile = func() { stopCPU(); stopTrace() }
 	}
 
 	svcs := p.services()
