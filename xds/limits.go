@@ -91,10 +91,20 @@ func (l Limits) ServerOptions() []grpc.ServerOption {
 		// A connection's 32 KiB write buffer goes back to a pool once a
 		// write is flushed, instead of staying with each idle proxy.
 		grpc.SharedWriteBuffer(true),
+		// A fixed flow-control window turns off gRPC's bandwidth probe,
+		// which answered every request (an ACK) with a window update and
+		// a PING: a second write, and a read of the PING's answer, per
+		// proxy and change. 1 MiB holds the largest ACK of a big mesh in
+		// one go; the probe could grow the window to 16 MiB.
+		grpc.StaticStreamWindowSize(flowWindow),
+		grpc.StaticConnWindowSize(flowWindow),
 	}
 }
 
-const readBufferSize = 4 << 10
+const (
+	readBufferSize = 4 << 10
+	flowWindow     = 1 << 20
+)
 
 // The limits, as labels of pilotlight_xds_limit_hits_total.
 const (

@@ -347,3 +347,45 @@ func TestServerOptionsAdvertiseTheStreamLimit(t *testing.T) {
 		t.Fatalf("SETTINGS_MAX_CONCURRENT_STREAMS = %d (set: %v), want 8", v, ok)
 	}
 }
+
+// The server probes no bandwidth: a DATA frame from a proxy (its ACKs)
+// gets no PING back. The client's own PING, sent after the DATA frame, is
+// answered after anything the DATA frame made the server send, so the
+// answer ends the wait.
+func TestServerSendsNoPingWhenARequestArrives(t *testing.T) {
+	ts := newTestServer(t, testMesh{subset: "v1"}.snapshot(t))
+	conn, err := net.Dial("tcp", ts.serveTCP(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := conn.Write([]byte(http2.ClientPreface)); err != nil {
+		t.Fatal(err)
+	}
+	fr := http2.NewFramer(conn, conn)
+	probe := [8]byte{'p', 'r', 'o', 'b', 'e'}
+	if err := fr.WriteSettings(); err != nil {
+		t.Fatal(err)
+	}
+	if err := fr.WriteData(1, false, make([]byte, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	if err := fr.WritePing(false, probe); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			t.Fatalf("before the answer to the client's PING: %v", err)
+		}
+		if ping, ok := f.(*http2.PingFrame); ok {
+			switch {
+			case !ping.IsAck():
+				t.Fatalf("the server sent a PING of its own (% x) after a DATA frame: gRPC's bandwidth probe is on", ping.Data)
+			case ping.Data == probe:
+				return
+			}
+		}
+	}
+}
