@@ -54,6 +54,7 @@ type listedFile struct {
 	// problem is why the file cannot be read (not regular, too large, a
 	// link out of the folder); the file is then not opened at all.
 	problem *discovery.Problem
+	link    bool // the name is a symbolic link
 }
 
 // listFiles walks the folder and returns its config files in path order,
@@ -100,6 +101,7 @@ func statFile(root, p, name string, d fs.DirEntry, maxSize int64) listedFile {
 		return f
 	}
 	if d.Type()&fs.ModeSymlink != 0 {
+		f.link = true
 		target, err := filepath.EvalSymlinks(p)
 		if err != nil {
 			return skip("a symbolic link that leads nowhere: %v", err)

@@ -61,10 +61,27 @@ type reader struct {
 	files   map[string]*parsedFile // by slash-separated name
 	builder *discovery.Builder
 	parsed  int // files parsed by the last read: the others were unchanged
+	// listing, when a Watcher tells the reader what changed: then only
+	// the files it names are listed again (listing.go); nil: every read
+	// lists the whole folder.
+	listing *listing
+	listed  int // files the last read looked at
 }
 
 func newReader(dir string, opts Options) *reader {
 	return &reader{dir: dir, opts: opts, files: map[string]*parsedFile{}, builder: discovery.NewBuilder()}
+}
+
+// list lists the folder, or what changed in it.
+func (r *reader) list() ([]listedFile, []discovery.Problem, error) {
+	if r.listing == nil {
+		files, problems, err := listFiles(r.dir, r.opts.maxFileSize())
+		r.listed = len(files)
+		return files, problems, err
+	}
+	files, problems, n, err := r.listing.list(r.dir, r.opts.maxFileSize())
+	r.listed = n
+	return files, problems, err
 }
 
 // read builds a snapshot of the folder as it is now. A file is parsed again
@@ -75,7 +92,7 @@ func (r *reader) read(version uint64, ready func(name string) bool) (*discovery.
 	if err := checkFolder(r.dir); err != nil {
 		return nil, err
 	}
-	listed, walkProblems, err := listFiles(r.dir, r.opts.maxFileSize())
+	listed, walkProblems, err := r.list()
 	if err != nil {
 		return nil, fmt.Errorf("config folder %s: %w", r.dir, unwrapPathError(err))
 	}

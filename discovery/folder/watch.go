@@ -130,6 +130,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 		opts.RootNamespace = w.RootNamespace
 	}
 	w.fs, w.abs, w.reader = fsw, abs, newReader(w.Dir, opts)
+	w.reader.listing = newListing() // told of each change below
 	w.watched, w.written = map[string]bool{}, map[string]time.Time{}
 	// The parent sees the folder itself removed, moved or created.
 	if err := fsw.Add(filepath.Dir(abs)); err != nil {
@@ -165,6 +166,7 @@ func (w *Watcher) loop(ctx context.Context) error {
 			// Usually an overflow of the kernel's event queue: events were
 			// lost, so reload to be sure.
 			w.log().Warn("watching config folder", "dir", w.Dir, "err", err)
+			w.reader.listing.noteAll()
 			settle.Reset(w.wait())
 		case <-poll.C:
 			if w.Health() != nil {
@@ -192,6 +194,7 @@ func (w *Watcher) recover() {
 		return
 	}
 	err := w.watchTree()
+	w.reader.listing.noteAll()
 	if rerr := w.reload(); rerr != nil {
 		err = rerr
 	}
@@ -210,10 +213,22 @@ func (w *Watcher) handle(ev fsnotify.Event) bool {
 		return false
 	}
 	w.follow(ev)
+	w.note(ev)
 	if ev.Has(fsnotify.Write) {
 		w.written[relName(w.abs, ev.Name)] = time.Now()
 	}
 	return true
+}
+
+// note tells the reader what an event may have changed: the one config
+// file it names, or anything (a directory, a ConfigMap's "..data").
+func (w *Watcher) note(ev fsnotify.Event) {
+	base := filepath.Base(ev.Name)
+	if isConfigFile(base) && !isHidden(base) {
+		w.reader.listing.noteChanged(relName(w.abs, ev.Name))
+		return
+	}
+	w.reader.listing.noteAll()
 }
 
 // handleFolder reacts to the folder itself being removed, moved or created.
@@ -227,6 +242,7 @@ func (w *Watcher) handleFolder(ev fsnotify.Event) bool {
 			return false
 		}
 		w.setHealth(w.watchTree())
+		w.reader.listing.noteAll()
 		return true
 	case ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename):
 		w.unwatchAll()
@@ -278,6 +294,9 @@ func (w *Watcher) ready(name string) bool {
 
 // reload reads the folder and publishes the result with the next version.
 func (w *Watcher) reload() error {
+	for name := range w.written {
+		w.reader.listing.noteChanged(name) // not read yet: still being written
+	}
 	snap, err := w.reader.read(w.version+1, w.ready)
 	if err != nil {
 		return err

@@ -305,3 +305,37 @@ func TestWatcherReadyAfterWriteSettle(t *testing.T) {
 		t.Error("b.yaml, read, is still waiting")
 	}
 }
+
+// A mounted ConfigMap changes by swapping its "..data" link to a new
+// folder of files; the visible files are links through it and see no
+// event of their own.
+func TestWatchSeesAConfigMapSwap(t *testing.T) {
+	dir := t.TempDir()
+	version := func(name, service string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name, "svc.yaml"), []byte(serviceYAML(service)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	version("..2025_01_01", "first")
+	if err := os.Symlink("..2025_01_01", filepath.Join(dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join("..data", "svc.yaml"), filepath.Join(dir, "svc.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	p := startWatcher(t, dir)
+	p.waitFor(t, "service first", hasService("first"))
+
+	version("..2025_01_02", "second")
+	if err := os.Symlink("..2025_01_02", filepath.Join(dir, "..data_tmp")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor(t, "service second", hasService("second"))
+}
