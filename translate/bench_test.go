@@ -2,6 +2,8 @@ package translate
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"testing"
 
 	security "istio.io/api/security/v1beta1"
@@ -97,18 +99,32 @@ func withPolicies(snap *discovery.Snapshot) *discovery.Snapshot {
 
 // BenchmarkServiceIdentities: the SPIFFE IDs each service's servers may
 // present, at 1000 services × 10 pods, which SameServiceIdentities makes
-// for every new mesh (every endpoint change).
+// for every new mesh (every endpoint change): from scratch, and following
+// a mesh whose endpoints differ in one service's list.
 func BenchmarkServiceIdentities(b *testing.B) {
 	snap := discoverytest.Synthetic(1000, 10)
 	for _, pod := range snap.Pods {
 		pod.Labels[discovery.TLSModeLabel] = "istio" // every pod has a sidecar
 	}
 	snap.Seal()
-	if ids := NewMesh(snap).buildServiceIdentities(); len(ids) != 1000 {
-		b.Fatalf("identities of %d services, want 1000", len(ids))
+	if ids := NewMesh(snap).buildServiceIdentities(); len(ids.byHost) != 1000 {
+		b.Fatalf("identities of %d services, want 1000", len(ids.byHost))
 	}
-	b.ReportAllocs()
-	for b.Loop() {
-		NewMesh(snap).buildServiceIdentities()
-	}
+	b.Run("new", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			NewMesh(snap).buildServiceIdentities()
+		}
+	})
+	b.Run("following", func(b *testing.B) {
+		earlier := NewMesh(snap)
+		next := *snap
+		next.Endpoints = maps.Clone(snap.Endpoints)
+		key := snap.Services[0].Key()
+		next.Endpoints[key] = slices.Clone(snap.Endpoints[key])
+		b.ReportAllocs()
+		for b.Loop() {
+			NewMeshFollowing(earlier, &next).buildServiceIdentities()
+		}
+	})
 }

@@ -31,8 +31,10 @@ type Mesh struct {
 	trustDomain string
 	// peers resolves each workload port's mTLS mode (PeerAuthentication).
 	peers *authn.PeerPolicies
-	// serviceIdentities: host -> SPIFFE IDs its servers may present (mtls.go).
-	serviceIdentities func() map[string][]string
+	// identities: host -> SPIFFE IDs its servers may present (mtls.go);
+	// earlierIdentities: an earlier mesh's, carried (NewMeshFollowing).
+	identities        func() *madeIdentities
+	earlierIdentities *madeIdentities
 
 	outboundClusters func() []*cluster.Cluster
 	loadAssignments  func() []*endpoint.ClusterLoadAssignment
@@ -113,7 +115,7 @@ func NewMesh(snap *discovery.Snapshot, opts ...Option) *Mesh {
 	for _, o := range opts {
 		o(m)
 	}
-	m.serviceIdentities = sync.OnceValue(m.buildServiceIdentities)
+	m.identities = sync.OnceValue(m.buildServiceIdentities)
 	m.capture = sync.OnceValue(m.buildCaptureShared)
 	m.outboundClusters = sync.OnceValue(m.buildOutboundClusters)
 	m.loadAssignments = sync.OnceValue(m.buildLoadAssignments)
@@ -131,13 +133,15 @@ func NewMesh(snap *discovery.Snapshot, opts ...Option) *Mesh {
 // the service identities are the same the outbound clusters
 // (buildOutboundClusters), and the virtual hosts of the route tables that
 // no changed VirtualService routes (virtualhost_reuse.go), pods' inbound
-// ports (inbound_ports.go) and sidecars' listeners (sidecar_listeners.go).
-// prev is not kept past that.
+// ports (inbound_ports.go) and sidecars' listeners (sidecar_listeners.go);
+// and the identities of services whose endpoint lists are prev's
+// (buildServiceIdentities). prev is not kept past that.
 func NewMeshFollowing(prev *Mesh, snap *discovery.Snapshot, opts ...Option) *Mesh {
 	m := NewMesh(snap, opts...)
 	m.unchangedFrom, m.earlierClusters = prev, prev.clustersToCarry()
 	m.earlierHosts = prev.hosts.carry(prev.earlierHosts)
 	m.earlierPorts, m.earlierListeners = prev.ports.carry(prev.earlierPorts), prev.listeners.carry(prev.earlierListeners)
+	m.earlierIdentities = prev.identities()
 	return m
 }
 

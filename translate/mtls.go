@@ -189,13 +189,29 @@ func (m *Mesh) acceptsMeshTLS(namespace string, ep *discovery.Endpoint, targetPo
 // The service accounts are collected first and each made an ID once: a
 // service's pods mostly share one, and the mesh is compared by these on
 // every endpoint change (SameServiceIdentities). Its pods are found in
-// its namespace, so sorting the accounts sorts the IDs.
-func (m *Mesh) buildServiceIdentities() map[string][]string {
-	out := map[string][]string{}
+// its namespace, so sorting the accounts sorts the IDs. A service whose
+// endpoints are the very list an earlier mesh made its IDs of keeps them:
+// a source's Builder makes a service's endpoints again whenever a pod they
+// name changes, so the same list means the same pods.
+func (m *Mesh) buildServiceIdentities() *madeIdentities {
+	earlier := m.earlierIdentities
+	if earlier != nil && earlier.trustDomain != m.trustDomain {
+		earlier = nil
+	}
+	n := len(m.snap.Services)
+	made := &madeIdentities{trustDomain: m.trustDomain, byHost: make(map[string][]string, n), from: make(map[string][]*discovery.Endpoint, n)}
 	var accounts []string
 	for _, svc := range m.snap.Services {
+		eps := m.snap.Endpoints[svc.Key()]
+		made.from[svc.Hostname] = eps
+		if earlier != nil && sameList(earlier.from[svc.Hostname], eps) {
+			if ids, ok := earlier.byHost[svc.Hostname]; ok {
+				made.byHost[svc.Hostname] = ids
+			}
+			continue
+		}
 		accounts = accounts[:0]
-		for _, ep := range m.snap.Endpoints[svc.Key()] {
+		for _, ep := range eps {
 			if pod := m.snap.Pod(svc.Namespace, ep.PodName); pod != nil && pod.HasSidecar() {
 				accounts = append(accounts, pod.ServiceAccount)
 			}
@@ -208,9 +224,25 @@ func (m *Mesh) buildServiceIdentities() map[string][]string {
 		for _, sa := range slices.Compact(accounts) {
 			ids = append(ids, authn.SpiffeID(m.trustDomain, svc.Namespace, sa))
 		}
-		out[svc.Hostname] = ids
+		made.byHost[svc.Hostname] = ids
 	}
-	return out
+	return made
+}
+
+// serviceIdentities: host -> the SPIFFE IDs its servers may present.
+func (m *Mesh) serviceIdentities() map[string][]string { return m.identities().byHost }
+
+// madeIdentities are the server identities of a mesh's services, and the
+// endpoints each was made of, for the next mesh (NewMeshFollowing).
+type madeIdentities struct {
+	trustDomain string
+	byHost      map[string][]string              // host -> SPIFFE IDs
+	from        map[string][]*discovery.Endpoint // host -> its endpoints
+}
+
+// sameList: a and b are the same list, not merely equal ones.
+func sameList[T any](a, b []T) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // SameServiceIdentities reports whether two meshes accept the same server

@@ -57,3 +57,28 @@ func TestOutboundSNI(t *testing.T) {
 		t.Error(got)
 	}
 }
+
+// A mesh following another keeps the identities of a service whose
+// endpoints are the very same list, and makes them again for one whose
+// list is new (a Builder makes a new list when a pod it names changes).
+func TestServiceIdentitiesFollowTheEndpointLists(t *testing.T) {
+	first := meshOf(webPod("web-1", "web"))
+	kept := first.serviceIdentities()["web.shop.svc.cluster.local"]
+	same := *first.Snapshot()
+	same.Version++
+	if got := NewMeshFollowing(first, same.Seal(), WithTrustDomain("example.org")).serviceIdentities()["web.shop.svc.cluster.local"]; &got[0] != &kept[0] {
+		t.Errorf("the same endpoint list: identities %v made again, want the earlier mesh's", got)
+	}
+	renewed := *meshOf(webPod("web-1", "admin")).Snapshot()
+	next := NewMeshFollowing(first, renewed.Seal(), WithTrustDomain("example.org"))
+	if got := next.serviceIdentities()["web.shop.svc.cluster.local"]; !slices.Equal(got, []string{"spiffe://example.org/ns/shop/sa/admin"}) {
+		t.Errorf("a new endpoint list, its pod of account admin: identities %v", got)
+	}
+	if SameServiceIdentities(first, next) {
+		t.Error("the pod's new account did not change the identities")
+	}
+	other := NewMeshFollowing(first, same.Seal(), WithTrustDomain("other.org"))
+	if got := other.serviceIdentities()["web.shop.svc.cluster.local"]; !slices.Equal(got, []string{"spiffe://other.org/ns/shop/sa/web"}) {
+		t.Errorf("another trust domain: identities %v", got)
+	}
+}
