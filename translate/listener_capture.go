@@ -98,7 +98,7 @@ func (m *Mesh) ListenersFollowEndpoints(p Proxy) bool {
 // virtualInbound of the whole mesh.
 func (m *Mesh) addCaptureView(res *Resources, pod *discovery.Pod, inbound []discovery.InboundPort, mesh *Mesh) {
 	shared := m.capture()
-	res.Clusters = append(append([]*cluster.Cluster(nil), shared.clusters...), res.Clusters...)
+	res.Clusters = mesh.joinClusters(shared.clusters, res.Clusters)
 	res.Routes = []*route.RouteConfiguration{m.capturedRouteConfig(sidecarSource(pod.Namespace, pod.Labels, m.sourceSelectors()))}
 	res.Listeners = append(res.Listeners, shared.virtualOutbound, mesh.virtualInboundListener(pod, inbound))
 	res.Listeners = append(res.Listeners, m.capturedOutboundListeners(pod, shared)...)

@@ -63,12 +63,13 @@ type Mesh struct {
 	sourceSelectors func() []map[string]string
 
 	// inbound: the inbound clusters of pods, by local address and ports
-	// (inboundClustersFor).
-	inbound sync.Map
+	// (inboundClustersFor); joined: the proxies' cluster lists made of
+	// shared lists (cluster_lists.go).
+	inbound, joined sync.Map
 
 	mu          sync.Mutex
 	proxyRoutes map[string]*route.RouteConfiguration // by routeSource.key: namespace + sourceLabels met
-	collector   *cluster.Cluster                     // tracing.go: the tracing collector's cluster
+	collector   []*cluster.Cluster                   // tracing.go: the tracing collector's cluster
 
 	// visible: proxy namespace -> *visibleConfig, what exportTo lets proxies
 	// there see, built on first use (gateway_hosts.go).
@@ -158,7 +159,10 @@ func (m *Mesh) Snapshot() *discovery.Snapshot { return m.snap }
 
 // ForProxy builds the whole view of one proxy. Its outbound part (clusters,
 // endpoints, route tables, outbound listeners) is of the scope its Sidecar
-// gives it (sidecar_scope.go); the rest is the mesh's.
+// gives it (sidecar_scope.go); the rest is the mesh's. Unless an
+// EnvoyFilter patched them, proxies of the same clusters get the same
+// Clusters list (cluster_lists.go), as they get the same LoadAssignments:
+// shared, read them, never change them.
 func (m *Mesh) ForProxy(p Proxy) *Resources {
 	out := m.outboundFor(p)
 	res := &Resources{
@@ -183,7 +187,7 @@ func (m *Mesh) ForProxy(p Proxy) *Resources {
 		gw := buildGatewayView(m.snap, pod, m.visibleFrom(pod.Namespace), m.explain)
 		res.Listeners, res.Routes, res.Secrets = gw.listeners, gw.routes, gw.secrets
 	}
-	res.Clusters = append(res.Clusters, out.outboundClusters()...)
+	res.Clusters = m.joinClusters(res.Clusters, out.outboundClusters())
 	m.addTelemetry(p, res) // telemetry.go: access logs and tracing, when on
 	sortByName(res.Listeners, func(l *listener.Listener) string { return l.Name })
 	if pod := m.snap.Pod(p.Namespace, p.PodName); pod != nil {

@@ -54,7 +54,7 @@ func (m *Mesh) addTelemetry(p Proxy, res *Resources) {
 	pod := m.snap.Pod(p.Namespace, p.PodName)
 	res.Listeners = m.decorateTelemetry(pod, res.Listeners)
 	if c := m.tracingCluster(); c != nil && m.tracingFor(pod) != nil {
-		res.Clusters = append(res.Clusters, c)
+		res.Clusters = m.joinClusters(res.Clusters, m.tracingClusters())
 	}
 }
 

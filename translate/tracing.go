@@ -154,13 +154,22 @@ func CheckTracingAddress(addr string) error {
 // tracingCluster is the collector's cluster, built once per mesh and
 // shared by every proxy that traces.
 func (m *Mesh) tracingCluster() *cluster.Cluster {
+	if c := m.tracingClusters(); len(c) > 0 {
+		return c[0]
+	}
+	return nil
+}
+
+// tracingClusters is the collector's cluster as a list of one, the same
+// list for every proxy (joinClusters).
+func (m *Mesh) tracingClusters() []*cluster.Cluster {
 	if !m.opts.Tracing.Enabled() {
 		return nil
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.collector == nil {
-		m.collector = m.opts.Tracing.collectorCluster()
+		m.collector = []*cluster.Cluster{m.opts.Tracing.collectorCluster()}
 	}
 	return m.collector
 }

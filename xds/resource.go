@@ -77,12 +77,12 @@ type marshalMemo struct {
 	// built on this memo (a proxy that connected as the change came,
 	// firstView) gets its Resources all the same, unrecorded.
 	superseded bool
-	// views interns type views (typeview.go); endpoints caches the
-	// endpoint type views of the proxies that share a list of load
-	// assignments (endpointView).
-	views     *typeViewTable
-	endpoints map[endpointKey]*TypeView
-	lists     *listViews
+	// views interns type views (typeview.go); shared caches the type
+	// views of the lists many proxies share: load assignments, clusters
+	// (sharedView).
+	views  *typeViewTable
+	shared map[sharedKey]*TypeView
+	lists  *listViews
 	// refsChecked caches the cluster-reference check of a route or listener
 	// against a set of cluster names (by names hash), shared by the many
 	// proxies whose cluster names are the same.
@@ -129,7 +129,7 @@ type refsKey struct {
 
 func newMarshalMemo(problems *problemLog) *marshalMemo {
 	return &marshalMemo{refsChecked: map[refsKey][]string{}, anys: anyCache{}, problems: problems,
-		views: newTypeViewTable(), endpoints: map[endpointKey]*TypeView{}, lists: newListViews(),
+		views: newTypeViewTable(), shared: map[sharedKey]*TypeView{}, lists: newListViews(),
 		resolved: resolved{done: map[proto.Message]*Resource{}, byContent: map[contentKey]*Resource{}, vhosts: vhostChecks{}}}
 }
 

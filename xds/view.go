@@ -57,7 +57,6 @@ func (v *View) typeView(typeURL string) *TypeView {
 // resource that fails its checks.
 func buildView(prefix string, memo *marshalMemo, p translate.Proxy, res *translate.Resources, prev *View) (*View, error) {
 	groups := map[string][]proto.Message{
-		resourcev3.ClusterType:  messages(res.Clusters),
 		resourcev3.ListenerType: messages(res.Listeners),
 		resourcev3.RouteType:    messages(res.Routes),
 		resourcev3.SecretType:   messages(res.Secrets),
@@ -71,9 +70,15 @@ func buildView(prefix string, memo *marshalMemo, p translate.Proxy, res *transla
 		}
 		var tv *TypeView
 		var err error
-		if typeURL == resourcev3.EndpointType {
+		switch {
+		case typeURL == resourcev3.EndpointType:
 			tv, err = memo.endpointView(prefix, p, res.LoadAssignments, prev.typeView(typeURL))
-		} else {
+		case typeURL == resourcev3.ClusterType && len(res.Patches) == 0:
+			// Unpatched, a proxy's clusters are a list others share.
+			tv, err = sharedView(memo, prefix, p, typeURL, res.Clusters, prev.typeView(typeURL))
+		case typeURL == resourcev3.ClusterType:
+			tv, err = memo.typeViewOf(prefix, p, typeURL, messages(res.Clusters), prev.typeView(typeURL), nil)
+		default:
 			tv, err = memo.typeViewOf(prefix, p, typeURL, groups[typeURL], prev.typeView(typeURL), clusters)
 		}
 		if err != nil {
@@ -174,13 +179,15 @@ func (v *View) withEndpoints(prefix string, memo *marshalMemo, las []*endpoint.C
 	return next, nil
 }
 
-// endpointKey identifies a list of load assignments that translate hands
-// to many proxies (the same slice: Mesh.LoadAssignmentsFor), and the
-// endpoints the proxies had before (for the ones that fail their checks).
-type endpointKey struct {
-	first **endpoint.ClusterLoadAssignment
-	n     int
-	prev  *TypeView
+// sharedKey identifies a list that translate hands to many proxies (the
+// same slice: Mesh.LoadAssignmentsFor, and the cluster lists of ForProxy),
+// and the view of its type the proxies had before (for the resources that
+// fail their checks).
+type sharedKey struct {
+	typeURL string
+	first   any // the list's first element's address: its array
+	n       int
+	prev    *TypeView
 }
 
 // endpointView is the endpoint type view of a list of load assignments,
@@ -188,22 +195,28 @@ type endpointKey struct {
 // endpoints: an endpoint change costs what the endpoints cost, not that
 // times the number of proxies.
 func (m *marshalMemo) endpointView(prefix string, p translate.Proxy, las []*endpoint.ClusterLoadAssignment, prev *TypeView) (*TypeView, error) {
-	if len(las) == 0 {
-		return m.typeViewOf(prefix, p, resourcev3.EndpointType, nil, prev, nil)
+	return sharedView(m, prefix, p, resourcev3.EndpointType, las, prev)
+}
+
+// sharedView is the type view of a list that many proxies share, made
+// once for all of them (and their previous view of the type).
+func sharedView[T proto.Message](m *marshalMemo, prefix string, p translate.Proxy, typeURL string, list []T, prev *TypeView) (*TypeView, error) {
+	if len(list) == 0 {
+		return m.typeViewOf(prefix, p, typeURL, nil, prev, nil)
 	}
-	key := endpointKey{&las[0], len(las), prev}
+	key := sharedKey{typeURL, &list[0], len(list), prev}
 	m.mu.Lock()
-	tv, ok := m.endpoints[key]
+	tv, ok := m.shared[key]
 	m.mu.Unlock()
 	if ok {
 		return tv, nil
 	}
-	tv, err := m.typeViewOf(prefix, p, resourcev3.EndpointType, messages(las), prev, nil)
+	tv, err := m.typeViewOf(prefix, p, typeURL, messages(list), prev, nil)
 	if err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
-	m.endpoints[key] = tv
+	m.shared[key] = tv
 	m.mu.Unlock()
 	return tv, nil
 }
