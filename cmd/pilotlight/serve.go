@@ -16,7 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 	meshconfig "istio.io/api/mesh/v1alpha1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -217,7 +216,7 @@ func serve(ctx context.Context, f serveFlags) error {
 	}
 	grpcServer := grpc.NewServer(append(server.ServerOptions(),
 		// TLS only: the stream carries tokens and private keys.
-		grpc.Creds(credentials.NewTLS(id.serving.ServerTLS())),
+		grpc.Creds(xds.ServerCredentials(id.serving.ServerTLS())),
 		// Envoy keeps one long-lived stream; let it ping, and notice dead peers.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
