@@ -25,7 +25,9 @@ func ServerCredentials(cfg *tls.Config) credentials.TransportCredentials {
 	return batchedTLS{credentials.NewTLS(cfg)}
 }
 
-type batchedTLS struct{ credentials.TransportCredentials }
+type batchedTLS struct {
+	credentials.TransportCredentials
+}
 
 func (c batchedTLS) ServerHandshake(raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
 	b := &batchingConn{Conn: raw}
