@@ -150,27 +150,24 @@ func setReady(s *discovery.Snapshot, i int, ready bool) {
 // while N proxies are known: all that happens before the first byte of the
 // change leaves, for the server's part (the source's read is apart).
 func BenchmarkApplyEndpointChange(b *testing.B) {
-	base := discoverytest.Synthetic(1000, 10)
-	for _, n := range []int{1000, 2000} {
-		b.Run(fmt.Sprintf("proxies=%d", n), func(b *testing.B) {
-			ts := newTestServer(b, base)
-			for i := 0; i < n; i++ {
-				ts.register(b, proxyOf(base.Pods[i]).NodeID())
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				ts.apply(variant(base, uint64(i+2), func(s *discovery.Snapshot) { setReady(s, 3, i%2 == 1) }))
-			}
-		})
-	}
+	benchmarkApply(b, func(s *discovery.Snapshot, i int) { setReady(s, 3, i%2 == 1) })
 }
 
 // BenchmarkApplyRouteChange: one VirtualService's weights change in the
-// mesh of the load harness (1,000 services × 10 pods) while N proxies are
-// known: every view is built again, of the same clusters, endpoints and
-// listeners, and one new route table.
+// same mesh while N proxies are known: every view is built again, of the
+// same clusters, endpoints and listeners, and one new route table.
 func BenchmarkApplyRouteChange(b *testing.B) {
+	benchmarkApply(b, func(s *discovery.Snapshot, i int) {
+		vs := *s.VirtualServices[0]
+		vs.Spec = proto.Clone(vs.Spec).(*networking.VirtualService)
+		vs.Spec.Http[0].Route[0].Weight, vs.Spec.Http[0].Route[1].Weight = int32(10+i%2), int32(90-i%2)
+		s.VirtualServices = append([]*discovery.VirtualService{&vs}, s.VirtualServices[1:]...)
+	})
+}
+
+// benchmarkApply applies change i to the load harness's mesh, with 1,000
+// and 2,000 proxies known.
+func benchmarkApply(b *testing.B, change func(s *discovery.Snapshot, i int)) {
 	base := discoverytest.Synthetic(1000, 10)
 	for _, n := range []int{1000, 2000} {
 		b.Run(fmt.Sprintf("proxies=%d", n), func(b *testing.B) {
@@ -181,13 +178,7 @@ func BenchmarkApplyRouteChange(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				ts.apply(variant(base, uint64(i+2), func(s *discovery.Snapshot) {
-					vs := *s.VirtualServices[0]
-					vs.Spec = proto.Clone(vs.Spec).(*networking.VirtualService)
-					vs.Spec.Http[0].Route[0].Weight, vs.Spec.Http[0].Route[1].Weight = int32(10+i%2), int32(90-i%2)
-					s.VirtualServices = append(slices.Clone(s.VirtualServices[:0]), &vs)
-					s.VirtualServices = append(s.VirtualServices, base.VirtualServices[1:]...)
-				}))
+				ts.apply(variant(base, uint64(i+2), func(s *discovery.Snapshot) { change(s, i) }))
 			}
 		})
 	}

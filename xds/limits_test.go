@@ -322,19 +322,7 @@ func dialTCP(t *testing.T, addr string) *grpc.ClientConn {
 // refused with a reason), and refuses streams beyond it itself.
 func TestServerOptionsAdvertiseTheStreamLimit(t *testing.T) {
 	ts := newTestServerWith(t, testMesh{subset: "v1"}.snapshot(t), Limits{MaxStreamsPerConnection: 7})
-	conn, err := net.Dial("tcp", ts.serveTCP(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := conn.Write([]byte(http2.ClientPreface)); err != nil {
-		t.Fatal(err)
-	}
-	fr := http2.NewFramer(conn, conn)
-	if err := fr.WriteSettings(); err != nil {
-		t.Fatal(err)
-	}
+	fr := rawHTTP2(t, ts)
 	f, err := fr.ReadFrame()
 	if err != nil {
 		t.Fatal(err)
@@ -353,21 +341,8 @@ func TestServerOptionsAdvertiseTheStreamLimit(t *testing.T) {
 // answered after anything the DATA frame made the server send, so the
 // answer ends the wait.
 func TestServerSendsNoPingWhenARequestArrives(t *testing.T) {
-	ts := newTestServer(t, testMesh{subset: "v1"}.snapshot(t))
-	conn, err := net.Dial("tcp", ts.serveTCP(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := conn.Write([]byte(http2.ClientPreface)); err != nil {
-		t.Fatal(err)
-	}
-	fr := http2.NewFramer(conn, conn)
+	fr := rawHTTP2(t, newTestServer(t, testMesh{subset: "v1"}.snapshot(t)))
 	probe := [8]byte{'p', 'r', 'o', 'b', 'e'}
-	if err := fr.WriteSettings(); err != nil {
-		t.Fatal(err)
-	}
 	if err := fr.WriteData(1, false, make([]byte, 1000)); err != nil {
 		t.Fatal(err)
 	}
@@ -388,4 +363,24 @@ func TestServerSendsNoPingWhenARequestArrives(t *testing.T) {
 			}
 		}
 	}
+}
+
+// rawHTTP2 is an HTTP/2 connection to the test server, frame by frame:
+// the client preface and SETTINGS sent, closed when the test ends.
+func rawHTTP2(t *testing.T, ts *testServer) *http2.Framer {
+	t.Helper()
+	conn, err := net.Dial("tcp", ts.serveTCP(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := conn.Write([]byte(http2.ClientPreface)); err != nil {
+		t.Fatal(err)
+	}
+	fr := http2.NewFramer(conn, conn)
+	if err := fr.WriteSettings(); err != nil {
+		t.Fatal(err)
+	}
+	return fr
 }

@@ -23,33 +23,25 @@ func saveProfile(t testing.TB, srv *server, name, path string) {
 // startCPUProfile profiles the server's CPU for d, in the background; the
 // function it returns waits for the profile.
 func startCPUProfile(t testing.TB, srv *server, path string, d time.Duration) func() {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() {
-		done <- fetchProfile(srv, fmt.Sprintf("/debug/pprof/profile?seconds=%d", int(d.Seconds())), path, d+time.Minute)
-	}()
-	return func() {
-		if err := <-done; err != nil {
-			t.Errorf("load: CPU profile: %v", err)
-			return
-		}
-		t.Logf("load: CPU profile in %s (go tool pprof %s)", path, path)
-	}
+	return startFetch(t, srv, "CPU profile", "pprof", fmt.Sprintf("/debug/pprof/profile?seconds=%d", int(d.Seconds())), path, d)
 }
 
 // startTrace records the server's execution trace for d (go tool trace).
 func startTrace(t testing.TB, srv *server, path string, d time.Duration) func() {
+	return startFetch(t, srv, "execution trace", "trace", fmt.Sprintf("/debug/pprof/trace?seconds=%d", int(d.Seconds())), path, d)
+}
+
+// startFetch fetches a profile that takes d to record, in the background.
+func startFetch(t testing.TB, srv *server, what, tool, url, path string, d time.Duration) func() {
 	t.Helper()
 	done := make(chan error, 1)
-	go func() {
-		done <- fetchProfile(srv, fmt.Sprintf("/debug/pprof/trace?seconds=%d", int(d.Seconds())), path, d+time.Minute)
-	}()
+	go func() { done <- fetchProfile(srv, url, path, d+time.Minute) }()
 	return func() {
 		if err := <-done; err != nil {
-			t.Errorf("load: trace: %v", err)
+			t.Errorf("load: %s: %v", what, err)
 			return
 		}
-		t.Logf("load: execution trace in %s (go tool trace %s)", path, path)
+		t.Logf("load: %s in %s (go tool %s %s)", what, path, tool, path)
 	}
 }
 
