@@ -20,8 +20,9 @@ import (
 // UTF-8 check), and that was most of what an endpoint change cost the
 // server. requestCodec decodes a DiscoveryRequest's resource names (and a
 // DeltaDiscoveryRequest's, codec_delta.go) into the strings the server
-// already has for them (nameTable) instead: no allocation, no check again. Everything else, and any request it does
-// not understand, is decoded by protobuf as usual.
+// already has for them (nameTable) instead: no allocation, no check
+// again. Everything else, and any request it does not understand, is
+// decoded by protobuf as usual.
 
 // requestCodec is gRPC's protobuf codec with that one difference.
 type requestCodec struct {
@@ -144,7 +145,7 @@ func decodeFields(b []byte, namesNum protowire.Number, list *[]string, names map
 		if n < 0 || typ != protowire.BytesType {
 			return false
 		}
-		if num == namesNum && len(*list) == 0 && lists != nil {
+		if num == namesNum && len(*list) == 0 {
 			run, n := readNames(b, num, names, lists)
 			if n < 0 {
 				return false

@@ -5,7 +5,6 @@ import (
 	"hash/maphash"
 	"slices"
 	"sync"
-	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -55,10 +54,9 @@ func decodeNames(run []byte, names map[string]string) ([]string, bool) {
 func appendName(list []string, v []byte, names map[string]string) ([]string, bool) {
 	name, ok := names[string(v)] // no copy to look it up
 	if !ok {
-		if !utf8.Valid(v) {
+		if name, ok = validString(v); !ok {
 			return list, false
 		}
-		name = string(v)
 	}
 	return append(list, name), true
 }
